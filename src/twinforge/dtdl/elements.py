@@ -1,0 +1,52 @@
+"""Parsed DTDL elements: what the parser produces and the resolver consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+# A schema or element reference: an inline Element, a primitive term
+# ("double", "point", ...) or a DTMI naming an element defined elsewhere.
+Ref = Union["Element", str]
+
+
+@dataclass(slots=True, eq=False)
+class Element:
+    """One DTDL element (Interface, Property, Object, EnumValue, ...)."""
+
+    cls: str
+    version: int
+    path: str
+    owner: str
+    id: str | None = None
+    top_level: bool = False
+    in_schemas: bool = False
+    props: dict[str, object] = field(default_factory=dict)
+    refs: dict[str, list[Ref]] = field(default_factory=dict)
+    semantic_type: str | None = None
+    unit: str | None = None
+    parent: Element | None = None
+
+    @property
+    def name(self) -> str | None:
+        value = self.props.get("name")
+        return value if isinstance(value, str) else None
+
+    def ref(self, prop: str) -> Ref | None:
+        values = self.refs.get(prop)
+        return values[0] if values else None
+
+    def label(self) -> str:
+        return self.id or f"{self.owner} at {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIssue:
+    """One problem found in a batch of models."""
+
+    dtmi: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.dtmi} {self.path}: {self.message}"

@@ -1,0 +1,236 @@
+"""ModelSet: a resolved set of DTDL interfaces, and the entry point `parse_models`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from twinforge.dtdl import metamodel as mm
+from twinforge.dtdl.elements import Element, ModelIssue, Ref
+from twinforge.dtdl.errors import ModelError
+from twinforge.dtdl.parser import Parser
+from twinforge.dtdl.resolver import Resolver
+from twinforge.dtdl.values import check_value
+
+
+@dataclass(slots=True)
+class InterfaceView:
+    """An interface with its inherited contents flattened, ready for twin validation."""
+
+    dtmi: str
+    version: int
+    element: Element
+    extends: list[str] = field(default_factory=list)
+    ancestors: list[str] = field(default_factory=list)  # self first, then every ancestor
+    properties: dict[str, Element] = field(default_factory=dict)
+    telemetry: dict[str, Element] = field(default_factory=dict)
+    relationships: dict[str, Element] = field(default_factory=dict)
+    components: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, Element] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> dict[str, str]:
+        value = self.element.props.get("displayName")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def description(self) -> dict[str, str]:
+        value = self.element.props.get("description")
+        return value if isinstance(value, dict) else {}
+
+
+class ModelSet:
+    """Parsed, resolved DTDL elements, looked up by DTMI."""
+
+    def __init__(self, by_id: dict[str, Element], roots: list[Element]) -> None:
+        self._by_id = by_id
+        self._roots = roots
+        self._views: dict[str, InterfaceView] = {}
+
+    # -- lookup -----------------------------------------------------------
+
+    def __contains__(self, dtmi: object) -> bool:
+        return dtmi in self._by_id
+
+    def __len__(self) -> int:
+        return sum(1 for e in self._by_id.values() if e.cls == "Interface")
+
+    def element(self, dtmi: str) -> Element | None:
+        return self._by_id.get(dtmi)
+
+    def interface_ids(self) -> list[str]:
+        return [k for k, e in self._by_id.items() if e.cls == "Interface"]
+
+    def root_ids(self) -> list[str]:
+        return [e.id for e in self._roots if e.id is not None]
+
+    def deref(self, ref: Ref | None) -> Ref | None:
+        if isinstance(ref, str) and ref.startswith("dtmi:"):
+            return self._by_id.get(ref)
+        return ref
+
+    def interface(self, dtmi: str) -> InterfaceView:
+        view = self._views.get(dtmi)
+        if view is not None:
+            return view
+        el = self._by_id.get(dtmi)
+        if el is None or el.cls != "Interface":
+            raise KeyError(dtmi)
+        view = InterfaceView(dtmi=dtmi, version=el.version, element=el)
+        for ref in el.refs.get("extends", []):
+            parent = self.deref(ref)
+            if isinstance(parent, Element) and parent.id:
+                view.extends.append(parent.id)
+        order: list[str] = [dtmi]
+        for parent_id in view.extends:
+            for a in self.interface(parent_id).ancestors:
+                if a not in order:
+                    order.append(a)
+        view.ancestors = order
+        for a in reversed(order):
+            iface = self._by_id[a]
+            for ref in iface.refs.get("contents", []):
+                content = self.deref(ref)
+                if not isinstance(content, Element) or content.name is None:
+                    continue
+                name = content.name
+                if content.cls == "Property":
+                    view.properties[name] = content
+                elif content.cls == "Telemetry":
+                    view.telemetry[name] = content
+                elif content.cls == "Relationship":
+                    view.relationships[name] = content
+                elif content.cls == "Command":
+                    view.commands[name] = content
+                elif content.cls == "Component":
+                    schema = self.deref(content.ref("schema"))
+                    if isinstance(schema, Element) and schema.id:
+                        view.components[name] = schema.id
+        self._views[dtmi] = view
+        return view
+
+    def is_of_model(self, dtmi: str, base: str) -> bool:
+        """True when ``dtmi`` is ``base`` or extends it, directly or not."""
+        return dtmi in self._by_id and base in self.interface(dtmi).ancestors
+
+    def descendants(self, base: str) -> list[str]:
+        return [i for i in self.interface_ids() if base in self.interface(i).ancestors]
+
+    # -- validation -------------------------------------------------------
+
+    def validate_value(self, dtmi: str, value: Any) -> list[str]:
+        """Problems of ``value`` against the interface or named schema ``dtmi``; empty if it conforms."""
+        el = self._by_id.get(dtmi)
+        if el is None:
+            return [f"unknown model or schema '{dtmi}'"]
+        if el.cls == "Interface":
+            return self.validate_twin(dtmi, value)
+        return check_value(el, value, "", self.deref)
+
+    def validate_twin(self, dtmi: str, doc: Any, *, path: str = "", partial: bool = False) -> list[str]:
+        """Problems of a twin (or component) document against interface ``dtmi``.
+
+        Keys starting with ``$`` are system properties and are skipped. With
+        ``partial`` the document may lack components (as after a patch).
+        """
+        if not isinstance(doc, dict):
+            return [f"{path or '$'}: a twin or component must be a JSON object"]
+        view = self.interface(dtmi)
+        problems: list[str] = []
+        for key, value in doc.items():
+            if key.startswith("$"):
+                continue
+            where = f"{path}.{key}" if path else key
+            prop = view.properties.get(key)
+            if prop is not None:
+                problems.extend(check_value(prop, value, where, self.deref))
+                continue
+            comp = view.components.get(key)
+            if comp is not None:
+                problems.extend(self.validate_twin(comp, value, path=where, partial=partial))
+                continue
+            if key in view.telemetry:
+                problems.append(f"{where}: '{key}' is telemetry and cannot be stored on the twin")
+            elif key in view.relationships:
+                problems.append(f"{where}: '{key}' is a relationship; use the relationships API")
+            else:
+                problems.append(f"{where}: '{key}' is not a property of {dtmi}")
+        return problems
+
+    # -- combining --------------------------------------------------------
+
+    def merged_with(self, other: ModelSet) -> ModelSet:
+        return ModelSet({**self._by_id, **other._by_id}, [*self._roots, *other._roots])
+
+    def without(self, dtmis: Iterable[str]) -> ModelSet:
+        drop = set(dtmis)
+        by_id = {k: e for k, e in self._by_id.items() if e.owner not in drop and k not in drop}
+        return ModelSet(by_id, [r for r in self._roots if r.id not in drop])
+
+    def dependencies(self, dtmi: str) -> set[str]:
+        """Interfaces outside ``dtmi``'s own document that it references."""
+        root = self._by_id[dtmi]
+        out: set[str] = set()
+        for el in self._elements_of(root.owner):
+            for refs in el.refs.values():
+                for ref in refs:
+                    if isinstance(ref, str) and ref.startswith("dtmi:"):
+                        target = self._by_id.get(ref)
+                        owner = target.owner if target else ref
+                        if owner != root.owner:
+                            out.add(owner)
+        return out
+
+    def _elements_of(self, owner: str) -> Iterator[Element]:
+        seen: set[int] = set()
+        for el in self._by_id.values():
+            if el.owner == owner and id(el) not in seen:
+                seen.add(id(el))
+                yield el
+        for root in self._roots:
+            if root.owner == owner:
+                yield from _walk(root, seen)
+
+
+def _walk(el: Element, seen: set[int]) -> Iterator[Element]:
+    if id(el) in seen:
+        return
+    seen.add(id(el))
+    yield el
+    for refs in el.refs.values():
+        for ref in refs:
+            if isinstance(ref, Element):
+                yield from _walk(ref, seen)
+
+
+def parse_models(
+    documents: list[Any],
+    *,
+    allow_undefined_extensions: bool = False,
+    known: ModelSet | None = None,
+) -> ModelSet:
+    """Parse, resolve and check a batch of DTDL documents.
+
+    ``documents`` is a list of DTDL JSON documents, each an interface or an
+    array of interfaces. References may point into ``known`` (models already
+    stored). Raises `ModelError` listing every problem found.
+    """
+    if not isinstance(documents, list):
+        raise ModelError([ModelIssue("(batch)", "$", "expected a list of DTDL documents")])
+    parser = Parser(allow_undefined_extensions=allow_undefined_extensions)
+    roots = parser.parse_documents(documents)
+    if parser.issues:
+        raise ModelError(parser.issues)
+    lookup = known.element if known is not None else (lambda _dtmi: None)
+    resolver = Resolver(parser.elements, parser.by_id, lookup)
+    issues = resolver.run()
+    if issues:
+        raise ModelError(issues)
+    by_id = dict(parser.by_id)
+    if known is not None:
+        by_id = {**{k: known.element(k) for k in known._by_id}, **by_id}  # type: ignore[dict-item]
+    return ModelSet(by_id, roots)
+
+
+__all__ = ["InterfaceView", "ModelSet", "parse_models", "mm"]
