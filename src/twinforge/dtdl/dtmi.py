@@ -17,7 +17,7 @@ _V3 = re.compile(
 _ANY = re.compile(rf"^dtmi:{_V3_SEGMENT}(?::{_V3_SEGMENT})*(?:;[0-9]+(?:\.[0-9]+)?)?$")
 
 NAME_PATTERN = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$")
-LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,8}(?:-[a-zA-Z0-9]{1,8})*$")
+LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{1,8})*$")
 
 
 def is_dtmi(value: object, version: int = 3) -> bool:
@@ -28,8 +28,9 @@ def is_dtmi(value: object, version: int = 3) -> bool:
 
 
 _USER_V3 = re.compile(
-    rf"^dtmi:{_SEGMENT}(?::{_SEGMENT})*;[1-9][0-9]{{0,8}}(?:\.[1-9][0-9]{{0,5}})?$"
+    rf"^dtmi:{_SEGMENT}(?::{_SEGMENT})*(?:;[1-9][0-9]{{0,8}}(?:\.[1-9][0-9]{{0,5}})?)?$"
 )
+TERM = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def is_user_dtmi(value: object, version: int = 3) -> bool:

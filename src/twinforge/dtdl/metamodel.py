@@ -197,7 +197,7 @@ def build_classes(version: int) -> dict[str, ClassDef]:
                 "contents": Prop("element", plural=True, range=CONTENTS,
                                  max_count=300 if version == 2 else None),
                 "extends": Prop("element", plural=True, range=frozenset({"Interface"}),
-                                max_count=2 if version == 2 else 12),
+                                max_count=2 if version == 2 else 1024),
                 "schemas": Prop("element", plural=True, range=SCHEMA),
             },
             id_required=True,
@@ -288,6 +288,13 @@ ALL_TERMS = {v: {p for cd in CLASSES[v].values() for p in cd.props} for v in (2,
 # Extra terms defined by the language that are not class properties here.
 ALL_TERMS[2] |= {"unit"}
 ALL_TERMS[3] |= {"unit"}
+
+
+LANGUAGE_TERMS = {
+    v: frozenset(ALL_TERMS[v] | set(CLASSES[v]) | (PRIMITIVES_V2 if v == 2 else PRIMITIVES_V3)
+                 | GEOSPATIAL | COMMAND_TYPES | {"Schema", "Content", "Entity", "NamedEntity"})
+    for v in (2, 3)
+}
 
 
 def primitives(version: int) -> frozenset[str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twinforge.dtdl import metamodel as mm
-from twinforge.dtdl.dtmi import LANGUAGE_TAG, NAME_PATTERN, is_dtmi, is_reserved, is_user_dtmi
+from twinforge.dtdl.dtmi import LANGUAGE_TAG, NAME_PATTERN, TERM, is_dtmi, is_reserved, is_user_dtmi
 from twinforge.dtdl.elements import Element, ModelIssue, Ref
 
 _KEYWORDS = {"@id", "@type", "@context"}
@@ -26,6 +26,8 @@ _COMMAND_TYPE_DTMI = re.compile(r"^dtmi:dtdl:instance:CommandType:([A-Za-z]+);[2
 # Classes whose @type may be left out where the property fixes it.
 _INFERABLE = {"EnumValue", "Field", "MapKey", "MapValue", "CommandPayload", "CommandRequest",
               "CommandResponse"}
+# Properties whose values must be of the same DTDL version as their parent.
+_SAME_VERSION_ONLY = {"schemas", "enumValues", "mapKey", "mapValue", "fields"}
 _XSD_IRI = "http://www.w3.org/2001/XMLSchema#"
 _XSD = {"string": "xsd:string", "boolean": "xsd:boolean", "integer": "xsd:integer"}
 
@@ -212,7 +214,7 @@ class Parser:
                 if term == "unit" and semantic is not None:
                     self.read_unit(value, el, f"{path}.{key}", scope)
                     continue
-                if open_type:
+                if open_type and (version == 2 or TERM.match(key) or is_dtmi(key, version)):
                     continue  # an undefined co-type may bring properties of its own
                 if term in mm.ALL_TERMS[version] or key.startswith("dtmi:"):
                     self.error(owner, f"{path}.{key}", f"'{key}' is not a property of {cls}")
@@ -257,7 +259,7 @@ class Parser:
             if sname in sem_table:
                 semantics.add(sname)
                 continue
-            if version == 2 or scope.tolerant:
+            if self.undefined_type_ok(t, version, scope):
                 undefined = True
                 continue
             if t.startswith("dtmi:") and not is_dtmi(t, version):
@@ -284,6 +286,17 @@ class Parser:
                 self.error(owner, f"{path}.@type", f"more than one semantic type: {sorted(semantics)}")
                 return None, None, False
         return cls, (next(iter(semantics)) if semantics else None), undefined
+
+    @staticmethod
+    def undefined_type_ok(t: str, version: int, scope: Scope) -> bool:
+        """May ``t`` stand in @type as a co-type the parser does not define?"""
+        if scope.tolerant:
+            return bool(TERM.match(t)) or is_dtmi(t, version) or (
+                version == 2 and not t.startswith("dtmi:")
+            )
+        if version == 2:
+            return not t.startswith("dtmi:") and t not in mm.LANGUAGE_TERMS[2]
+        return False
 
     def read_id(self, obj: dict[str, Any], el: Element, required: bool) -> None:
         if "@id" not in obj:
@@ -324,6 +337,8 @@ class Parser:
             self.read_langstring(el, term, prop, value, path)
             return
         if isinstance(value, list):
+            if not value and not prop.required:
+                return
             if len(value) != 1:
                 self.error(owner, path, f"'{term}' takes exactly one value")
                 return
@@ -514,6 +529,10 @@ class Parser:
                     continue
                 child = self.parse_element(item, where, owner, prop.range, scope,
                                            in_schemas=(term == "schemas"), parent=el)
+                if child is not None and child.version < el.version and term in _SAME_VERSION_ONLY:
+                    self.error(owner, where, f"a DTDL v{child.version} element cannot be a value "
+                               f"of '{term}' in a DTDL v{el.version} element")
+                    continue
                 if child is not None:
                     out.append(child)
             else:

@@ -51,6 +51,8 @@ class Resolver:
                 self.check_component(el)
             if el.semantic_type is not None:
                 self.check_semantic(el)
+            if el.cls == "Property" and el.version == 2:
+                self.check_v2_property(el)
             if el.cls in ("Property", "Telemetry", "Field", "MapValue", "CommandPayload",
                           "CommandRequest", "CommandResponse", "Array") or (
                 el.in_schemas or el.top_level
@@ -71,7 +73,7 @@ class Resolver:
                         self.error(el, f"'{ref}' is not defined in this batch nor among stored models",
                                    f".{term}")
                         continue
-                    if target.cls in mm.CONTENTS and not target.top_level:
+                    if term == "contents" and not target.top_level:
                         self.error(el, f"'{ref}' names an element nested in another definition; "
                                    "only interfaces and named schemas can be referenced", f".{term}")
                         continue
@@ -146,12 +148,11 @@ class Resolver:
         schema = self.deref(comp.ref("schema"))
         if not isinstance(schema, Element):
             return
-        if comp.version == 2 or schema.version == 2:
-            for _, content in self.all_contents(schema):
-                if content.cls == "Component":
-                    self.error(comp, "a component's interface may not itself contain components",
-                               ".schema")
-                    return
+        for _, content in self.all_contents(schema):
+            if content.cls == "Component":
+                self.error(comp, "a component's interface may not itself contain components",
+                           ".schema")
+                return
 
     def check_relationship(self, rel: Element) -> None:
         lo = rel.props.get("minMultiplicity")
@@ -161,6 +162,8 @@ class Resolver:
         if isinstance(hi, int):
             if hi < 1:
                 self.error(rel, "maxMultiplicity must be at least 1", ".maxMultiplicity")
+            elif rel.version == 2 and hi > 500:
+                self.error(rel, "maxMultiplicity may be at most 500 in DTDL v2", ".maxMultiplicity")
             elif isinstance(lo, int) and hi < lo:
                 self.error(rel, "maxMultiplicity is below minMultiplicity", ".maxMultiplicity")
         self.check_unique_names(rel, "properties")
@@ -244,6 +247,11 @@ class Resolver:
             self.error(el, f"complex schemas are nested {depth} deep; the limit is {limit}")
         elif el.cls == "Property" and el.version == 2 and self.contains_array(target, []):
             self.error(el, "in DTDL v2 a Property's schema may not contain an Array", ".schema")
+
+    def check_v2_property(self, el: Element) -> None:
+        schema = self.deref(el.ref("schema"))
+        if isinstance(schema, str) and schema in mm.GEOSPATIAL:
+            self.error(el, "in DTDL v2 a Property's schema may not be geospatial", ".schema")
 
     def schema_depth(self, schema: Element, stack: list[Element]) -> int | None:
         if any(s is schema for s in stack):
