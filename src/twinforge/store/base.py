@@ -1,0 +1,91 @@
+"""The storage contract every twin store implements (SQLite now, PostgreSQL next)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    id: str
+    document: str  # the DTDL JSON as uploaded
+    upload_time: str
+    decommissioned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TwinRecord:
+    id: str
+    model: str
+    etag: str
+    document: str  # the full twin JSON, with $dtId, $etag and $metadata
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipRecord:
+    source: str
+    id: str
+    name: str
+    target: str
+    etag: str
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One accepted change. ``seq`` is assigned by the store."""
+
+    time: str
+    type: str
+    twin: str
+    data: str  # JSON: the patch, or the document created or deleted
+    relationship: str | None = None
+    seq: int = 0
+
+
+class TwinStore(Protocol):
+    """Models, twins, relationships and the change log, kept transactionally.
+
+    Every write goes through `transaction()`: the block either commits whole
+    or leaves nothing behind. Blocks nest; only the outermost one commits.
+    """
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    # models
+    def put_models(self, models: list[ModelRecord]) -> None: ...
+    def get_model(self, model_id: str) -> ModelRecord | None: ...
+    def list_models(self) -> list[ModelRecord]: ...
+    def set_decommissioned(self, model_id: str, value: bool) -> None: ...
+    def delete_model(self, model_id: str) -> None: ...
+    def count_twins_of_model(self, model_id: str) -> int: ...
+
+    # twins
+    def get_twin(self, twin_id: str) -> TwinRecord | None: ...
+    def insert_twins(self, twins: list[TwinRecord]) -> None: ...
+    def replace_twin(self, twin: TwinRecord) -> None: ...
+    def delete_twin(self, twin_id: str) -> None: ...
+    def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[TwinRecord]: ...
+    def count_twins(self) -> int: ...
+
+    # relationships
+    def get_relationship(self, source: str, rel_id: str) -> RelationshipRecord | None: ...
+    def insert_relationships(self, rels: list[RelationshipRecord]) -> None: ...
+    def replace_relationship(self, rel: RelationshipRecord) -> None: ...
+    def delete_relationship(self, source: str, rel_id: str) -> None: ...
+    def list_relationships(self, source: str, name: str | None = None, *, after: str = "",
+                           limit: int = 1000) -> list[RelationshipRecord]: ...
+    def list_incoming(self, target: str, *, after: tuple[str, str] = ("", ""),
+                      limit: int = 1000) -> list[RelationshipRecord]: ...
+    def count_relationships(self, source: str, name: str) -> int: ...
+    def has_relationships(self, twin_id: str) -> bool: ...
+
+    # events
+    def append_events(self, events: list[EventRecord]) -> None: ...
+    def read_events(self, after: int = 0, limit: int = 1000) -> list[EventRecord]: ...
+    def iter_events(self, after: int = 0) -> Iterator[EventRecord]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,262 @@
+"""SQLite twin store: one file, WAL mode, every multi-step change in one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    document TEXT NOT NULL,
+    upload_time TEXT NOT NULL,
+    decommissioned INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS twins (
+    id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS twins_by_model ON twins (model);
+CREATE TABLE IF NOT EXISTS relationships (
+    source TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (source, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS relationships_by_target ON relationships (target, source, id);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    type TEXT NOT NULL,
+    twin TEXT NOT NULL,
+    relationship TEXT,
+    data TEXT NOT NULL
+);
+"""
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel.db``, ``sqlite:////abs.db`` or a bare path -> a file path."""
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///"):] or ":memory:"
+    if url.startswith("sqlite://"):
+        return url[len("sqlite://"):] or ":memory:"
+    return url
+
+
+class SQLiteStore:
+    """A `TwinStore` on one SQLite file, safe to share between threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=OFF")
+        self._conn.execute("PRAGMA cache_size=-65536")
+        self._conn.executescript(SCHEMA)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        return cls(path_from_url(url))
+
+    # -- transactions -----------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+        with self._lock:
+            row: tuple[object, ...] | None = self._conn.execute(sql, args).fetchone()
+            return row
+
+    def _write(self, sql: str, args: tuple[object, ...] = ()) -> None:
+        with self.transaction():
+            self._conn.execute(sql, args)
+
+    def _write_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        with self.transaction():
+            self._conn.executemany(sql, rows)
+
+    # -- models -----------------------------------------------------------
+
+    def put_models(self, models: list[ModelRecord]) -> None:
+        self._write_many(
+            "INSERT INTO models (id, document, upload_time, decommissioned) VALUES (?, ?, ?, ?)",
+            [(m.id, m.document, m.upload_time, int(m.decommissioned)) for m in models],
+        )
+
+    def get_model(self, model_id: str) -> ModelRecord | None:
+        row = self._one("SELECT id, document, upload_time, decommissioned FROM models WHERE id = ?",
+                        (model_id,))
+        return _model(row) if row else None
+
+    def list_models(self) -> list[ModelRecord]:
+        rows = self._query("SELECT id, document, upload_time, decommissioned FROM models ORDER BY rowid")
+        return [_model(r) for r in rows]
+
+    def set_decommissioned(self, model_id: str, value: bool) -> None:
+        self._write("UPDATE models SET decommissioned = ? WHERE id = ?", (int(value), model_id))
+
+    def delete_model(self, model_id: str) -> None:
+        self._write("DELETE FROM models WHERE id = ?", (model_id,))
+
+    def count_twins_of_model(self, model_id: str) -> int:
+        row = self._one("SELECT count(*) FROM twins WHERE model = ?", (model_id,))
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    # -- twins ------------------------------------------------------------
+
+    def get_twin(self, twin_id: str) -> TwinRecord | None:
+        row = self._one("SELECT id, model, etag, document FROM twins WHERE id = ?", (twin_id,))
+        return TwinRecord(*row) if row else None  # type: ignore[arg-type]
+
+    def insert_twins(self, twins: list[TwinRecord]) -> None:
+        self._write_many(
+            "INSERT INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
+            [(t.id, t.model, t.etag, t.document) for t in twins],
+        )
+
+    def replace_twin(self, twin: TwinRecord) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
+            (twin.id, twin.model, twin.etag, twin.document),
+        )
+
+    def delete_twin(self, twin_id: str) -> None:
+        self._write("DELETE FROM twins WHERE id = ?", (twin_id,))
+
+    def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[TwinRecord]:
+        if model is None:
+            rows = self._query(
+                "SELECT id, model, etag, document FROM twins WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit))
+        else:
+            rows = self._query(
+                "SELECT id, model, etag, document FROM twins WHERE model = ? AND id > ? "
+                "ORDER BY id LIMIT ?", (model, after, limit))
+        return [TwinRecord(*r) for r in rows]  # type: ignore[arg-type]
+
+    def count_twins(self) -> int:
+        row = self._one("SELECT count(*) FROM twins")
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    # -- relationships ----------------------------------------------------
+
+    _REL = "SELECT source, id, name, target, etag, document FROM relationships"
+
+    def get_relationship(self, source: str, rel_id: str) -> RelationshipRecord | None:
+        row = self._one(f"{self._REL} WHERE source = ? AND id = ?", (source, rel_id))
+        return RelationshipRecord(*row) if row else None  # type: ignore[arg-type]
+
+    def insert_relationships(self, rels: list[RelationshipRecord]) -> None:
+        self._write_many(
+            "INSERT INTO relationships (source, id, name, target, etag, document) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.source, r.id, r.name, r.target, r.etag, r.document) for r in rels],
+        )
+
+    def replace_relationship(self, rel: RelationshipRecord) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO relationships (source, id, name, target, etag, document) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rel.source, rel.id, rel.name, rel.target, rel.etag, rel.document),
+        )
+
+    def delete_relationship(self, source: str, rel_id: str) -> None:
+        self._write("DELETE FROM relationships WHERE source = ? AND id = ?", (source, rel_id))
+
+    def list_relationships(self, source: str, name: str | None = None, *, after: str = "",
+                           limit: int = 1000) -> list[RelationshipRecord]:
+        if name is None:
+            rows = self._query(f"{self._REL} WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
+                               (source, after, limit))
+        else:
+            rows = self._query(
+                f"{self._REL} WHERE source = ? AND name = ? AND id > ? ORDER BY id LIMIT ?",
+                (source, name, after, limit))
+        return [RelationshipRecord(*r) for r in rows]  # type: ignore[arg-type]
+
+    def list_incoming(self, target: str, *, after: tuple[str, str] = ("", ""),
+                      limit: int = 1000) -> list[RelationshipRecord]:
+        rows = self._query(
+            f"{self._REL} WHERE target = ? AND (source, id) > (?, ?) ORDER BY source, id LIMIT ?",
+            (target, after[0], after[1], limit))
+        return [RelationshipRecord(*r) for r in rows]  # type: ignore[arg-type]
+
+    def count_relationships(self, source: str, name: str) -> int:
+        row = self._one("SELECT count(*) FROM relationships WHERE source = ? AND name = ?",
+                        (source, name))
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    def has_relationships(self, twin_id: str) -> bool:
+        row = self._one(
+            "SELECT EXISTS(SELECT 1 FROM relationships WHERE source = ?) "
+            "OR EXISTS(SELECT 1 FROM relationships WHERE target = ?)", (twin_id, twin_id))
+        return bool(row and row[0])
+
+    # -- events -----------------------------------------------------------
+
+    def append_events(self, events: list[EventRecord]) -> None:
+        self._write_many(
+            "INSERT INTO events (time, type, twin, relationship, data) VALUES (?, ?, ?, ?, ?)",
+            [(e.time, e.type, e.twin, e.relationship, e.data) for e in events],
+        )
+
+    def read_events(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
+        rows = self._query(
+            "SELECT seq, time, type, twin, relationship, data FROM events WHERE seq > ? "
+            "ORDER BY seq LIMIT ?", (after, limit))
+        return [EventRecord(time=str(r[1]), type=str(r[2]), twin=str(r[3]),
+                            relationship=r[4] if r[4] is None else str(r[4]), data=str(r[5]),
+                            seq=int(r[0]))  # type: ignore[call-overload]
+                for r in rows]
+
+    def iter_events(self, after: int = 0) -> Iterator[EventRecord]:
+        while True:
+            batch = self.read_events(after, 1000)
+            if not batch:
+                return
+            yield from batch
+            after = batch[-1].seq
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _model(row: tuple[object, ...]) -> ModelRecord:
+    return ModelRecord(str(row[0]), str(row[1]), str(row[2]), bool(row[3]))
