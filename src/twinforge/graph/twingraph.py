@@ -6,12 +6,13 @@ with an event record in one store transaction, and given a fresh ETag.
 
 from __future__ import annotations
 
-import json
-import uuid
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from twinforge.dtdl import ModelError, ModelSet, parse_models
 from twinforge.dtdl.elements import Element
@@ -28,11 +29,12 @@ def utc_now() -> str:
 
 
 def new_etag() -> str:
-    return f'W/"{uuid.uuid4()}"'
+    h = os.urandom(16).hex()
+    return f'W/"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"'
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class TwinGraph:
         self.store = store
         self.clock = clock
         self.models = self._load_models()
+        self._decommissioned = {r.id for r in store.list_models() if r.decommissioned}
 
     @classmethod
     def open(cls, url: str) -> TwinGraph:
@@ -78,7 +81,7 @@ class TwinGraph:
         records = self.store.list_models()
         if not records:
             return ModelSet({}, [])
-        return parse_models([json.loads(r.document) for r in records],
+        return parse_models([orjson.loads(r.document) for r in records],
                             allow_undefined_extensions=True)
 
     def add_models(self, documents: list[Any]) -> list[ModelInfo]:
@@ -104,7 +107,7 @@ class TwinGraph:
         record = self.store.get_model(model_id)
         if record is None:
             raise NotFound(f"there is no model '{model_id}'", code="ModelNotFound")
-        definition = json.loads(record.document)
+        definition = orjson.loads(record.document)
         el = self.models.element(model_id)
         names = el.props.get("displayName") if el else None
         descs = el.props.get("description") if el else None
@@ -132,6 +135,7 @@ class TwinGraph:
     def decommission_model(self, model_id: str) -> None:
         self.get_model(model_id)
         self.store.set_decommissioned(model_id, True)
+        self._decommissioned.add(model_id)
 
     def delete_model(self, model_id: str) -> None:
         self.get_model(model_id)
@@ -155,8 +159,7 @@ class TwinGraph:
             raise ValidationError("twin must have $metadata.$model naming its DTDL interface")
         if model_id not in self.models or self.models.element(model_id).cls != "Interface":  # type: ignore[union-attr]
             raise ValidationError(f"model '{model_id}' is not uploaded", code="ModelNotFound")
-        record = self.store.get_model(model_id)
-        if record is not None and record.decommissioned:
+        if model_id in self._decommissioned:
             raise ValidationError(f"model '{model_id}' is decommissioned; new twins cannot use it",
                                   code="ModelDecommissioned")
         return model_id
@@ -165,8 +168,8 @@ class TwinGraph:
     def _check_id(twin_id: Any) -> str:
         if not isinstance(twin_id, str) or not twin_id or len(twin_id) > MAX_ID_LENGTH:
             raise BadRequest(f"a twin id must be 1 to {MAX_ID_LENGTH} characters", code="InvalidArgument")
-        if any(ord(c) < 32 for c in twin_id):
-            raise BadRequest("a twin id may not contain control characters", code="InvalidArgument")
+        if not twin_id.isprintable():
+            raise BadRequest("a twin id may not contain control or separator characters", code="InvalidArgument")
         return twin_id
 
     def _validate(self, model: str, doc: Json) -> None:
@@ -251,7 +254,7 @@ class TwinGraph:
         return record
 
     def get_twin(self, twin_id: str) -> Json:
-        doc: Json = json.loads(self._record(twin_id).document)
+        doc: Json = orjson.loads(self._record(twin_id).document)
         return doc
 
     def get_twin_raw(self, twin_id: str) -> tuple[str, str]:
@@ -270,7 +273,7 @@ class TwinGraph:
         with self.store.transaction():
             record = self._record(twin_id)
             self._check_etag(record.etag, if_match, f"twin '{twin_id}'")
-            old = json.loads(record.document)
+            old = orjson.loads(record.document)
             touched = self._touched_paths(patch)
             new = apply_patch(old, patch)
             if not isinstance(new, dict) or new.get("$dtId") != twin_id or new.get("$etag") != old["$etag"]:
@@ -299,7 +302,7 @@ class TwinGraph:
         for op in patch:
             if isinstance(op, dict) and isinstance(op.get("path"), str):
                 tokens = parse_pointer(op["path"])
-                if tokens and tokens[0] in ("$dtId", "$etag") or (
+                if (tokens and tokens[0] in ("$dtId", "$etag")) or (
                     tokens and tokens[0] == "$metadata" and tokens[1:] != ["$model"]
                 ):
                     raise BadRequest(f"'{op['path']}' cannot be patched", code="JsonPatchInvalid")
@@ -342,7 +345,7 @@ class TwinGraph:
             self.store.append_events([EventRecord(now, "Twin.Delete", twin_id, record.document)])
 
     def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[Json]:
-        return [json.loads(r.document) for r in self.store.list_twins(model=model, after=after, limit=limit)]
+        return [orjson.loads(r.document) for r in self.store.list_twins(model=model, after=after, limit=limit)]
 
     # == components ======================================================
 
@@ -487,7 +490,7 @@ class TwinGraph:
         return record
 
     def get_relationship(self, source_id: str, rel_id: str) -> Json:
-        doc: Json = json.loads(self._relationship(source_id, rel_id).document)
+        doc: Json = orjson.loads(self._relationship(source_id, rel_id).document)
         return doc
 
     def update_relationship(self, source_id: str, rel_id: str, patch: Any, *,
@@ -496,7 +499,7 @@ class TwinGraph:
         with self.store.transaction():
             record = self._relationship(source_id, rel_id)
             self._check_etag(record.etag, if_match, f"relationship '{rel_id}'")
-            old = json.loads(record.document)
+            old = orjson.loads(record.document)
             new = apply_patch(old, patch)
             fixed = ("$relationshipId", "$etag", "$sourceId", "$relationshipName", "$targetId")
             if not isinstance(new, dict) or any(new.get(k) != old[k] for k in fixed):
@@ -525,7 +528,7 @@ class TwinGraph:
     def list_relationships(self, source_id: str, name: str | None = None, *, after: str = "",
                            limit: int = 1000) -> list[Json]:
         self._record(source_id)
-        return [json.loads(r.document)
+        return [orjson.loads(r.document)
                 for r in self.store.list_relationships(source_id, name, after=after, limit=limit)]
 
     def list_incoming(self, target_id: str, *, after: tuple[str, str] = ("", ""),

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS relationships (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relationships_by_target ON relationships (target, source, id);
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
     type TEXT NOT NULL,
     twin TEXT NOT NULL,
