@@ -132,7 +132,8 @@ def check_primitive(schema: str, value: Any) -> str | None:
         ok = isinstance(value, dict) and {"scale", "value"} <= set(value)
         return None if ok else "expected a scaledDecimal object with 'scale' and 'value'"
     if not isinstance(value, str) and schema not in _GEO_TYPES:
-        return f"expected {schema} (a string), got {_kind(value)}"
+        wanted = "a string" if schema == "string" else f"{schema} (a string)"
+        return f"expected {wanted}, got {_kind(value)}"
     try:
         if schema == "string":
             return None

@@ -1,0 +1,208 @@
+"""ADT data-plane routes: models, digitaltwins, relationships, incomingrelationships, components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from twinforge.api.app import (
+    json_response,
+    next_link,
+    page_position,
+    raw_json_response,
+    read_json,
+)
+from twinforge.errors import BadRequest
+from twinforge.graph import TwinGraph
+
+router = APIRouter()
+
+
+def graph_of(request: Request) -> TwinGraph:
+    graph: TwinGraph = request.app.state.graph
+    return graph
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() == "true"
+
+
+def _if_none_match(request: Request) -> bool:
+    value = request.headers.get("if-none-match")
+    if value is None:
+        return False
+    if value.strip() != "*":
+        raise BadRequest("If-None-Match supports only '*'", code="InvalidArgument")
+    return True
+
+
+def _page(items: list[Any], request: Request, token: Any | None) -> Response:
+    body: dict[str, Any] = {"value": items}
+    size, _ = page_position(request)
+    body["nextLink"] = next_link(request, [size, token]) if token is not None else None
+    return json_response(body)
+
+
+# -- models --------------------------------------------------------------
+
+
+@router.post("/models", status_code=201, tags=["models"], summary="Upload a batch of DTDL models")
+async def upload_models(request: Request) -> Response:
+    documents = await read_json(request)
+    infos = graph_of(request).add_models(documents)
+    return json_response([i.to_json(include_definition=False) for i in infos], 201)
+
+
+@router.get("/models", tags=["models"], summary="List models")
+async def list_models(request: Request) -> Response:
+    deps = request.query_params.getlist("dependenciesFor")
+    include = _flag(request, "includeModelDefinition")
+    infos = graph_of(request).list_models(deps or None)
+    size, position = page_position(request)
+    start = int(position or 0)
+    chunk = infos[start:start + size]
+    more = start + size if start + size < len(infos) else None
+    return _page([i.to_json(include_definition=include) for i in chunk], request, more)
+
+
+@router.get("/models/{model_id}", tags=["models"], summary="Get a model")
+async def get_model(model_id: str, request: Request) -> Response:
+    info = graph_of(request).get_model(model_id)
+    return json_response(info.to_json(include_definition=_flag(request, "includeModelDefinition")))
+
+
+@router.patch("/models/{model_id}", status_code=204, tags=["models"],
+              summary="Decommission a model ([{op: replace, path: /decommissioned, value: true}])")
+async def patch_model(model_id: str, request: Request) -> Response:
+    patch = await read_json(request)
+    ok = (isinstance(patch, list) and len(patch) == 1 and isinstance(patch[0], dict)
+          and patch[0].get("op") == "replace" and patch[0].get("path") == "/decommissioned"
+          and patch[0].get("value") is True)
+    if not ok:
+        raise BadRequest("the only model update is "
+                         '[{"op": "replace", "path": "/decommissioned", "value": true}]',
+                         code="InvalidArgument")
+    graph_of(request).decommission_model(model_id)
+    return Response(status_code=204)
+
+
+@router.delete("/models/{model_id}", status_code=204, tags=["models"], summary="Delete a model")
+async def delete_model(model_id: str, request: Request) -> Response:
+    graph_of(request).delete_model(model_id)
+    return Response(status_code=204)
+
+
+# -- twins ---------------------------------------------------------------
+
+
+@router.get("/digitaltwins/{twin_id}", tags=["digitaltwins"], summary="Get a twin")
+async def get_twin(twin_id: str, request: Request) -> Response:
+    text, etag = graph_of(request).get_twin_raw(twin_id)
+    return raw_json_response(text, etag=etag)
+
+
+@router.put("/digitaltwins/{twin_id}", tags=["digitaltwins"], summary="Create or replace a twin")
+async def put_twin(twin_id: str, request: Request) -> Response:
+    body = await read_json(request)
+    doc = graph_of(request).create_twin(twin_id, body, if_none_match=_if_none_match(request))
+    return json_response(doc, etag=doc["$etag"])
+
+
+@router.patch("/digitaltwins/{twin_id}", status_code=204, tags=["digitaltwins"],
+              summary="Update a twin with JSON Patch")
+async def patch_twin(twin_id: str, request: Request) -> Response:
+    patch = await read_json(request)
+    doc = graph_of(request).update_twin(twin_id, patch, if_match=request.headers.get("if-match"))
+    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+
+
+@router.delete("/digitaltwins/{twin_id}", status_code=204, tags=["digitaltwins"],
+               summary="Delete a twin")
+async def delete_twin(twin_id: str, request: Request) -> Response:
+    graph_of(request).delete_twin(twin_id, if_match=request.headers.get("if-match"))
+    return Response(status_code=204)
+
+
+# -- components ----------------------------------------------------------
+
+
+@router.get("/digitaltwins/{twin_id}/components/{component}", tags=["components"],
+            summary="Get a component")
+async def get_component(twin_id: str, component: str, request: Request) -> Response:
+    graph = graph_of(request)
+    value = graph.get_component(twin_id, component)
+    _, etag = graph.get_twin_raw(twin_id)
+    return json_response(value, etag=etag)
+
+
+@router.patch("/digitaltwins/{twin_id}/components/{component}", status_code=204,
+              tags=["components"], summary="Update a component with JSON Patch")
+async def patch_component(twin_id: str, component: str, request: Request) -> Response:
+    patch = await read_json(request)
+    doc = graph_of(request).update_component(twin_id, component, patch,
+                                             if_match=request.headers.get("if-match"))
+    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+
+
+# -- relationships -------------------------------------------------------
+
+
+@router.get("/digitaltwins/{twin_id}/relationships", tags=["relationships"],
+            summary="List a twin's outgoing relationships")
+async def list_relationships(twin_id: str, request: Request) -> Response:
+    size, position = page_position(request)
+    after = str(position or "")
+    name = request.query_params.get("relationshipName")
+    items = graph_of(request).list_relationships(twin_id, name, after=after, limit=size + 1)
+    more = items[size - 1]["$relationshipId"] if len(items) > size else None
+    return _page(items[:size], request, more)
+
+
+@router.get("/digitaltwins/{twin_id}/incomingrelationships", tags=["relationships"],
+            summary="List relationships that point at a twin")
+async def list_incoming(twin_id: str, request: Request) -> Response:
+    size, position = page_position(request)
+    after = tuple(position) if position else ("", "")
+    items = graph_of(request).list_incoming(twin_id, after=after, limit=size + 1)  # type: ignore[arg-type]
+    last = items[size - 1] if len(items) > size else None
+    more = [last["$sourceId"], last["$relationshipId"]] if last else None
+    return _page(items[:size], request, more)
+
+
+@router.get("/digitaltwins/{twin_id}/relationships/{rel_id}", tags=["relationships"],
+            summary="Get a relationship")
+async def get_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
+    doc = graph_of(request).get_relationship(twin_id, rel_id)
+    return json_response(doc, etag=doc["$etag"])
+
+
+@router.put("/digitaltwins/{twin_id}/relationships/{rel_id}", tags=["relationships"],
+            summary="Create or replace a relationship")
+async def put_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
+    body = await read_json(request)
+    doc = graph_of(request).create_relationship(twin_id, rel_id, body,
+                                                if_none_match=_if_none_match(request))
+    return json_response(doc, etag=doc["$etag"])
+
+
+@router.patch("/digitaltwins/{twin_id}/relationships/{rel_id}", status_code=204,
+              tags=["relationships"], summary="Update a relationship with JSON Patch")
+async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
+    patch = await read_json(request)
+    doc = graph_of(request).update_relationship(twin_id, rel_id, patch,
+                                                if_match=request.headers.get("if-match"))
+    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+
+
+@router.delete("/digitaltwins/{twin_id}/relationships/{rel_id}", status_code=204,
+               tags=["relationships"], summary="Delete a relationship")
+async def delete_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
+    graph_of(request).delete_relationship(twin_id, rel_id, if_match=request.headers.get("if-match"))
+    return Response(status_code=204)
+
+
+@router.get("/health", tags=["service"], summary="Liveness probe")
+async def health() -> Response:
+    return json_response({"status": "ok"})

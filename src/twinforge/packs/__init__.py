@@ -1,0 +1,1 @@
+"""Domain packs: ready models and demo graphs (building now; factory, health, city to follow)."""
