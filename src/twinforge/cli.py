@@ -239,7 +239,7 @@ def demo_building(
         twins, rels = load_demo(graph)
     console.print(f"demo building ready in {db}: {len(graph.models)} models, "
                   f"{graph.store.count_twins()} twins ({twins} new), {rels} new relationships")
-    console.print("try: curl http://%s:%d/digitaltwins/room-101" % (host, port))
+    console.print(f"try: curl http://{host}:{port}/digitaltwins/room-101")
     if serve_api:
         _serve(graph, db, host, port, tls, None, None)
 

@@ -164,8 +164,8 @@ async def list_relationships(twin_id: str, request: Request) -> Response:
             summary="List relationships that point at a twin")
 async def list_incoming(twin_id: str, request: Request) -> Response:
     size, position = page_position(request)
-    after = tuple(position) if position else ("", "")
-    items = graph_of(request).list_incoming(twin_id, after=after, limit=size + 1)  # type: ignore[arg-type]
+    after: tuple[str, str] = (str(position[0]), str(position[1])) if position else ("", "")
+    items = graph_of(request).list_incoming(twin_id, after=after, limit=size + 1)
     last = items[size - 1] if len(items) > size else None
     more = [last["$sourceId"], last["$relationshipId"]] if last else None
     return _page(items[:size], request, more)

@@ -60,8 +60,7 @@ UNITS: dict[str, tuple[str, ...]] = {
         f"{p}{u}PerSecond"
         for u in ("bit", "byte")
         for p in ("", "kibi", "mebi", "gibi", "tebi", "pebi", "exbi", "zebi", "yobi")
-    )
-    + ("bitPerSecond", "bytePerSecond"),
+    ),
     "DataSizeUnit": tuple(
         f"{p}{u}"
         for u in ("bit", "byte")

@@ -172,7 +172,7 @@ class ModelSet:
         """Interfaces outside ``dtmi``'s own document that it references."""
         root = self._by_id[dtmi]
         out: set[str] = set()
-        for el in self._elements_of(root.owner):
+        for el in _walk(root, set()):
             for refs in el.refs.values():
                 for ref in refs:
                     if isinstance(ref, str) and ref.startswith("dtmi:"):
@@ -181,16 +181,6 @@ class ModelSet:
                         if owner != root.owner:
                             out.add(owner)
         return out
-
-    def _elements_of(self, owner: str) -> Iterator[Element]:
-        seen: set[int] = set()
-        for el in self._by_id.values():
-            if el.owner == owner and id(el) not in seen:
-                seen.add(id(el))
-                yield el
-        for root in self._roots:
-            if root.owner == owner:
-                yield from _walk(root, seen)
 
 
 def _walk(el: Element, seen: set[int]) -> Iterator[Element]:
@@ -229,8 +219,8 @@ def parse_models(
         raise ModelError(issues)
     by_id = dict(parser.by_id)
     if known is not None:
-        by_id = {**{k: known.element(k) for k in known._by_id}, **by_id}  # type: ignore[dict-item]
+        by_id = {**known._by_id, **by_id}
     return ModelSet(by_id, roots)
 
 
-__all__ = ["InterfaceView", "ModelSet", "parse_models", "mm"]
+__all__ = ["InterfaceView", "ModelSet", "mm", "parse_models"]

@@ -89,7 +89,8 @@ class Parser:
         return roots
 
     def parse_top(self, obj: Any, path: str) -> Element | None:
-        owner = obj.get("@id") if isinstance(obj, dict) and isinstance(obj.get("@id"), str) else path
+        raw_id = obj.get("@id") if isinstance(obj, dict) else None
+        owner: str = raw_id if isinstance(raw_id, str) else path
         if not isinstance(obj, dict):
             self.error(owner, path, "a top-level element must be a JSON object")
             return None
