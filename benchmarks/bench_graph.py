@@ -1,0 +1,184 @@
+"""`twinforge bench graph`: twin and relationship creation, REST reads and patches.
+
+Measured in one run, each against a baseline from the same machine and run:
+- library creates of N twins and N relationships into SQLite, against plain
+  batched SQLite inserts of the same rows (the storage ceiling);
+- 10,000 twin creates through the REST API;
+- sustained REST reads by id and JSON Patch updates with a load generator in a
+  second process, against an empty endpoint of the same server.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from twinforge.graph import TwinGraph
+from twinforge.packs.building import REC, realestatecore
+from twinforge.store.sqlite import SCHEMA
+
+HERE = Path(__file__).resolve().parent
+
+
+def graph_items(n: int) -> tuple[list[tuple[str, Any]], list[tuple[str, str, Any]]]:
+    """N twins (levels, rooms, sensors) and N relationships between them."""
+    levels = max(1, n // 1000)
+    rooms = max(1, n // 5)
+    twins: list[tuple[str, Any]] = []
+    rels: list[tuple[str, str, Any]] = []
+    for i in range(n):
+        if i < levels:
+            twins.append((f"t{i}", {"$metadata": {"$model": REC + "core:Level;1"}, "name": f"L{i}", "levelNumber": i}))
+        elif i < rooms:
+            twins.append((f"t{i}", {"$metadata": {"$model": REC + "core:Room;1"}, "name": f"Room {i}"}))
+        else:
+            twins.append((f"t{i}", {"$metadata": {"$model": REC + "device:TemperatureSensor;1"},
+                                    "name": f"Sensor {i}"}))
+    for i in range(n):
+        if i < levels:
+            rels.append((f"t{i}", f"r{i}", {"$relationshipName": "isPartOf", "$targetId": f"t{(i + 1) % levels}"}))
+        elif i < rooms:
+            rels.append((f"t{i}", f"r{i}", {"$relationshipName": "isPartOf", "$targetId": f"t{i % levels}"}))
+        else:
+            room = levels + (i % (rooms - levels)) if rooms > levels else 0
+            rels.append((f"t{i}", f"r{i}", {"$relationshipName": "isCapabilityOf", "$targetId": f"t{room}"}))
+    return twins, rels
+
+
+def raw_sqlite_rate(path: Path, graph_db: Path) -> tuple[float, float]:
+    """Rows/s for plain batched inserts of the same twin and relationship rows (+ events)."""
+    src = sqlite3.connect(graph_db)
+    twins = src.execute("SELECT id, model, etag, document FROM twins").fetchall()
+    rels = src.execute("SELECT source, id, name, target, etag, document FROM relationships").fetchall()
+    events = src.execute("SELECT time, type, twin, relationship, data FROM events").fetchall()
+    src.close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    twin_events = [e for e in events if e[1] == "Twin.Create"]
+    rel_events = [e for e in events if e[1] == "Relationship.Create"]
+
+    def insert(sql_rows: list[tuple[str, list[Any]]]) -> float:
+        start = time.perf_counter()
+        conn.execute("BEGIN")
+        for sql, rows in sql_rows:
+            for k in range(0, len(rows), 10_000):
+                conn.executemany(sql, rows[k:k + 10_000])
+        conn.execute("COMMIT")
+        return time.perf_counter() - start
+
+    ev = "INSERT INTO events (time, type, twin, relationship, data) VALUES (?, ?, ?, ?, ?)"
+    t_twins = insert([("INSERT INTO twins VALUES (?, ?, ?, ?)", twins), (ev, twin_events)])
+    t_rels = insert([("INSERT INTO relationships VALUES (?, ?, ?, ?, ?, ?)", rels), (ev, rel_events)])
+    conn.close()
+    return len(twins) / t_twins, len(rels) / t_rels
+
+
+def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", f"sqlite:///{db}",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def load(port: int, kind: str, *, ids: int, seconds: float, connections: int) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, str(HERE / "loadgen.py"), "--port", str(port), "--kind", kind,
+                          "--ids", str(ids), "--seconds", str(seconds), "--connections", str(connections)],
+                         check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def main(quick: bool, progress: Any) -> dict[str, Any]:
+    import socket
+
+    n = 10_000 if quick else 100_000
+    http_n = 2_000 if quick else 10_000
+    seconds = 3.0 if quick else 10.0
+    results: dict[str, Any] = {"twins": n, "relationships": n}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        graph = TwinGraph.open(f"sqlite:///{db}")
+        progress("loading RealEstateCore")
+        graph.add_models(realestatecore())
+        twins, rels = graph_items(n)
+        progress(f"creating {n:,} twins through the library")
+        start = time.perf_counter()
+        graph.create_twins(twins)
+        results["library_twin_creates_per_s"] = n / (time.perf_counter() - start)
+        progress(f"creating {n:,} relationships through the library")
+        start = time.perf_counter()
+        graph.create_relationships(rels)
+        results["library_relationship_creates_per_s"] = n / (time.perf_counter() - start)
+        graph.close()
+        progress("raw SQLite baseline: the same rows, plain batched inserts")
+        raw_twins, raw_rels = raw_sqlite_rate(Path(tmp) / "raw.db", db)
+        results["raw_sqlite_twin_rows_per_s"] = raw_twins
+        results["raw_sqlite_relationship_rows_per_s"] = raw_rels
+        results["twin_create_ratio_to_raw"] = results["library_twin_creates_per_s"] / raw_twins
+        results["relationship_create_ratio_to_raw"] = results["library_relationship_creates_per_s"] / raw_rels
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = start_server(db, port)
+        try:
+            progress(f"creating {http_n:,} twins through the REST API")
+            put = load(port, "put", ids=http_n, seconds=600, connections=32)
+            results["rest_twin_creates"] = put
+            progress("empty endpoint baseline")
+            results["rest_empty"] = load(port, "empty", ids=n, seconds=seconds, connections=64)
+            progress("REST reads by id")
+            results["rest_get"] = load(port, "get", ids=n, seconds=seconds, connections=64)
+            progress("REST JSON Patch updates")
+            results["rest_patch"] = load(port, "patch", ids=n, seconds=seconds, connections=64)
+        finally:
+            server.terminate()
+            server.wait(10)
+        empty = results["rest_empty"]["rate"]
+        results["rest_get_ratio_to_empty"] = results["rest_get"]["rate"] / empty if empty else 0.0
+        results["rest_patch_ratio_to_empty"] = results["rest_patch"]["rate"] / empty if empty else 0.0
+    return results
+
+
+def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Rows of (measure, figure, goal or baseline) for the table."""
+
+    def rate(x: float) -> str:
+        return f"{x:,.0f}/s"
+
+    def lat(r: dict[str, Any]) -> str:
+        bad = sum(v for k, v in r["statuses"].items() if not k.startswith("2"))
+        errors = f", {bad} non-2xx" if bad else ""
+        return f"{rate(r['rate'])} (p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms{errors})"
+
+    return [
+        ("library twin creates", rate(results["library_twin_creates_per_s"]),
+         f"goal 50,000/s; {results['twin_create_ratio_to_raw']:.2f}x of raw SQLite "
+         f"({rate(results['raw_sqlite_twin_rows_per_s'])})"),
+        ("library relationship creates", rate(results["library_relationship_creates_per_s"]),
+         f"{results['relationship_create_ratio_to_raw']:.2f}x of raw SQLite "
+         f"({rate(results['raw_sqlite_relationship_rows_per_s'])})"),
+        ("REST twin creates (PUT)", lat(results["rest_twin_creates"]), "10,000 twins, 32 connections"),
+        ("REST empty endpoint", lat(results["rest_empty"]), "baseline, 64 connections"),
+        ("REST reads by id", lat(results["rest_get"]),
+         f"goal 5,000/s; {results['rest_get_ratio_to_empty']:.2f}x of empty"),
+        ("REST JSON Patch", lat(results["rest_patch"]),
+         f"goal 2,000/s; {results['rest_patch_ratio_to_empty']:.2f}x of empty"),
+    ]
