@@ -96,13 +96,16 @@ def serve(
     tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS (self-signed unless --cert/--key).")] = False,
     cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes sharing the store.")] = 1,
 ) -> None:
     """Serve the ADT-compatible REST API over a store."""
-    _serve(_graph(db), db, host, port, tls, cert, key)
+    _serve(_graph(db), db, host, port, tls, cert, key, workers)
 
 
 def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | None,
-           key: Path | None) -> None:
+           key: Path | None, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
     from twinforge.api import create_app
@@ -121,6 +124,12 @@ def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | No
         ssl = {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
     scheme = "https" if ssl else "http"
     err.print(f"twinforge serving {db} at {scheme}://{host}:{port} (OpenAPI: {scheme}://{host}:{port}/docs)")
+    if workers > 1:
+        graph.close()
+        os.environ["TWINFORGE_DB"] = db
+        uvicorn.run("twinforge.api.asgi:app_from_env", factory=True, workers=workers, host=host,
+                    port=port, log_level="warning", **ssl)  # type: ignore[arg-type]
+        return
     uvicorn.run(create_app(graph), host=host, port=port, log_level="warning", **ssl)  # type: ignore[arg-type]
 
 

@@ -11,7 +11,7 @@ from twinforge.dtdl.elements import Element, ModelIssue, Ref
 from twinforge.dtdl.errors import ModelError
 from twinforge.dtdl.parser import Parser
 from twinforge.dtdl.resolver import Resolver
-from twinforge.dtdl.values import check_value
+from twinforge.dtdl.values import check_primitive, check_schema, check_value
 
 
 @dataclass(slots=True)
@@ -47,6 +47,7 @@ class ModelSet:
         self._by_id = by_id
         self._roots = roots
         self._views: dict[str, InterfaceView] = {}
+        self._member_cache: dict[str, dict[str, tuple[str, Ref | None]]] = {}
 
     # -- lookup -----------------------------------------------------------
 
@@ -136,27 +137,48 @@ class ModelSet:
         """
         if not isinstance(doc, dict):
             return [f"{path or '$'}: a twin or component must be a JSON object"]
-        view = self.interface(dtmi)
+        members = self._members(dtmi)
         problems: list[str] = []
         for key, value in doc.items():
-            if key.startswith("$"):
+            if key[:1] == "$":
+                continue
+            kind, target = members.get(key, _UNKNOWN)
+            if kind == "property":
+                if isinstance(target, str):
+                    problem = check_primitive(target, value)
+                    if problem:
+                        problems.append(f"{path}.{key}: {problem}" if path else f"{key}: {problem}")
+                else:
+                    problems.extend(check_schema(target, value, f"{path}.{key}" if path else key,
+                                                 self.deref))
                 continue
             where = f"{path}.{key}" if path else key
-            prop = view.properties.get(key)
-            if prop is not None:
-                problems.extend(check_value(prop, value, where, self.deref))
-                continue
-            comp = view.components.get(key)
-            if comp is not None:
-                problems.extend(self.validate_twin(comp, value, path=where, partial=partial))
-                continue
-            if key in view.telemetry:
+            if kind == "component":
+                problems.extend(self.validate_twin(str(target), value, path=where, partial=partial))
+            elif kind == "telemetry":
                 problems.append(f"{where}: '{key}' is telemetry and cannot be stored on the twin")
-            elif key in view.relationships:
+            elif kind == "relationship":
                 problems.append(f"{where}: '{key}' is a relationship; use the relationships API")
             else:
                 problems.append(f"{where}: '{key}' is not a property of {dtmi}")
         return problems
+
+    def _members(self, dtmi: str) -> dict[str, tuple[str, Ref | None]]:
+        """Name -> (kind, resolved schema or component interface), cached per interface."""
+        members = self._member_cache.get(dtmi)
+        if members is None:
+            view = self.interface(dtmi)
+            members = {}
+            for name in view.telemetry:
+                members[name] = ("telemetry", None)
+            for name in view.relationships:
+                members[name] = ("relationship", None)
+            for name, comp in view.components.items():
+                members[name] = ("component", comp)
+            for name, prop in view.properties.items():
+                members[name] = ("property", self.deref(prop.ref("schema")))
+            self._member_cache[dtmi] = members
+        return members
 
     # -- combining --------------------------------------------------------
 
@@ -181,6 +203,9 @@ class ModelSet:
                         if owner != root.owner:
                             out.add(owner)
         return out
+
+
+_UNKNOWN: tuple[str, Ref | None] = ("unknown", None)
 
 
 def _walk(el: Element, seen: set[int]) -> Iterator[Element]:

@@ -115,6 +115,10 @@ def _kind(value: Any) -> str:
 
 def check_primitive(schema: str, value: Any) -> str | None:
     """Why ``value`` is not a valid ``schema`` value, or None when it is."""
+    if schema == "string" and type(value) is str:
+        return None
+    if schema == "double" and type(value) in (float, int):
+        return None
     if schema == "boolean":
         return None if isinstance(value, bool) else f"expected a boolean, got {_kind(value)}"
     if schema in _INT_RANGES:

@@ -6,6 +6,7 @@ with an event record in one store transaction, and given a fresh ETag.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,9 +29,14 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+# ETags only need to differ whenever a document changes: a random per-process prefix
+# and a counter give that without paying for a random UUID per change.
+_ETAG_PREFIX = os.urandom(8).hex()
+_etag_counter = itertools.count(1)
+
+
 def new_etag() -> str:
-    h = os.urandom(16).hex()
-    return f'W/"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"'
+    return f'W/"{_ETAG_PREFIX}-{next(_etag_counter):x}"'
 
 
 def _dumps(value: Any) -> str:
@@ -63,8 +69,10 @@ class TwinGraph:
     def __init__(self, store: TwinStore, *, clock: Callable[[], str] = utc_now) -> None:
         self.store = store
         self.clock = clock
-        self.models = self._load_models()
-        self._decommissioned = {r.id for r in store.list_models() if r.decommissioned}
+        self._generation = -1
+        self.models = ModelSet({}, [])
+        self._decommissioned: set[str] = set()
+        self.refresh_models()
 
     @classmethod
     def open(cls, url: str) -> TwinGraph:
@@ -77,15 +85,20 @@ class TwinGraph:
 
     # == models ==========================================================
 
-    def _load_models(self) -> ModelSet:
+    def refresh_models(self) -> None:
+        """Reload models if another process (or this one) changed them since the last look."""
+        generation = self.store.models_generation()
+        if generation == self._generation:
+            return
         records = self.store.list_models()
-        if not records:
-            return ModelSet({}, [])
-        return parse_models([orjson.loads(r.document) for r in records],
-                            allow_undefined_extensions=True)
+        self.models = (parse_models([orjson.loads(r.document) for r in records],
+                                    allow_undefined_extensions=True) if records else ModelSet({}, []))
+        self._decommissioned = {r.id for r in records if r.decommissioned}
+        self._generation = generation
 
     def add_models(self, documents: list[Any]) -> list[ModelInfo]:
         """Upload a batch of DTDL interfaces; dependencies may be in the batch or stored."""
+        self.refresh_models()
         if not isinstance(documents, list) or not documents:
             raise BadRequest("expected a non-empty JSON array of DTDL interfaces", code="InvalidArgument")
         flat: list[Any] = []
@@ -99,11 +112,16 @@ class TwinGraph:
         now = self.clock()
         by_id = {d["@id"]: d for d in flat if isinstance(d, dict) and isinstance(d.get("@id"), str)}
         with self.store.transaction():
+            if self.store.models_generation() != self._generation:
+                raise Conflict("models changed while this batch was being checked; retry",
+                               code="ModelsChanged")
             self.store.put_models([ModelRecord(i, _dumps(by_id[i]), now) for i in new_ids])
         self.models = parsed
+        self._generation = self.store.models_generation()
         return [self.get_model(i) for i in new_ids]
 
     def get_model(self, model_id: str) -> ModelInfo:
+        self.refresh_models()
         record = self.store.get_model(model_id)
         if record is None:
             raise NotFound(f"there is no model '{model_id}'", code="ModelNotFound")
@@ -117,6 +135,7 @@ class TwinGraph:
 
     def list_models(self, dependencies_for: list[str] | None = None) -> list[ModelInfo]:
         """All stored models, or only those named and everything they depend on."""
+        self.refresh_models()
         records = self.store.list_models()
         if not dependencies_for:
             return [self.get_model(r.id) for r in records]
@@ -135,9 +154,10 @@ class TwinGraph:
     def decommission_model(self, model_id: str) -> None:
         self.get_model(model_id)
         self.store.set_decommissioned(model_id, True)
-        self._decommissioned.add(model_id)
+        self.refresh_models()
 
     def delete_model(self, model_id: str) -> None:
+        self.refresh_models()
         self.get_model(model_id)
         users = self.store.count_twins_of_model(model_id)
         if users:
@@ -150,7 +170,7 @@ class TwinGraph:
                            code="ModelReferencesNotDeleted")
         with self.store.transaction():
             self.store.delete_model(model_id)
-        self.models = self.models.without([model_id])
+        self.refresh_models()
 
     # == twins ===========================================================
 
@@ -175,9 +195,13 @@ class TwinGraph:
     def _validate(self, model: str, doc: Json) -> None:
         problems = self.models.validate_twin(model, doc)
         if problems:
-            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-            raise ValidationError("twin does not conform to " + model + ": "
-                                  + "; ".join(problems[:3]) + more)
+            self._refuse(model, problems)
+
+    @staticmethod
+    def _refuse(model: str, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValidationError("twin does not conform to " + model + ": "
+                              + "; ".join(problems[:3]) + more)
 
     def _build_twin(self, twin_id: str, body: Any, now: str, etag: str) -> tuple[str, Json]:
         if not isinstance(body, dict):
@@ -189,25 +213,31 @@ class TwinGraph:
         if "$dtId" in body and body["$dtId"] != twin_id:
             raise BadRequest(f"$dtId '{body['$dtId']}' does not match the twin id '{twin_id}'",
                              code="InvalidArgument")
-        content = {k: v for k, v in body.items() if not k.startswith("$")}
-        self._validate(model, content)
-        view = self.models.interface(model)
-        doc: Json = {"$dtId": twin_id, "$etag": etag,
-                     "$metadata": {"$model": model, "$lastUpdateTime": now}}
-        for key, value in content.items():
-            if key in view.components:
-                comp = {k: v for k, v in value.items() if not k.startswith("$")}
-                comp["$metadata"] = {k: {"lastUpdateTime": now} for k in comp}
+        problems = self.models.validate_twin(model, body)
+        if problems:
+            self._refuse(model, problems)
+        components = self.models.interface(model).components
+        stamp = {"lastUpdateTime": now}
+        doc_meta: Json = {"$model": model, "$lastUpdateTime": now}
+        doc: Json = {"$dtId": twin_id, "$etag": etag, "$metadata": doc_meta}
+        for key, value in body.items():
+            if key[:1] == "$":
+                continue
+            if key in components:
+                comp = {k: v for k, v in value.items() if k[:1] != "$"}
+                comp["$metadata"] = {k: dict(stamp) for k in comp}
                 doc[key] = comp
             else:
                 doc[key] = value
-                doc["$metadata"][key] = {"lastUpdateTime": now}
-        for name in view.components:
-            doc.setdefault(name, {"$metadata": {}})
+                doc_meta[key] = dict(stamp)
+        for name in components:
+            if name not in doc:
+                doc[name] = {"$metadata": {}}
         return model, doc
 
     def create_twin(self, twin_id: str, body: Any, *, if_none_match: bool = False) -> Json:
         """Create or replace a twin (ADT's PUT). ``if_none_match`` refuses a replace."""
+        self.refresh_models()
         self._check_id(twin_id)
         now = self.clock()
         model, doc = self._build_twin(twin_id, body, now, new_etag())
@@ -226,6 +256,7 @@ class TwinGraph:
 
     def create_twins(self, items: Iterable[tuple[str, Any]], *, chunk: int = 10_000) -> int:
         """Create many new twins in one transaction: all of them or none."""
+        self.refresh_models()
         now = self.clock()
         count = 0
         with self.store.transaction():
@@ -269,6 +300,7 @@ class TwinGraph:
 
     def update_twin(self, twin_id: str, patch: Any, *, if_match: str | None = None) -> Json:
         """Apply a JSON Patch to a twin; ``if_match`` gives optimistic concurrency."""
+        self.refresh_models()
         now = self.clock()
         with self.store.transaction():
             record = self._record(twin_id)
@@ -350,6 +382,7 @@ class TwinGraph:
     # == components ======================================================
 
     def get_component(self, twin_id: str, component: str) -> Json:
+        self.refresh_models()
         doc = self.get_twin(twin_id)
         model = doc["$metadata"]["$model"]
         if component not in self.models.interface(model).components:
@@ -419,6 +452,7 @@ class TwinGraph:
 
     def create_relationship(self, source_id: str, rel_id: str, body: Any, *,
                             if_none_match: bool = False) -> Json:
+        self.refresh_models()
         self._check_id(rel_id)
         now = self.clock()
         with self.store.transaction():
@@ -447,6 +481,7 @@ class TwinGraph:
 
     def create_relationships(self, items: Iterable[tuple[str, str, Any]], *, chunk: int = 10_000) -> int:
         """Create many new relationships in one transaction: all of them or none."""
+        self.refresh_models()
         now = self.clock()
         count = 0
         models: dict[str, TwinRecord | None] = {}
@@ -495,6 +530,7 @@ class TwinGraph:
 
     def update_relationship(self, source_id: str, rel_id: str, patch: Any, *,
                             if_match: str | None = None) -> Json:
+        self.refresh_models()
         now = self.clock()
         with self.store.transaction():
             record = self._relationship(source_id, rel_id)

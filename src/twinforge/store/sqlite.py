@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS twins (
     model TEXT NOT NULL,
     etag TEXT NOT NULL,
     document TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS twins_by_model ON twins (model);
 CREATE TABLE IF NOT EXISTS relationships (
     source TEXT NOT NULL,
@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS relationships (
     PRIMARY KEY (source, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS relationships_by_target ON relationships (target, source, id);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('models_generation', 0);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
@@ -66,6 +71,8 @@ class SQLiteStore:
         self._depth = 0
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # Several processes may share the file (serve --workers): wait for the write lock.
+        self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.execute("PRAGMA foreign_keys=OFF")
         self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.executescript(SCHEMA)
@@ -113,11 +120,20 @@ class SQLiteStore:
 
     # -- models -----------------------------------------------------------
 
+    def models_generation(self) -> int:
+        row = self._one("SELECT value FROM meta WHERE key = 'models_generation'")
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    def _bump_models(self) -> None:
+        self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'models_generation'")
+
     def put_models(self, models: list[ModelRecord]) -> None:
-        self._write_many(
-            "INSERT INTO models (id, document, upload_time, decommissioned) VALUES (?, ?, ?, ?)",
-            [(m.id, m.document, m.upload_time, int(m.decommissioned)) for m in models],
-        )
+        with self.transaction():
+            self._write_many(
+                "INSERT INTO models (id, document, upload_time, decommissioned) VALUES (?, ?, ?, ?)",
+                [(m.id, m.document, m.upload_time, int(m.decommissioned)) for m in models],
+            )
+            self._bump_models()
 
     def get_model(self, model_id: str) -> ModelRecord | None:
         row = self._one("SELECT id, document, upload_time, decommissioned FROM models WHERE id = ?",
@@ -129,10 +145,14 @@ class SQLiteStore:
         return [_model(r) for r in rows]
 
     def set_decommissioned(self, model_id: str, value: bool) -> None:
-        self._write("UPDATE models SET decommissioned = ? WHERE id = ?", (int(value), model_id))
+        with self.transaction():
+            self._write("UPDATE models SET decommissioned = ? WHERE id = ?", (int(value), model_id))
+            self._bump_models()
 
     def delete_model(self, model_id: str) -> None:
-        self._write("DELETE FROM models WHERE id = ?", (model_id,))
+        with self.transaction():
+            self._write("DELETE FROM models WHERE id = ?", (model_id,))
+            self._bump_models()
 
     def count_twins_of_model(self, model_id: str) -> int:
         row = self._one("SELECT count(*) FROM twins WHERE model = ?", (model_id,))
