@@ -83,9 +83,10 @@ def raw_sqlite_rate(path: Path, graph_db: Path) -> tuple[float, float]:
     return len(twins) / t_twins, len(rels) / t_rels
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(db: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", f"sqlite:///{db}",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port", str(port), "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -97,9 +98,11 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start")
 
 
-def load(port: int, kind: str, *, ids: int, seconds: float, connections: int) -> dict[str, Any]:
+def load(port: int, kind: str, *, ids: int, seconds: float, connections: int,
+         prefix: str = "h") -> dict[str, Any]:
     out = subprocess.run([sys.executable, str(HERE / "loadgen.py"), "--port", str(port), "--kind", kind,
-                          "--ids", str(ids), "--seconds", str(seconds), "--connections", str(connections)],
+                          "--ids", str(ids), "--seconds", str(seconds), "--connections", str(connections),
+                          "--prefix", prefix],
                          check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(out.stdout)
     return result
@@ -134,26 +137,29 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
         results["twin_create_ratio_to_raw"] = results["library_twin_creates_per_s"] / raw_twins
         results["relationship_create_ratio_to_raw"] = results["library_relationship_creates_per_s"] / raw_rels
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = start_server(db, port)
-        try:
-            progress(f"creating {http_n:,} twins through the REST API")
-            put = load(port, "put", ids=http_n, seconds=600, connections=32)
-            results["rest_twin_creates"] = put
-            progress("empty endpoint baseline")
-            results["rest_empty"] = load(port, "empty", ids=n, seconds=seconds, connections=64)
-            progress("REST reads by id")
-            results["rest_get"] = load(port, "get", ids=n, seconds=seconds, connections=64)
-            progress("REST JSON Patch updates")
-            results["rest_patch"] = load(port, "patch", ids=n, seconds=seconds, connections=64)
-        finally:
-            server.terminate()
-            server.wait(10)
-        empty = results["rest_empty"]["rate"]
-        results["rest_get_ratio_to_empty"] = results["rest_get"]["rate"] / empty if empty else 0.0
-        results["rest_patch_ratio_to_empty"] = results["rest_patch"]["rate"] / empty if empty else 0.0
+        for workers in (1, 2):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            server = start_server(db, port, workers)
+            w = f"w{workers}"
+            try:
+                progress(f"[{workers} worker(s)] creating {http_n:,} twins through the REST API")
+                results[f"rest_twin_creates_{w}"] = load(port, "put", ids=http_n, seconds=600,
+                                                         connections=32, prefix=f"h{workers}-")
+                progress(f"[{workers} worker(s)] empty endpoint baseline")
+                results[f"rest_empty_{w}"] = load(port, "empty", ids=n, seconds=seconds, connections=64)
+                progress(f"[{workers} worker(s)] REST reads by id")
+                results[f"rest_get_{w}"] = load(port, "get", ids=n, seconds=seconds, connections=64)
+                progress(f"[{workers} worker(s)] REST JSON Patch updates")
+                results[f"rest_patch_{w}"] = load(port, "patch", ids=n, seconds=seconds, connections=64)
+            finally:
+                server.terminate()
+                server.wait(10)
+            empty = results[f"rest_empty_{w}"]["rate"]
+            for kind in ("get", "patch"):
+                results[f"rest_{kind}_ratio_to_empty_{w}"] = (
+                    results[f"rest_{kind}_{w}"]["rate"] / empty if empty else 0.0)
     return results
 
 
@@ -168,17 +174,23 @@ def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         errors = f", {bad} non-2xx" if bad else ""
         return f"{rate(r['rate'])} (p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms{errors})"
 
-    return [
+    rows = [
         ("library twin creates", rate(results["library_twin_creates_per_s"]),
          f"goal 50,000/s; {results['twin_create_ratio_to_raw']:.2f}x of raw SQLite "
          f"({rate(results['raw_sqlite_twin_rows_per_s'])})"),
         ("library relationship creates", rate(results["library_relationship_creates_per_s"]),
          f"{results['relationship_create_ratio_to_raw']:.2f}x of raw SQLite "
          f"({rate(results['raw_sqlite_relationship_rows_per_s'])})"),
-        ("REST twin creates (PUT)", lat(results["rest_twin_creates"]), "10,000 twins, 32 connections"),
-        ("REST empty endpoint", lat(results["rest_empty"]), "baseline, 64 connections"),
-        ("REST reads by id", lat(results["rest_get"]),
-         f"goal 5,000/s; {results['rest_get_ratio_to_empty']:.2f}x of empty"),
-        ("REST JSON Patch", lat(results["rest_patch"]),
-         f"goal 2,000/s; {results['rest_patch_ratio_to_empty']:.2f}x of empty"),
     ]
+    for workers in (1, 2):
+        w = f"w{workers}"
+        tag = f"[{workers} worker{'s' if workers > 1 else ''}]"
+        rows += [
+            (f"{tag} REST twin creates (PUT)", lat(results[f"rest_twin_creates_{w}"]), "32 connections"),
+            (f"{tag} REST empty endpoint", lat(results[f"rest_empty_{w}"]), "baseline, 64 connections"),
+            (f"{tag} REST reads by id", lat(results[f"rest_get_{w}"]),
+             f"goal 5,000/s; {results[f'rest_get_ratio_to_empty_{w}']:.2f}x of empty"),
+            (f"{tag} REST JSON Patch", lat(results[f"rest_patch_{w}"]),
+             f"goal 2,000/s; {results[f'rest_patch_ratio_to_empty_{w}']:.2f}x of empty"),
+        ]
+    return rows

@@ -21,6 +21,9 @@ except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
     uvloop = None  # type: ignore[assignment]
 
 
+PREFIX = "h"
+
+
 def build_request(kind: str, i: int, host: str) -> bytes:
     if kind == "get":
         return f"GET /digitaltwins/t{i} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
@@ -33,7 +36,7 @@ def build_request(kind: str, i: int, host: str) -> bytes:
     if kind == "put":
         body = json.dumps({"$metadata": {"$model": "dtmi:digitaltwins:rec_3_3:device:TemperatureSensor;1"},
                            "name": f"http sensor {i}"}).encode()
-        return (f"PUT /digitaltwins/h{i} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        return (f"PUT /digitaltwins/{PREFIX}{i} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     raise ValueError(kind)
 
@@ -93,7 +96,10 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--prefix", default="h", help="id prefix of twins made by --kind put")
     args = parser.parse_args()
+    global PREFIX
+    PREFIX = args.prefix
     if uvloop is not None:
         uvloop.install()
     print(json.dumps(asyncio.run(run(args))))
