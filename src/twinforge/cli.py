@@ -273,7 +273,9 @@ def main() -> None:
     from twinforge.dtdl import ModelError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except ModelError as exc:
         err.print(f"error: {len(exc.errors)} DTDL error(s); first: {exc.errors[0]}", markup=False)
         sys.exit(1)
