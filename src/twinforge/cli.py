@@ -229,6 +229,68 @@ def twins_list(
     console.print(table)
 
 
+# -- query ---------------------------------------------------------------
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(help="An ADT query, e.g. \"SELECT * FROM DIGITALTWINS T WHERE T.x > 1\"")],
+    db: DbOption = DEFAULT_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows instead of a table.")] = False,
+    limit: Annotated[int, typer.Option(help="Print at most this many rows.")] = 1000,
+) -> None:
+    """Run an ADT query against a store and print the rows."""
+    import itertools
+
+    rows = list(itertools.islice(_graph(db).query(text), limit))
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} row(s)")
+    columns: list[str] = []
+    flat = []
+    for row in rows:
+        if isinstance(row, dict) and "$dtId" in row:
+            row = {"$dtId": row["$dtId"], "$model": row["$metadata"]["$model"],
+                   **{k: v for k, v in row.items() if not k.startswith("$") and not isinstance(v, dict)}}
+        flat.append(row)
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    for column in columns:
+        table.add_column(column)
+    for row in flat:
+        table.add_row(*[_cell(row.get(c)) for c in columns])
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict) and "$dtId" in value:
+        return str(value["$dtId"])
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+index_app = typer.Typer(help="Property indexes that make queries on a property fast.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("add")
+def index_add(path: Annotated[str, typer.Argument(help="Property path, e.g. temperature or address.city")],
+              db: DbOption = DEFAULT_URL) -> None:
+    """Index twins on a property (existing twins included)."""
+    name = _graph(db).add_property_index(path)
+    console.print(f"index {name} on {path}")
+
+
+@index_app.command("list")
+def index_list(db: DbOption = DEFAULT_URL) -> None:
+    """List the property indexes of a store."""
+    for path in _graph(db).store.list_property_indexes():
+        console.print(path)
+
+
 # -- demo ----------------------------------------------------------------
 
 

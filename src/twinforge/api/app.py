@@ -24,6 +24,7 @@ from twinforge.graph import TwinGraph
 API_VERSIONS = {"2020-10-31", "2021-06-30-preview", "2022-05-31", "2023-06-30", "2023-10-31"}
 DEFAULT_API_VERSION = "2023-10-31"
 DEFAULT_PAGE_SIZE = 1000
+QUERY_PAGE_SIZE = 100
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
@@ -74,10 +75,10 @@ class ApiVersionMiddleware:
         await self.app(scope, receive, send)
 
 
-def page_size(request: Request) -> int:
+def page_size(request: Request, default: int = DEFAULT_PAGE_SIZE) -> int:
     raw = request.headers.get("max-items-per-page")
     if raw is None:
-        return DEFAULT_PAGE_SIZE
+        return default
     try:
         size = int(raw)
     except ValueError:

@@ -8,9 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinforge.api.app import (
+    QUERY_PAGE_SIZE,
+    decode_token,
+    encode_token,
     json_response,
     next_link,
     page_position,
+    page_size,
     raw_json_response,
     read_json,
 )
@@ -201,6 +205,31 @@ async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Res
 async def delete_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
     graph_of(request).delete_relationship(twin_id, rel_id, if_match=request.headers.get("if-match"))
     return Response(status_code=204)
+
+
+# -- query ---------------------------------------------------------------
+
+
+@router.post("/query", tags=["query"], summary="Run an ADT query (paged with continuationToken)")
+async def query(request: Request) -> Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest('expected {"query": "SELECT ...", "continuationToken": ...}', code="InvalidArgument")
+    token = body.get("continuationToken")
+    if token:
+        decoded = decode_token(str(token))
+        if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[1], int)
+                and isinstance(decoded[2], int)):
+            raise BadRequest("continuationToken is not valid", code="InvalidArgument")
+        text, offset, size = decoded
+    else:
+        text, offset = body.get("query"), 0
+        size = page_size(request, default=QUERY_PAGE_SIZE)
+    if not isinstance(text, str):
+        raise BadRequest("'query' must be a string", code="InvalidArgument")
+    rows, more = graph_of(request).query_page(text, offset=offset, size=size)
+    next_token = encode_token([text, offset + len(rows), size]) if more else None
+    return json_response({"value": rows, "continuationToken": next_token})
 
 
 @router.get("/health", tags=["service"], summary="Liveness probe")

@@ -48,6 +48,7 @@ class ModelSet:
         self._roots = roots
         self._views: dict[str, InterfaceView] = {}
         self._member_cache: dict[str, dict[str, tuple[str, Ref | None]]] = {}
+        self._descendants: dict[str, list[str]] | None = None
 
     # -- lookup -----------------------------------------------------------
 
@@ -116,7 +117,14 @@ class ModelSet:
         return dtmi in self._by_id and base in self.interface(dtmi).ancestors
 
     def descendants(self, base: str) -> list[str]:
-        return [i for i in self.interface_ids() if base in self.interface(i).ancestors]
+        """``base`` and every interface that extends it, directly or not."""
+        if self._descendants is None:
+            table: dict[str, list[str]] = {}
+            for dtmi in self.interface_ids():
+                for ancestor in self.interface(dtmi).ancestors:
+                    table.setdefault(ancestor, []).append(dtmi)
+            self._descendants = table
+        return self._descendants.get(base, [])
 
     # -- validation -------------------------------------------------------
 

@@ -19,6 +19,7 @@ from twinforge.dtdl import ModelError, ModelSet, parse_models
 from twinforge.dtdl.elements import Element
 from twinforge.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationError
 from twinforge.graph.jsonpatch import apply_patch, parse_pointer
+from twinforge.query import Compiled, compile_query, json_path, parse_query
 from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord, TwinStore
 
 Json = dict[str, Any]
@@ -70,6 +71,7 @@ class TwinGraph:
         self.store = store
         self.clock = clock
         self._generation = -1
+        self._compiled: dict[tuple[int, str], Compiled] = {}
         self.models = ModelSet({}, [])
         self._decommissioned: set[str] = set()
         self.refresh_models()
@@ -575,10 +577,73 @@ class TwinGraph:
                  "$relationshipLink": f"/digitaltwins/{r.source}/relationships/{r.id}"}
                 for r in self.store.list_incoming(target_id, after=after, limit=limit)]
 
+    # == queries =========================================================
+
+    def _compile(self, text: str) -> Compiled:
+        key = (self._generation, text)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = compile_query(parse_query(text), self._descendants)
+            if len(self._compiled) > 256:
+                self._compiled.clear()
+            self._compiled[key] = compiled
+        return compiled
+
+    def _descendants(self, dtmi: str) -> list[str]:
+        return self.models.descendants(dtmi) if dtmi in self.models else []
+
+    def query_page(self, text: str, *, offset: int = 0, size: int = 100,
+                   timeout: float = 10.0) -> tuple[list[Any], bool]:
+        """One page of an ADT query's rows, and whether more follow."""
+        self.refresh_models()
+        compiled = self._compile(text)
+        if compiled.count:
+            if offset:
+                return [], False
+            (count,) = self.store.select(compiled.sql, compiled.params, timeout=timeout)[0]
+            return [{"COUNT": count}], False
+        limit = size if compiled.top is None else min(size, compiled.top - offset)
+        if limit <= 0:
+            return [], False
+        raw = self.store.select(compiled.sql, compiled.params, limit=limit + 1, offset=offset,
+                                timeout=timeout)
+        more = len(raw) > limit
+        if compiled.top is not None and offset + limit >= compiled.top:
+            more = False
+        return [_shape(compiled, r) for r in raw[:limit]], more
+
+    def query(self, text: str, *, page_size: int = 1000, timeout: float = 10.0) -> Iterator[Any]:
+        """The rows of an ADT query, fetched lazily a page at a time."""
+        offset = 0
+        while True:
+            rows, more = self.query_page(text, offset=offset, size=page_size, timeout=timeout)
+            yield from rows
+            if not more:
+                return
+            offset += len(rows)
+
+    def add_property_index(self, path: str) -> str:
+        """Index twins on a property (``temperature`` or ``address.city``) so queries on it are fast."""
+        parts = tuple(p for p in path.split("."))
+        if not path or not all(parts):
+            raise BadRequest(f"'{path}' is not a property path", code="InvalidArgument")
+        return self.store.add_property_index(json_path(parts))
+
     # == events ==========================================================
 
     def events(self, after: int = 0) -> Iterator[EventRecord]:
         return self.store.iter_events(after)
+
+
+def _shape(compiled: Compiled, row: tuple[Any, ...]) -> Any:
+    if compiled.star_single:
+        return orjson.loads(row[0])
+    out: dict[str, Any] = {}
+    for (name, kind), value in zip(compiled.columns, row, strict=True):
+        if value is None:
+            continue
+        out[name] = value if kind == "text" else orjson.loads(value)
+    return out
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

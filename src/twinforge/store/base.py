@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,18 @@ class TwinStore(Protocol):
                       limit: int = 1000) -> list[RelationshipRecord]: ...
     def count_relationships(self, source: str, name: str) -> int: ...
     def has_relationships(self, twin_id: str) -> bool: ...
+
+    # queries
+    def select(self, sql: str, params: list[Any], *, limit: int | None = None, offset: int = 0,
+               timeout: float = 10.0) -> list[tuple[Any, ...]]:
+        """Rows of a compiled query; raises `QueryTimeout` past ``timeout`` seconds."""
+        ...
+
+    def add_property_index(self, path: str) -> str:
+        """Index twins on the JSON property at ``path`` (a canonical JSON path); returns its name."""
+        ...
+
+    def list_property_indexes(self) -> list[str]: ...
 
     # events
     def append_events(self, events: list[EventRecord]) -> None: ...

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from twinforge.errors import BadRequest
 from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord
 
 SCHEMA = """
@@ -48,6 +52,10 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL
 );
 """
+
+
+class QueryTimeout(BadRequest):
+    code = "QueryTimeout"
 
 
 def path_from_url(url: str) -> str:
@@ -247,6 +255,43 @@ class SQLiteStore:
             "SELECT EXISTS(SELECT 1 FROM relationships WHERE source = ?) "
             "OR EXISTS(SELECT 1 FROM relationships WHERE target = ?)", (twin_id, twin_id))
         return bool(row and row[0])
+
+    # -- queries ----------------------------------------------------------
+
+    def select(self, sql: str, params: list[Any], *, limit: int | None = None, offset: int = 0,
+               timeout: float = 10.0) -> list[tuple[Any, ...]]:
+        if limit is not None:
+            sql = f"{sql} LIMIT {int(limit)} OFFSET {int(offset)}"
+        deadline = time.monotonic() + timeout
+
+        def check() -> int:
+            return 1 if time.monotonic() > deadline else 0
+
+        with self._lock:
+            self._conn.set_progress_handler(check, 20_000)
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc):
+                    raise QueryTimeout(f"the query ran longer than {timeout:g} s; narrow it down") from exc
+                raise
+            finally:
+                self._conn.set_progress_handler(None, 0)
+
+    def add_property_index(self, path: str) -> str:
+        name = "twins_prop_" + hashlib.sha1(path.encode()).hexdigest()[:12]
+        quoted = "'" + path.replace("'", "''") + "'"
+        with self.transaction():
+            self._conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON twins (document ->> {quoted})")
+        return name
+
+    def list_property_indexes(self) -> list[str]:
+        rows = self._query("SELECT sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'twins_prop_%'")
+        out = []
+        for (sql,) in rows:
+            start = str(sql).index("->> '") + 5
+            out.append(str(sql)[start:str(sql).rindex("'")].replace("''", "'"))
+        return out
 
     # -- events -----------------------------------------------------------
 
