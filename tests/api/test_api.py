@@ -135,3 +135,24 @@ def test_openapi_documents_the_routes(client: httpx.Client) -> None:
               "/digitaltwins/{twin_id}/incomingrelationships",
               "/digitaltwins/{twin_id}/components/{component}"]:
         assert p in paths
+
+
+def test_query_route_pages_and_errors(plant: httpx.Client) -> None:
+    for i in range(7):
+        plant.put(f"/digitaltwins/p{i}", json=pump(flow=float(i)))
+    r = plant.post("/query", json={"query": "SELECT T.$dtId FROM DIGITALTWINS T WHERE T.flow >= 1"},
+                   headers={"max-items-per-page": "4"})
+    body = r.json()
+    assert r.status_code == 200 and len(body["value"]) == 4 and body["continuationToken"]
+    rest = plant.post("/query", json={"continuationToken": body["continuationToken"]}).json()
+    assert [x["$dtId"] for x in body["value"] + rest["value"]] == [f"p{i}" for i in range(1, 7)]
+    assert rest["continuationToken"] is None
+    r = plant.post("/query", json={"query": "SELECT * FROM DIGITALTWINS WHERE (flow = 1"})
+    assert r.status_code == 400 and error_of(r)["code"] == "QueryParseError"
+    assert "position" in error_of(r)["message"]
+    r = plant.post("/query", json={"query": "SELECT * FROM DIGITALTWINS WHERE NOPE(flow)"})
+    assert r.status_code == 400 and error_of(r)["code"] == "InvalidQuery"
+    r = plant.post("/query", json={"query": 5})
+    assert r.status_code == 400
+    r = plant.post("/query", json={"continuationToken": "garbage!!"})
+    assert r.status_code == 400

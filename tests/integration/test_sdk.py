@@ -93,6 +93,15 @@ def test_sdk_end_to_end(client: Any) -> None:
     with pytest.raises(ResourceNotFoundError):
         client.get_relationship("p1", "r1")
 
+    for i in range(250):
+        client.upsert_digital_twin(f"q{i:03d}", tank(f"tank {i}", level=float(i)))
+    rows = list(client.query_twins("SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL(T, 'dtmi:test:Tank;1') "
+                                   "AND T.level >= 10"))
+    assert [r["$dtId"] for r in rows] == [f"q{i:03d}" for i in range(10, 250)]  # three pages of 100
+    with pytest.raises(HttpResponseError) as bad:
+        list(client.query_twins("SELECT * FROM DIGITALTWINS WHERE"))
+    assert bad.value.status_code == 400
+
     client.decommission_model("dtmi:test:Motor;1")
     with pytest.raises(HttpResponseError):
         client.delete_model("dtmi:test:Pump;1")  # p1 still uses it
