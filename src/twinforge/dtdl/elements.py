@@ -21,11 +21,11 @@ class Element:
     id: str | None = None
     top_level: bool = False
     in_schemas: bool = False
-    props: dict[str, object] = field(default_factory=dict)
-    refs: dict[str, list[Ref]] = field(default_factory=dict)
+    props: dict[str, object] = field(default_factory=dict, repr=False)
+    refs: dict[str, list[Ref]] = field(default_factory=dict, repr=False)
     semantic_type: str | None = None
     unit: str | None = None
-    parent: Element | None = None
+    parent: Element | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str | None:
