@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from twinforge.query import InvalidQuery, QuerySyntaxError, parse_query
+from twinforge.query import InvalidQuery, QuerySyntaxError, compile_query, parse_query
 from twinforge.query.ast import And, Compare, Func, InList, Literal, Not, Or, Ref
 
 
@@ -98,3 +100,19 @@ def test_joins_are_capped() -> None:
     with pytest.raises(InvalidQuery, match="at most 10"):
         parse_query(f"SELECT * FROM DIGITALTWINS T {' '.join(joins)}")
     assert len(parse_query(f"SELECT * FROM DIGITALTWINS T {' '.join(joins[:10])}").joins) == 10
+
+
+VOCABULARY = ["SELECT", "FROM", "DIGITALTWINS", "RELATIONSHIPS", "WHERE", "JOIN", "RELATED", "AND", "OR",
+              "NOT", "IN", "NIN", "TOP", "COUNT", "AS", "T", "R", "T.x", "R.y", "$dtId", "*", "(", ")", "[",
+              "]", ",", ".", "=", "!=", "<", ">=", "'s'", "1", "2.5", "true", "null", "IS_OF_MODEL",
+              "STARTSWITH", "IS_DEFINED", "exact", "'dtmi:x:A;1'", "FOO", "\"q\"", "-", "@", "'"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(VOCABULARY), max_size=25) | st.text(max_size=60))
+def test_any_input_parses_or_fails_cleanly(tokens: list[str] | str) -> None:
+    text = tokens if isinstance(tokens, str) else " ".join(tokens)
+    try:
+        compile_query(parse_query(text), lambda model: [model])
+    except (QuerySyntaxError, InvalidQuery) as exc:
+        assert exc.status == 400 and str(exc)
