@@ -54,15 +54,17 @@ def graph_items(n: int) -> tuple[list[tuple[str, Any]], list[tuple[str, str, Any
 
 
 def raw_sqlite_rate(path: Path, graph_db: Path) -> tuple[float, float]:
-    """Rows/s for plain batched inserts of the same twin and relationship rows (+ events)."""
+    """Rows/s for plain batched inserts of the same twin and relationship rows (+ events, history)."""
     src = sqlite3.connect(graph_db)
     twins = src.execute("SELECT id, model, etag, document FROM twins").fetchall()
+    history = src.execute("SELECT twin, component, name, ts, num, value FROM history").fetchall()
     rels = src.execute("SELECT source, id, name, target, etag, document FROM relationships").fetchall()
-    events = src.execute("SELECT time, type, twin, relationship, data FROM events").fetchall()
+    events = src.execute("SELECT time, type, twin, relationship, data, model FROM events").fetchall()
     src.close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # as the store does: checkpoints run elsewhere
     conn.executescript(SCHEMA)
     twin_events = [e for e in events if e[1] == "Twin.Create"]
     rel_events = [e for e in events if e[1] == "Relationship.Create"]
@@ -76,8 +78,9 @@ def raw_sqlite_rate(path: Path, graph_db: Path) -> tuple[float, float]:
         conn.execute("COMMIT")
         return time.perf_counter() - start
 
-    ev = "INSERT INTO events (time, type, twin, relationship, data) VALUES (?, ?, ?, ?, ?)"
-    t_twins = insert([("INSERT INTO twins VALUES (?, ?, ?, ?)", twins), (ev, twin_events)])
+    ev = "INSERT INTO events (time, type, twin, relationship, data, model) VALUES (?, ?, ?, ?, ?, ?)"
+    t_twins = insert([("INSERT INTO twins VALUES (?, ?, ?, ?)", twins), (ev, twin_events),
+                      ("INSERT INTO history VALUES (?, ?, ?, ?, ?, ?)", history)])
     t_rels = insert([("INSERT INTO relationships VALUES (?, ?, ?, ?, ?, ?)", rels), (ev, rel_events)])
     conn.close()
     return len(twins) / t_twins, len(rels) / t_rels

@@ -19,8 +19,16 @@ from twinforge.dtdl import ModelError, ModelSet, parse_models
 from twinforge.dtdl.elements import Element
 from twinforge.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationError
 from twinforge.graph.jsonpatch import apply_patch, parse_pointer
+from twinforge.history import parse_time
 from twinforge.query import Compiled, compile_query, json_path, parse_query
-from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord, TwinStore
+from twinforge.store.base import (
+    EventRecord,
+    HistoryPoint,
+    ModelRecord,
+    RelationshipRecord,
+    TwinRecord,
+    TwinStore,
+)
 
 Json = dict[str, Any]
 MAX_ID_LENGTH = 128
@@ -72,6 +80,7 @@ class TwinGraph:
         self.clock = clock
         self._generation = -1
         self._compiled: dict[tuple[int, str], Compiled] = {}
+        self._listeners: list[Callable[[], None]] = []
         self.models = ModelSet({}, [])
         self._decommissioned: set[str] = set()
         self.refresh_models()
@@ -205,7 +214,9 @@ class TwinGraph:
         raise ValidationError("twin does not conform to " + model + ": "
                               + "; ".join(problems[:3]) + more)
 
-    def _build_twin(self, twin_id: str, body: Any, now: str, etag: str) -> tuple[str, Json]:
+    def _build_twin(self, twin_id: str, body: Any, now: str, etag: str,
+                    points: list[HistoryPoint] | None = None, ts: int = 0) -> tuple[str, Json]:
+        """The stored document of a new twin; its initial values go to ``points``."""
         if not isinstance(body, dict):
             raise BadRequest("a twin must be a JSON object", code="InvalidArgument")
         meta = body.get("$metadata")
@@ -227,11 +238,15 @@ class TwinGraph:
                 continue
             if key in components:
                 comp = {k: v for k, v in value.items() if k[:1] != "$"}
+                if points is not None:
+                    points.extend(_point(twin_id, key, k, ts, v) for k, v in comp.items())
                 comp["$metadata"] = {k: dict(stamp) for k in comp}
                 doc[key] = comp
             else:
                 doc[key] = value
                 doc_meta[key] = dict(stamp)
+                if points is not None:
+                    points.append(_point(twin_id, "", key, ts, value))
         for name in components:
             if name not in doc:
                 doc[name] = {"$metadata": {}}
@@ -242,7 +257,8 @@ class TwinGraph:
         self.refresh_models()
         self._check_id(twin_id)
         now = self.clock()
-        model, doc = self._build_twin(twin_id, body, now, new_etag())
+        points: list[HistoryPoint] = []
+        model, doc = self._build_twin(twin_id, body, now, new_etag(), points, parse_time(now))
         with self.store.transaction():
             existing = self.store.get_twin(twin_id)
             if existing is not None and if_none_match:
@@ -253,31 +269,37 @@ class TwinGraph:
             else:
                 self.store.replace_twin(record)
             kind = "Twin.Create" if existing is None else "Twin.Update"
-            self.store.append_events([EventRecord(now, kind, twin_id, record.document)])
+            self.store.append_events([EventRecord(now, kind, twin_id, record.document, model=model)])
+            self.store.append_history(points)
+        self._notify()
         return doc
 
     def create_twins(self, items: Iterable[tuple[str, Any]], *, chunk: int = 10_000) -> int:
         """Create many new twins in one transaction: all of them or none."""
         self.refresh_models()
         now = self.clock()
+        ts = parse_time(now)
         count = 0
         with self.store.transaction():
             for batch in _chunks(items, chunk):
                 records: list[TwinRecord] = []
                 events: list[EventRecord] = []
+                points: list[HistoryPoint] = []
                 for twin_id, body in batch:
                     self._check_id(twin_id)
-                    model, doc = self._build_twin(twin_id, body, now, new_etag())
+                    model, doc = self._build_twin(twin_id, body, now, new_etag(), points, ts)
                     text = _dumps(doc)
                     records.append(TwinRecord(twin_id, model, doc["$etag"], text))
-                    events.append(EventRecord(now, "Twin.Create", twin_id, text))
+                    events.append(EventRecord(now, "Twin.Create", twin_id, text, model=model))
                 try:
                     self.store.insert_twins(records)
                 except Exception as exc:
                     raise Conflict(f"a twin in the batch already exists ({exc})",
                                    code="DigitalTwinAlreadyExists") from exc
                 self.store.append_events(events)
+                self.store.append_history(points)
                 count += len(records)
+        self._notify()
         return count
 
     def _record(self, twin_id: str) -> TwinRecord:
@@ -325,7 +347,11 @@ class TwinGraph:
             meta["$lastUpdateTime"] = now
             text = _dumps(new)
             self.store.replace_twin(TwinRecord(twin_id, model, new["$etag"], text))
-            self.store.append_events([EventRecord(now, "Twin.Update", twin_id, _dumps(patch))])
+            self.store.append_events([EventRecord(now, "Twin.Update", twin_id, _dumps(patch), model=model)])
+            self.store.append_history(_touched_points(twin_id, new, touched,
+                                                      self.models.interface(model).components,
+                                                      parse_time(now)))
+        self._notify()
         return new
 
     @staticmethod
@@ -376,7 +402,9 @@ class TwinGraph:
                 raise Conflict(f"twin '{twin_id}' has relationships; delete them first",
                                code="RelationshipsNotDeleted")
             self.store.delete_twin(twin_id)
-            self.store.append_events([EventRecord(now, "Twin.Delete", twin_id, record.document)])
+            self.store.append_events([EventRecord(now, "Twin.Delete", twin_id, record.document,
+                                                  model=record.model)])
+        self._notify()
 
     def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[Json]:
         return [orjson.loads(r.document) for r in self.store.list_twins(model=model, after=after, limit=limit)]
@@ -478,7 +506,9 @@ class TwinGraph:
             else:
                 self.store.replace_relationship(record)
             kind = "Relationship.Create" if existing is None else "Relationship.Update"
-            self.store.append_events([EventRecord(now, kind, source_id, record.document, rel_id)])
+            self.store.append_events([EventRecord(now, kind, source_id, record.document, rel_id,
+                                                  model=source.model)])
+        self._notify()
         return doc
 
     def create_relationships(self, items: Iterable[tuple[str, str, Any]], *, chunk: int = 10_000) -> int:
@@ -509,7 +539,8 @@ class TwinGraph:
                     text = _dumps(doc)
                     records.append(RelationshipRecord(source_id, rel_id, doc["$relationshipName"],
                                                       doc["$targetId"], doc["$etag"], text))
-                    events.append(EventRecord(now, "Relationship.Create", source_id, text, rel_id))
+                    events.append(EventRecord(now, "Relationship.Create", source_id, text, rel_id,
+                                              model=source.model))
                 try:
                     self.store.insert_relationships(records)
                 except Exception as exc:
@@ -517,6 +548,7 @@ class TwinGraph:
                                    code="RelationshipAlreadyExists") from exc
                 self.store.append_events(events)
                 count += len(records)
+        self._notify()
         return count
 
     def _relationship(self, source_id: str, rel_id: str) -> RelationshipRecord:
@@ -551,7 +583,8 @@ class TwinGraph:
             self.store.replace_relationship(RelationshipRecord(source_id, rel_id, record.name,
                                                                record.target, doc["$etag"], text))
             self.store.append_events([EventRecord(now, "Relationship.Update", source_id,
-                                                  _dumps(patch), rel_id)])
+                                                  _dumps(patch), rel_id, model=source.model)])
+        self._notify()
         return doc
 
     def delete_relationship(self, source_id: str, rel_id: str, *, if_match: str | None = None) -> None:
@@ -560,8 +593,11 @@ class TwinGraph:
             record = self._relationship(source_id, rel_id)
             self._check_etag(record.etag, if_match, f"relationship '{rel_id}'")
             self.store.delete_relationship(source_id, rel_id)
+            source = self.store.get_twin(source_id)
             self.store.append_events([EventRecord(now, "Relationship.Delete", source_id,
-                                                  record.document, rel_id)])
+                                                  record.document, rel_id,
+                                                  model=source.model if source else None)])
+        self._notify()
 
     def list_relationships(self, source_id: str, name: str | None = None, *, after: str = "",
                            limit: int = 1000) -> list[Json]:
@@ -633,6 +669,48 @@ class TwinGraph:
 
     def events(self, after: int = 0) -> Iterator[EventRecord]:
         return self.store.iter_events(after)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every committed change (it should only wake a reader up)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+def _point(twin: str, component: str, name: str, ts: int, value: Any) -> HistoryPoint:
+    kind = type(value)
+    num = float(value) if kind is float or kind is int or kind is bool else None
+    return HistoryPoint(twin, component, name, ts, num, orjson.dumps(value).decode())
+
+
+def _touched_points(twin: str, doc: Json, touched: list[list[str]], components: dict[str, str],
+                    ts: int) -> list[HistoryPoint]:
+    seen: set[tuple[str, str]] = set()
+    out: list[HistoryPoint] = []
+    for tokens in touched:
+        if not tokens or tokens[0][:1] == "$":
+            continue
+        if tokens[0] in components:
+            if len(tokens) < 2:
+                comp = doc.get(tokens[0], {})
+                keys = [(tokens[0], k) for k in comp if k[:1] != "$"]
+            else:
+                keys = [(tokens[0], tokens[1])]
+        else:
+            keys = [("", tokens[0])]
+        for component, name in keys:
+            if (component, name) in seen:
+                continue
+            seen.add((component, name))
+            holder = doc.get(component, {}) if component else doc
+            out.append(_point(twin, component, name, ts, holder.get(name) if isinstance(holder, dict) else None))
+    return out
 
 
 def _shape(compiled: Compiled, row: tuple[Any, ...]) -> Any:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from twinforge.errors import BadRequest
-from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord, TwinStore
+from twinforge.store.base import (
+    DeadLetter,
+    EventRecord,
+    HistoryPoint,
+    HistoryStore,
+    ModelRecord,
+    RelationshipRecord,
+    TwinRecord,
+    TwinStore,
+)
 from twinforge.store.sqlite import SQLiteStore
 
 DEFAULT_URL = "sqlite:///twinforge.db"
@@ -18,5 +27,5 @@ def open_store(url: str = DEFAULT_URL) -> TwinStore:
     raise BadRequest(f"unsupported store URL '{url}' (expected sqlite:///path.db)")
 
 
-__all__ = ["DEFAULT_URL", "EventRecord", "ModelRecord", "RelationshipRecord", "SQLiteStore",
+__all__ = ["DEFAULT_URL", "DeadLetter", "EventRecord", "HistoryPoint", "HistoryStore", "ModelRecord", "RelationshipRecord", "SQLiteStore",
            "TwinRecord", "TwinStore", "open_store"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +41,50 @@ class EventRecord:
     time: str
     type: str
     twin: str
-    data: str  # JSON: the patch, or the document created or deleted
+    data: str  # JSON: the patch, or the document created or deleted, or the telemetry message
     relationship: str | None = None
+    seq: int = 0
+    model: str | None = None  # the twin's model, so streams can filter by model cheaply
+
+
+class HistoryPoint(NamedTuple):
+    """One sample of a property or telemetry value. ``ts`` is microseconds since the epoch (UTC)."""
+
+    twin: str
+    component: str  # "" for the twin itself
+    name: str
+    ts: int
+    num: float | None  # the value when it is a number (or a boolean), for aggregates
+    value: str  # the value as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An input that could not be applied, kept so that nothing is silently lost."""
+
+    time: str
+    source: str  # mqtt:<topic>, opcua:<node>, http, ...
+    kind: str  # not_json | unknown_twin | unknown_name | invalid_value | ...
+    reason: str
+    payload: str
     seq: int = 0
 
 
-class TwinStore(Protocol):
+class HistoryStore(Protocol):
+    """Time series of every property change and telemetry sample."""
+
+    def append_history(self, points: list[HistoryPoint]) -> None: ...
+    def read_history(self, twin: str, name: str, *, component: str = "", start: int | None = None,
+                     end: int | None = None, after: int | None = None,
+                     limit: int = 1000) -> list[HistoryPoint]: ...
+    def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
+                          bucket: int, agg: str, after: int | None = None,
+                          limit: int = 1000) -> list[tuple[int, Any]]: ...
+    def delete_history_before(self, ts: int) -> int: ...
+    def downsample_history(self, before: int, bucket: int) -> tuple[int, int]: ...
+
+
+class TwinStore(HistoryStore, Protocol):
     """Models, twins, relationships and the change log, kept transactionally.
 
     Every write goes through `transaction()`: the block either commits whole
@@ -69,6 +107,8 @@ class TwinStore(Protocol):
 
     # twins
     def get_twin(self, twin_id: str) -> TwinRecord | None: ...
+    def get_twins(self, twin_ids: list[str]) -> dict[str, TwinRecord]: ...
+    def replace_twins(self, twins: list[TwinRecord]) -> None: ...
     def insert_twins(self, twins: list[TwinRecord]) -> None: ...
     def replace_twin(self, twin: TwinRecord) -> None: ...
     def delete_twin(self, twin_id: str) -> None: ...
@@ -103,5 +143,10 @@ class TwinStore(Protocol):
     def append_events(self, events: list[EventRecord]) -> None: ...
     def read_events(self, after: int = 0, limit: int = 1000) -> list[EventRecord]: ...
     def iter_events(self, after: int = 0) -> Iterator[EventRecord]: ...
+    def last_event_seq(self) -> int: ...
+
+    # dead letters
+    def append_dead_letters(self, letters: list[DeadLetter]) -> None: ...
+    def read_dead_letters(self, after: int = 0, limit: int = 100) -> list[DeadLetter]: ...
 
     def close(self) -> None: ...

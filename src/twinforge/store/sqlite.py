@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from twinforge.errors import BadRequest
-from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord
+from twinforge.store.base import (
+    DeadLetter,
+    EventRecord,
+    HistoryPoint,
+    ModelRecord,
+    RelationshipRecord,
+    TwinRecord,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -49,7 +57,25 @@ CREATE TABLE IF NOT EXISTS events (
     type TEXT NOT NULL,
     twin TEXT NOT NULL,
     relationship TEXT,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    model TEXT
+);
+CREATE TABLE IF NOT EXISTS history (
+    twin TEXT NOT NULL,
+    component TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    num REAL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (twin, component, name, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL
 );
 """
 
@@ -84,6 +110,27 @@ class SQLiteStore:
         self._conn.execute("PRAGMA foreign_keys=OFF")
         self._conn.execute("PRAGMA cache_size=-65536")
         self._conn.executescript(SCHEMA)
+        # Checkpoints (copying the WAL into the database file, with an fsync) run in a
+        # background thread on their own connection instead of inside a writer's commit.
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float = 1.0) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=1000")
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    continue  # busy or locked: the next round catches up
+        finally:
+            conn.close()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -109,20 +156,20 @@ class SQLiteStore:
             if outer:
                 self._conn.execute("COMMIT")
 
-    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 
-    def _one(self, sql: str, args: tuple[object, ...] = ()) -> tuple[object, ...] | None:
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
         with self._lock:
-            row: tuple[object, ...] | None = self._conn.execute(sql, args).fetchone()
+            row: tuple[Any, ...] | None = self._conn.execute(sql, args).fetchone()
             return row
 
     def _write(self, sql: str, args: tuple[object, ...] = ()) -> None:
         with self.transaction():
             self._conn.execute(sql, args)
 
-    def _write_many(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+    def _write_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         with self.transaction():
             self._conn.executemany(sql, rows)
 
@@ -130,7 +177,7 @@ class SQLiteStore:
 
     def models_generation(self) -> int:
         row = self._one("SELECT value FROM meta WHERE key = 'models_generation'")
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return int(row[0]) if row else 0
 
     def _bump_models(self) -> None:
         self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'models_generation'")
@@ -164,13 +211,29 @@ class SQLiteStore:
 
     def count_twins_of_model(self, model_id: str) -> int:
         row = self._one("SELECT count(*) FROM twins WHERE model = ?", (model_id,))
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return int(row[0]) if row else 0
 
     # -- twins ------------------------------------------------------------
 
+    def get_twins(self, twin_ids: list[str]) -> dict[str, TwinRecord]:
+        out: dict[str, TwinRecord] = {}
+        for k in range(0, len(twin_ids), 500):
+            chunk = twin_ids[k:k + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._query(f"SELECT id, model, etag, document FROM twins WHERE id IN ({marks})",
+                                   tuple(chunk)):
+                out[str(row[0])] = TwinRecord(*row)
+        return out
+
+    def replace_twins(self, twins: list[TwinRecord]) -> None:
+        self._write_many(
+            "INSERT OR REPLACE INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
+            [(t.id, t.model, t.etag, t.document) for t in twins],
+        )
+
     def get_twin(self, twin_id: str) -> TwinRecord | None:
         row = self._one("SELECT id, model, etag, document FROM twins WHERE id = ?", (twin_id,))
-        return TwinRecord(*row) if row else None  # type: ignore[arg-type]
+        return TwinRecord(*row) if row else None
 
     def insert_twins(self, twins: list[TwinRecord]) -> None:
         self._write_many(
@@ -196,11 +259,11 @@ class SQLiteStore:
             rows = self._query(
                 "SELECT id, model, etag, document FROM twins WHERE model = ? AND id > ? "
                 "ORDER BY id LIMIT ?", (model, after, limit))
-        return [TwinRecord(*r) for r in rows]  # type: ignore[arg-type]
+        return [TwinRecord(*r) for r in rows]
 
     def count_twins(self) -> int:
         row = self._one("SELECT count(*) FROM twins")
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return int(row[0]) if row else 0
 
     # -- relationships ----------------------------------------------------
 
@@ -208,7 +271,7 @@ class SQLiteStore:
 
     def get_relationship(self, source: str, rel_id: str) -> RelationshipRecord | None:
         row = self._one(f"{self._REL} WHERE source = ? AND id = ?", (source, rel_id))
-        return RelationshipRecord(*row) if row else None  # type: ignore[arg-type]
+        return RelationshipRecord(*row) if row else None
 
     def insert_relationships(self, rels: list[RelationshipRecord]) -> None:
         self._write_many(
@@ -236,19 +299,19 @@ class SQLiteStore:
             rows = self._query(
                 f"{self._REL} WHERE source = ? AND name = ? AND id > ? ORDER BY id LIMIT ?",
                 (source, name, after, limit))
-        return [RelationshipRecord(*r) for r in rows]  # type: ignore[arg-type]
+        return [RelationshipRecord(*r) for r in rows]
 
     def list_incoming(self, target: str, *, after: tuple[str, str] = ("", ""),
                       limit: int = 1000) -> list[RelationshipRecord]:
         rows = self._query(
             f"{self._REL} WHERE target = ? AND (source, id) > (?, ?) ORDER BY source, id LIMIT ?",
             (target, after[0], after[1], limit))
-        return [RelationshipRecord(*r) for r in rows]  # type: ignore[arg-type]
+        return [RelationshipRecord(*r) for r in rows]
 
     def count_relationships(self, source: str, name: str) -> int:
         row = self._one("SELECT count(*) FROM relationships WHERE source = ? AND name = ?",
                         (source, name))
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return int(row[0]) if row else 0
 
     def has_relationships(self, twin_id: str) -> bool:
         row = self._one(
@@ -297,17 +360,88 @@ class SQLiteStore:
 
     def append_events(self, events: list[EventRecord]) -> None:
         self._write_many(
-            "INSERT INTO events (time, type, twin, relationship, data) VALUES (?, ?, ?, ?, ?)",
-            [(e.time, e.type, e.twin, e.relationship, e.data) for e in events],
+            "INSERT INTO events (time, type, twin, relationship, data, model) VALUES (?, ?, ?, ?, ?, ?)",
+            [(e.time, e.type, e.twin, e.relationship, e.data, e.model) for e in events],
         )
 
     def read_events(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
         rows = self._query(
-            "SELECT seq, time, type, twin, relationship, data FROM events WHERE seq > ? "
+            "SELECT seq, time, type, twin, relationship, data, model FROM events WHERE seq > ? "
             "ORDER BY seq LIMIT ?", (after, limit))
-        return [EventRecord(time=str(r[1]), type=str(r[2]), twin=str(r[3]),
-                            relationship=r[4] if r[4] is None else str(r[4]), data=str(r[5]),
-                            seq=int(r[0]))  # type: ignore[call-overload]
+        return [EventRecord(time=r[1], type=r[2], twin=r[3], relationship=r[4], data=r[5],
+                            model=r[6], seq=r[0])
+                for r in rows]
+
+    def last_event_seq(self) -> int:
+        row = self._one("SELECT max(seq) FROM events")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- history ----------------------------------------------------------
+
+    def append_history(self, points: list[HistoryPoint]) -> None:
+        self._write_many(
+            "INSERT OR REPLACE INTO history (twin, component, name, ts, num, value) VALUES (?, ?, ?, ?, ?, ?)",
+            points,
+        )
+
+    def read_history(self, twin: str, name: str, *, component: str = "", start: int | None = None,
+                     end: int | None = None, after: int | None = None, limit: int = 1000) -> list[HistoryPoint]:
+        lo = max(start if start is not None else -(2**62), (after + 1) if after is not None else -(2**62))
+        hi = end if end is not None else 2**62
+        rows = self._query(
+            "SELECT twin, component, name, ts, num, value FROM history WHERE twin = ? AND component = ? "
+            "AND name = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?", (twin, component, name, lo, hi, limit))
+        return [HistoryPoint(*r) for r in rows]
+
+    def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
+                          bucket: int, agg: str, after: int | None = None,
+                          limit: int = 1000) -> list[tuple[int, Any]]:
+        function = {"min": "min(num)", "max": "max(num)", "avg": "avg(num)", "count": "count(*)",
+                    "last": "value"}[agg]
+        lo = start if after is None else max(start, after + bucket)
+        if agg == "last":
+            sql = ("SELECT b, value FROM (SELECT (ts - ?) / ? AS b, value, row_number() OVER "
+                   "(PARTITION BY (ts - ?) / ? ORDER BY ts DESC) AS rn FROM history WHERE twin = ? AND "
+                   "component = ? AND name = ? AND ts >= ? AND ts < ?) WHERE rn = 1 ORDER BY b LIMIT ?")
+            params: tuple[Any, ...] = (start, bucket, start, bucket, twin, component, name, lo, end, limit)
+        else:
+            sql = (f"SELECT (ts - ?) / ? AS b, {function} FROM history WHERE twin = ? AND component = ? "
+                   "AND name = ? AND ts >= ? AND ts < ? GROUP BY b ORDER BY b LIMIT ?")
+            params = (start, bucket, twin, component, name, lo, end, limit)
+        return [(start + int(b) * bucket, v) for b, v in self._query(sql, params)]
+
+    def delete_history_before(self, ts: int) -> int:
+        with self.transaction():
+            cursor = self._conn.execute("DELETE FROM history WHERE ts < ?", (ts,))
+            return int(cursor.rowcount)
+
+    def downsample_history(self, before: int, bucket: int) -> tuple[int, int]:
+        """Replace numeric points older than ``before`` by one average point per bucket."""
+        with self.transaction():
+            self._conn.execute("DROP TABLE IF EXISTS temp.downsampled")
+            self._conn.execute(
+                "CREATE TEMP TABLE downsampled AS SELECT twin, component, name, "
+                "(ts / ?) * ? AS bts, avg(num) AS num FROM history WHERE ts < ? AND num IS NOT NULL "
+                "GROUP BY twin, component, name, bts", (bucket, bucket, before))
+            removed = self._conn.execute("DELETE FROM history WHERE ts < ? AND num IS NOT NULL",
+                                         (before,)).rowcount
+            added = self._conn.execute(
+                "INSERT OR REPLACE INTO history (twin, component, name, ts, num, value) SELECT twin, "
+                "component, name, bts, num, CAST(num AS TEXT) FROM downsampled").rowcount
+            self._conn.execute("DROP TABLE temp.downsampled")
+            return int(removed), int(added)
+
+    # -- dead letters -----------------------------------------------------
+
+    def append_dead_letters(self, letters: list[DeadLetter]) -> None:
+        self._write_many(
+            "INSERT INTO dead_letters (time, source, kind, reason, payload) VALUES (?, ?, ?, ?, ?)",
+            [(d.time, d.source, d.kind, d.reason, d.payload) for d in letters])
+
+    def read_dead_letters(self, after: int = 0, limit: int = 100) -> list[DeadLetter]:
+        rows = self._query("SELECT seq, time, source, kind, reason, payload FROM dead_letters WHERE seq > ? "
+                           "ORDER BY seq LIMIT ?", (after, limit))
+        return [DeadLetter(time=r[1], source=r[2], kind=r[3], reason=r[4], payload=r[5], seq=r[0])
                 for r in rows]
 
     def iter_events(self, after: int = 0) -> Iterator[EventRecord]:
@@ -319,7 +453,13 @@ class SQLiteStore:
             after = batch[-1].seq
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(5)
         with self._lock:
+            # Another process may hold the database: its checkpointer then finishes the job.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
 
 
