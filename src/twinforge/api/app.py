@@ -144,6 +144,10 @@ def create_app(graph: TwinGraph) -> FastAPI:
     app.add_middleware(ApiVersionMiddleware)
 
     from twinforge.api.routes import router
+    from twinforge.api.routes_data import router as data_router
+    from twinforge.ingest import Ingestor
 
+    app.state.ingestor = Ingestor(graph)
     app.include_router(router)
+    app.include_router(data_router)
     return app

@@ -271,7 +271,7 @@ class TwinGraph:
             kind = "Twin.Create" if existing is None else "Twin.Update"
             self.store.append_events([EventRecord(now, kind, twin_id, record.document, model=model)])
             self.store.append_history(points)
-        self._notify()
+        self.notify()
         return doc
 
     def create_twins(self, items: Iterable[tuple[str, Any]], *, chunk: int = 10_000) -> int:
@@ -299,7 +299,7 @@ class TwinGraph:
                 self.store.append_events(events)
                 self.store.append_history(points)
                 count += len(records)
-        self._notify()
+        self.notify()
         return count
 
     def _record(self, twin_id: str) -> TwinRecord:
@@ -351,7 +351,7 @@ class TwinGraph:
             self.store.append_history(_touched_points(twin_id, new, touched,
                                                       self.models.interface(model).components,
                                                       parse_time(now)))
-        self._notify()
+        self.notify()
         return new
 
     @staticmethod
@@ -404,7 +404,7 @@ class TwinGraph:
             self.store.delete_twin(twin_id)
             self.store.append_events([EventRecord(now, "Twin.Delete", twin_id, record.document,
                                                   model=record.model)])
-        self._notify()
+        self.notify()
 
     def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[Json]:
         return [orjson.loads(r.document) for r in self.store.list_twins(model=model, after=after, limit=limit)]
@@ -508,7 +508,7 @@ class TwinGraph:
             kind = "Relationship.Create" if existing is None else "Relationship.Update"
             self.store.append_events([EventRecord(now, kind, source_id, record.document, rel_id,
                                                   model=source.model)])
-        self._notify()
+        self.notify()
         return doc
 
     def create_relationships(self, items: Iterable[tuple[str, str, Any]], *, chunk: int = 10_000) -> int:
@@ -548,7 +548,7 @@ class TwinGraph:
                                    code="RelationshipAlreadyExists") from exc
                 self.store.append_events(events)
                 count += len(records)
-        self._notify()
+        self.notify()
         return count
 
     def _relationship(self, source_id: str, rel_id: str) -> RelationshipRecord:
@@ -584,7 +584,7 @@ class TwinGraph:
                                                                record.target, doc["$etag"], text))
             self.store.append_events([EventRecord(now, "Relationship.Update", source_id,
                                                   _dumps(patch), rel_id, model=source.model)])
-        self._notify()
+        self.notify()
         return doc
 
     def delete_relationship(self, source_id: str, rel_id: str, *, if_match: str | None = None) -> None:
@@ -597,7 +597,7 @@ class TwinGraph:
             self.store.append_events([EventRecord(now, "Relationship.Delete", source_id,
                                                   record.document, rel_id,
                                                   model=source.model if source else None)])
-        self._notify()
+        self.notify()
 
     def list_relationships(self, source_id: str, name: str | None = None, *, after: str = "",
                            limit: int = 1000) -> list[Json]:
@@ -678,7 +678,7 @@ class TwinGraph:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
-    def _notify(self) -> None:
+    def notify(self) -> None:
         for listener in list(self._listeners):
             listener()
 

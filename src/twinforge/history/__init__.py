@@ -49,6 +49,7 @@ class History:
         size = parse_duration(bucket)
         hi = hi if hi is not None else now_us() + 1
         lo = lo if lo is not None else hi - 1000 * size
+        lo -= lo % size  # buckets start on multiples of their size since the epoch
         if hi <= lo:
             raise BadRequest("'to' must be after 'from'", code="InvalidArgument")
         rows = self.store.aggregate_history(twin, name, component=component, start=lo, end=hi,

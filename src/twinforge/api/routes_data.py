@@ -1,0 +1,113 @@
+"""Live data routes: telemetry, bulk ingest (NDJSON), history and dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from twinforge.api.app import MAX_BODY_BYTES, json_response, next_link, page_position, read_json
+from twinforge.errors import BadRequest
+from twinforge.history import History, parse_time
+from twinforge.ingest import Ingestor, Update, update_from_json
+from twinforge.store.base import DeadLetter
+
+router = APIRouter()
+
+
+def ingestor_of(request: Request) -> Ingestor:
+    ingestor: Ingestor = request.app.state.ingestor
+    return ingestor
+
+
+def _telemetry(request: Request, twin_id: str, component: str, body: Any) -> Response:
+    if not isinstance(body, dict) or not body:
+        raise BadRequest("telemetry must be a non-empty JSON object of name: value", code="InvalidArgument")
+    source_time = request.headers.get("telemetry-source-time")
+    ts = parse_time(source_time) if source_time else None
+    result = ingestor_of(request).apply([Update(twin_id, body, telemetry=True, component=component,
+                                                ts=ts, source="http")])
+    if result.rejected:
+        code = "DigitalTwinNotFound" if "there is no digital twin" in result.errors[0] else "ValidationFailed"
+        status = 404 if code == "DigitalTwinNotFound" else 400
+        return json_response({"error": {"code": code, "message": result.errors[0]}}, status)
+    return Response(status_code=204)
+
+
+@router.post("/digitaltwins/{twin_id}/telemetry", status_code=204, tags=["telemetry"],
+             summary="Send telemetry for a twin (names checked against its model)")
+async def send_telemetry(twin_id: str, request: Request) -> Response:
+    return _telemetry(request, twin_id, "", await read_json(request))
+
+
+@router.post("/digitaltwins/{twin_id}/components/{component}/telemetry", status_code=204,
+             tags=["telemetry"], summary="Send telemetry for a twin's component")
+async def send_component_telemetry(twin_id: str, component: str, request: Request) -> Response:
+    return _telemetry(request, twin_id, component, await read_json(request))
+
+
+@router.post("/ingest", tags=["telemetry"],
+             summary="Bulk property updates and telemetry, one JSON record per line (NDJSON)")
+async def bulk_ingest(request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise BadRequest(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+    ingestor = ingestor_of(request)
+    updates: list[Update] = []
+    letters: list[DeadLetter] = []
+    refused = 0
+    errors: list[str] = []
+    for n, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            kind, reason, payload = "not_json", f"line {n} is not JSON: {exc}", line.decode("utf-8", "replace")
+        else:
+            update, kind, reason = update_from_json(obj, "http:ingest")
+            if update is not None:
+                updates.append(update)
+                continue
+            reason, payload = f"line {n}: {reason}", obj
+        refused += 1
+        if len(errors) < 20:
+            errors.append(reason)
+        ingestor.dead_letter(letters, "http:ingest", kind, reason, payload)
+    result = ingestor.apply(updates, letters)
+    result.errors = errors + result.errors
+    return json_response(result.to_json())
+
+
+@router.get("/digitaltwins/{twin_id}/history", tags=["history"],
+            summary="A property's or telemetry's history: raw points or bucketed aggregates")
+async def history(twin_id: str, request: Request) -> Response:
+    params = request.query_params
+    name = params.get("name")
+    if not name:
+        raise BadRequest("'name' is required: the property or telemetry name", code="InvalidArgument")
+    graph = request.app.state.graph
+    graph.get_twin_raw(twin_id)  # 404 for an unknown twin
+    size, position = page_position(request)
+    rows = History(graph.store).read_range(
+        twin_id, name, component=params.get("component", ""), start=params.get("from"),
+        end=params.get("to"), bucket=params.get("bucket"), agg=params.get("agg"),
+        after=int(position) if position is not None else None, limit=size)
+    more = rows[-1]["_ts"] if len(rows) == size else None
+    body = {"value": [{"time": r["time"], "value": r["value"]} for r in rows],
+            "nextLink": next_link(request, [size, more]) if more is not None else None}
+    return json_response(body)
+
+
+@router.get("/deadletters", tags=["telemetry"], summary="Inputs that could not be applied, oldest first")
+async def dead_letters(request: Request) -> Response:
+    size, position = page_position(request)
+    store = request.app.state.graph.store
+    letters = store.read_dead_letters(after=int(position or 0), limit=size)
+    value = [{"seq": d.seq, "time": d.time, "source": d.source, "kind": d.kind, "reason": d.reason,
+              "payload": d.payload} for d in letters]
+    body = {"value": value, "counts": dict(ingestor_of(request).counters),
+            "nextLink": next_link(request, [size, letters[-1].seq]) if len(letters) == size else None}
+    return json_response(body)
