@@ -28,7 +28,7 @@ def running_api(graph: TwinGraph, *, cert: Path | None = None, key: Path | None 
     port = free_port()
     ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert and key else {}
     config = uvicorn.Config(create_app(graph), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", timeout_graceful_shutdown=1, **ssl)  # type: ignore[arg-type]
+                            lifespan="on", timeout_graceful_shutdown=1, **ssl)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -130,7 +130,7 @@ def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | No
         uvicorn.run("twinforge.api.asgi:app_from_env", factory=True, workers=workers, host=host,
                     port=port, log_level="warning", **ssl)  # type: ignore[arg-type]
         return
-    uvicorn.run(create_app(graph), host=host, port=port, log_level="warning", **ssl)  # type: ignore[arg-type]
+    uvicorn.run(create_app(graph), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3, **ssl)  # type: ignore[arg-type]
 
 
 # -- models --------------------------------------------------------------

@@ -7,6 +7,8 @@ Errors of our own hierarchy are mapped to HTTP here, once, in ADT's shape
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -115,12 +117,32 @@ def next_link(request: Request, token: Any) -> str:
 
 def create_app(graph: TwinGraph) -> FastAPI:
     """An ADT-compatible API serving ``graph``."""
+    from twinforge.events import EventBus
+
+    bus = EventBus(graph)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        for start in app.state.on_start:
+            await start(app)
+        try:
+            yield
+        finally:
+            for stop in reversed(app.state.on_stop):
+                await stop(app)
+            await bus.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="twinforge",
         version=__version__,
         description="Digital twins: an Azure Digital Twins compatible data plane, and more.",
     )
     app.state.graph = graph
+    app.state.bus = bus
+    app.state.on_start = []  # async callables(app): connectors and routers add themselves
+    app.state.on_stop = []
 
     @app.exception_handler(ModelError)
     async def _model_error(_: Request, exc: ModelError) -> Response:
@@ -145,9 +167,11 @@ def create_app(graph: TwinGraph) -> FastAPI:
 
     from twinforge.api.routes import router
     from twinforge.api.routes_data import router as data_router
+    from twinforge.api.routes_stream import router as stream_router
     from twinforge.ingest import Ingestor
 
     app.state.ingestor = Ingestor(graph)
     app.include_router(router)
     app.include_router(data_router)
+    app.include_router(stream_router)
     return app

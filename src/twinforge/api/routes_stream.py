@@ -1,0 +1,83 @@
+"""Live event streams: WebSocket and Server-Sent Events on /stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import orjson
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from twinforge.errors import BadRequest
+from twinforge.events import EventBus, EventFilter, envelope
+
+router = APIRouter()
+HEARTBEAT_SECONDS = 15.0
+
+
+def _filter(app_state: object, params: object) -> tuple[EventFilter, int | None]:
+    graph = app_state.graph  # type: ignore[attr-defined]
+    get_list = params.getlist  # type: ignore[attr-defined]
+    event_filter = EventFilter.build(graph, get_list("twin"), get_list("model"), get_list("type"))
+    after = params.get("lastEventId")  # type: ignore[attr-defined]
+    if after is not None and not str(after).isdigit():
+        raise BadRequest("lastEventId must be an event id (a whole number)", code="InvalidArgument")
+    return event_filter, int(after) if after is not None else None
+
+
+@router.get("/stream", tags=["events"],
+            summary="Server-Sent Events of twin changes and telemetry (filters: twin, model, type; "
+                    "resume with Last-Event-ID)")
+async def stream_sse(request: Request) -> StreamingResponse:
+    event_filter, after = _filter(request.app.state, request.query_params)
+    header = request.headers.get("last-event-id")
+    if header is not None and header.isdigit():
+        after = int(header)
+    bus: EventBus = request.app.state.bus
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b": twinforge event stream\n\n"
+        events = bus.stream(event_filter, after).__aiter__()
+        while True:
+            try:
+                event = await asyncio.wait_for(events.__anext__(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            except StopAsyncIteration:
+                return
+            payload = orjson.dumps(envelope(event))
+            yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(), payload)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.websocket("/stream")
+async def stream_ws(websocket: WebSocket) -> None:
+    try:
+        event_filter, after = _filter(websocket.app.state, websocket.query_params)
+    except BadRequest as exc:
+        await websocket.close(code=1008, reason=exc.message[:120])
+        return
+    await websocket.accept()
+    bus: EventBus = websocket.app.state.bus
+
+    async def forward() -> None:
+        async for event in bus.stream(event_filter, after):
+            await websocket.send_text(orjson.dumps(envelope(event)).decode())
+        await websocket.close(code=1013, reason="fell behind: reconnect with lastEventId")
+
+    sender = asyncio.create_task(forward())
+    try:
+        # Reading is how a server notices that the client went away.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            await sender

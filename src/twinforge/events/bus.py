@@ -1,0 +1,192 @@
+"""The event bus: committed changes, read back from the store in order, fanned out live.
+
+Writers (the API, connectors) commit an event row with each change and wake the bus;
+the bus reads every row after the last one it saw and hands each event to the
+subscribers whose filter matches. Because the store is the source, a subscriber that
+reconnects with the last event id it saw gets exactly what it missed, and events
+written by other processes sharing the store arrive too (the bus also polls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from twinforge.errors import BadRequest
+from twinforge.graph import TwinGraph
+from twinforge.store.base import EventRecord
+
+log = logging.getLogger("twinforge.events")
+
+TYPE_NAMES = {
+    "Twin.Create": "Microsoft.DigitalTwins.Twin.Create",
+    "Twin.Update": "Microsoft.DigitalTwins.Twin.Update",
+    "Twin.Delete": "Microsoft.DigitalTwins.Twin.Delete",
+    "Relationship.Create": "Microsoft.DigitalTwins.Relationship.Create",
+    "Relationship.Update": "Microsoft.DigitalTwins.Relationship.Update",
+    "Relationship.Delete": "Microsoft.DigitalTwins.Relationship.Delete",
+    "Telemetry": "microsoft.iot.telemetry",
+}
+SHORT_NAMES = {full.lower(): short for short, full in TYPE_NAMES.items()}
+
+
+def short_type(name: str) -> str:
+    """``Twin.Update`` from either spelling; unknown names are refused."""
+    if name in TYPE_NAMES:
+        return name
+    short = SHORT_NAMES.get(name.lower())
+    if short is None:
+        raise BadRequest(f"unknown event type '{name}'; known: {', '.join(TYPE_NAMES)}",
+                         code="InvalidArgument")
+    return short
+
+
+def envelope(event: EventRecord) -> dict[str, Any]:
+    """An event as subscribers see it: CloudEvents attributes, as Azure Digital Twins sends them."""
+    data = orjson.loads(event.data)
+    if event.type == "Twin.Update":
+        data = {"modelId": event.model, "patch": data}
+    out: dict[str, Any] = {"id": str(event.seq), "type": TYPE_NAMES.get(event.type, event.type),
+                           "source": "twinforge", "subject": event.twin, "time": event.time,
+                           "dataschema": event.model, "data": data}
+    if event.relationship is not None:
+        out["subject"] = f"{event.twin}/relationships/{event.relationship}"
+    return out
+
+
+@dataclass
+class EventFilter:
+    """Which events a subscriber wants: by twin id, model (following extends) and type."""
+
+    twins: frozenset[str] = frozenset()
+    models: frozenset[str] = frozenset()  # already expanded to every model extending the one asked for
+    types: frozenset[str] = frozenset()
+    custom: Callable[[dict[str, Any]], bool] | None = None
+
+    def matches(self, event: EventRecord) -> bool:
+        if self.twins and event.twin not in self.twins:
+            return False
+        if self.models and event.model not in self.models:
+            return False
+        if self.types and event.type not in self.types:
+            return False
+        return self.custom is None or self.custom(envelope(event))
+
+    @classmethod
+    def build(cls, graph: TwinGraph, twins: list[str], models: list[str], types: list[str]) -> EventFilter:
+        expanded: set[str] = set()
+        for model in models:
+            found = graph.models.descendants(model) if model in graph.models else []
+            if not found:
+                raise BadRequest(f"unknown model '{model}'", code="ModelNotFound")
+            expanded.update(found)
+        return cls(frozenset(twins), frozenset(expanded), frozenset(short_type(t) for t in types))
+
+
+@dataclass(eq=False)
+class Subscription:
+    filter: EventFilter
+    queue: asyncio.Queue[EventRecord | None] = field(default_factory=lambda: asyncio.Queue(maxsize=50_000))
+    overflowed: bool = False
+
+
+class EventBus:
+    """Fans committed events out to subscribers; runs as a task on the server's event loop."""
+
+    def __init__(self, graph: TwinGraph, *, poll_interval: float = 0.25) -> None:
+        self.graph = graph
+        self.poll_interval = poll_interval
+        self.subscribers: set[Subscription] = set()
+        self.last_seq = graph.store.last_event_seq()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.graph.subscribe(self.wake)
+        self._task = asyncio.create_task(self._run(), name="twinforge-event-bus")
+
+    async def stop(self) -> None:
+        self.graph.unsubscribe(self.wake)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for sub in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait(None)
+
+    def wake(self) -> None:
+        """Called by writers from any thread after a commit."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            self._wake.clear()
+            try:
+                self.pump()
+            except Exception:  # the bus must outlive a failed read; the next round retries
+                log.exception("event bus: reading events failed")
+
+    def pump(self) -> int:
+        """Deliver every event committed since the last call; returns how many."""
+        delivered = 0
+        while True:
+            batch = self.graph.store.read_events(self.last_seq, 1000)
+            if not batch:
+                return delivered
+            for event in batch:
+                for sub in self.subscribers:
+                    if sub.overflowed or not sub.filter.matches(event):
+                        continue
+                    try:
+                        sub.queue.put_nowait(event)
+                    except asyncio.QueueFull:
+                        sub.overflowed = True  # the subscriber resumes from its last id
+                        sub.queue.get_nowait()
+                        sub.queue.put_nowait(None)
+            self.last_seq = batch[-1].seq
+            delivered += len(batch)
+
+    # -- subscribing ------------------------------------------------------
+
+    async def stream(self, event_filter: EventFilter, after: int | None = None) -> AsyncIterator[EventRecord]:
+        """Matching events, first those after ``after`` (replayed from the store), then live ones."""
+        sub = Subscription(event_filter)
+        self.subscribers.add(sub)
+        try:
+            sent = after if after is not None else self.last_seq
+            if after is not None:
+                while True:
+                    batch = self.graph.store.read_events(sent, 1000)
+                    if not batch:
+                        break
+                    for event in batch:
+                        if event_filter.matches(event):
+                            yield event
+                    sent = batch[-1].seq
+            while True:
+                live = await sub.queue.get()
+                if live is None:
+                    return
+                if live.seq <= sent:
+                    continue
+                sent = live.seq
+                yield live
+        finally:
+            self.subscribers.discard(sub)
