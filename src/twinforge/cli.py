@@ -97,13 +97,21 @@ def serve(
     cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
     key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes sharing the store.")] = 1,
+    mqtt: Annotated[str | None, typer.Option(
+        "--mqtt", help="'embedded' (in-process broker) or a broker URL: mqtt://host:1883, "
+                       "mqtts://user:password@host:8883")] = None,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded broker.")] = 1883,
+    mapping: Annotated[Path | None, typer.Option(
+        help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
 ) -> None:
-    """Serve the ADT-compatible REST API over a store."""
-    _serve(_graph(db), db, host, port, tls, cert, key, workers)
+    """Serve the ADT-compatible REST API over a store, with optional MQTT and OPC UA ingestion."""
+    _serve(_graph(db), db, host, port, tls, cert, key, workers, mqtt=mqtt, mqtt_port=mqtt_port,
+           mapping=mapping)
 
 
 def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | None,
-           key: Path | None, workers: int = 1) -> None:
+           key: Path | None, workers: int = 1, *, mqtt: str | None = None, mqtt_port: int = 1883,
+           mapping: Path | None = None, before_start: Any = None) -> None:
     import os
 
     import uvicorn
@@ -124,13 +132,34 @@ def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | No
         ssl = {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
     scheme = "https" if ssl else "http"
     err.print(f"twinforge serving {db} at {scheme}://{host}:{port} (OpenAPI: {scheme}://{host}:{port}/docs)")
+    rules = None
+    if mapping is not None:
+        from twinforge.ingest.mapping import load_mapping
+
+        rules = load_mapping(mapping)
     if workers > 1:
+        if mqtt or rules:
+            _fail("--mqtt and --mapping run in a single worker; drop --workers")
         graph.close()
         os.environ["TWINFORGE_DB"] = db
         uvicorn.run("twinforge.api.asgi:app_from_env", factory=True, workers=workers, host=host,
                     port=port, log_level="warning", **ssl)  # type: ignore[arg-type]
         return
-    uvicorn.run(create_app(graph), host=host, port=port, log_level="warning", timeout_graceful_shutdown=3, **ssl)  # type: ignore[arg-type]
+    application = create_app(graph)
+    if mqtt:
+        from twinforge.api.connectors import attach_mqtt
+
+        attach_mqtt(application, mqtt, mapping=rules, port=mqtt_port)
+        where = f"embedded broker on mqtt://127.0.0.1:{mqtt_port}" if mqtt == "embedded" else mqtt
+        err.print(f"MQTT ingestion from {where} (topics twinforge/twins/{{id}}/properties|telemetry)")
+    if rules is not None and rules.opcua:
+        from twinforge.api.connectors import attach_opcua
+
+        attach_opcua(application, rules)
+    if before_start is not None:
+        before_start(application)
+    uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3,
+                **ssl)  # type: ignore[arg-type]
 
 
 # -- models --------------------------------------------------------------

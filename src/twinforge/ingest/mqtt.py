@@ -1,0 +1,265 @@
+"""The MQTT connector: subscribe (QoS 1, persistent session), batch, apply, then acknowledge.
+
+Messages are acknowledged only after the batch that holds them is committed, so a
+message the broker considers delivered is in the store. The paho network thread only
+queues messages; a worker thread parses, maps and applies them in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import orjson
+
+from twinforge.errors import BadRequest
+from twinforge.ingest.core import Ingestor, Update, update_from_json
+from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
+from twinforge.store.base import DeadLetter
+
+log = logging.getLogger("twinforge.mqtt")
+
+
+def _paho() -> Any:
+    try:
+        import paho.mqtt.client as mqtt
+    except ImportError:  # pragma: no cover - paho is in the [mqtt] extra
+        raise BadRequest("MQTT needs paho-mqtt: pip install 'twinforge[mqtt]'") from None
+    return mqtt
+
+
+@dataclass
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise BadRequest(f"'{url}' is not an MQTT URL like mqtt://host:1883 or mqtts://user:pass@host:8883",
+                             code="InvalidArgument")
+        tls = parts.scheme == "mqtts"
+        return cls(parts.hostname, parts.port or (8883 if tls else 1883), tls,
+                   unquote(parts.username) if parts.username else None,
+                   unquote(parts.password) if parts.password else None)
+
+
+@dataclass
+class ConnectorStats:
+    messages: int = 0
+    updates: int = 0
+    batches: int = 0
+    rejected: int = 0
+    connects: int = 0
+    last_error: str = ""
+
+
+class MqttConnector:
+    """Feeds twins from an MQTT broker; also publishes (for event routes)."""
+
+    def __init__(self, ingestor: Ingestor, url: str, *, mapping: Mapping | None = None,
+                 client_id: str = "twinforge-ingest", mqtt5: bool = True, batch_size: int = 5000,
+                 flush_interval: float = 0.005, insecure_tls: bool = False) -> None:
+        self.ingestor = ingestor
+        self.address = BrokerAddress.parse(url)
+        self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
+        self.client_id = client_id
+        self.mqtt5 = mqtt5
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.insecure_tls = insecure_tls
+        self.stats = ConnectorStats()
+        self._inbox: deque[tuple[str, bytes, int, int]] = deque()
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._wakeup = threading.Event()
+        self.connected = threading.Event()
+        self._worker: threading.Thread | None = None
+        mqtt = _paho()
+        protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
+        kwargs: dict[str, Any] = {"callback_api_version": mqtt.CallbackAPIVersion.VERSION2,
+                                  "client_id": client_id, "protocol": protocol, "manual_ack": True}
+        if not mqtt5:
+            kwargs["clean_session"] = False
+        self.client = mqtt.Client(**kwargs)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if self.address.username:
+            self.client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls:
+            context = ssl.create_default_context()
+            if insecure_tls:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self.client.tls_set_context(context)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Connect (retrying in the background until the broker answers) and start consuming."""
+        mqtt = _paho()
+        properties = None
+        if self.mqtt5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = 7 * 24 * 3600  # keep our session across restarts
+            properties.ReceiveMaximum = 1000
+        self._worker = threading.Thread(target=self._work, name="twinforge-mqtt-ingest", daemon=True)
+        self._worker.start()
+        try:
+            if self.mqtt5:
+                self.client.connect_async(self.address.host, self.address.port, keepalive=30,
+                                          clean_start=False, properties=properties)
+            else:
+                self.client.connect_async(self.address.host, self.address.port, keepalive=30)
+        except OSError as exc:  # pragma: no cover - connect_async defers network errors
+            raise BadRequest(f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {exc}") from exc
+        self.client.loop_start()
+        if not self.connected.wait(timeout):
+            log.warning("MQTT broker %s:%d not reachable yet; retrying in the background",
+                        self.address.host, self.address.port)
+        del mqtt
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wakeup.set()
+        if self._worker is not None:
+            self._worker.join(10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # -- paho callbacks (network thread) ----------------------------------
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            self.stats.last_error = str(reason)
+            log.warning("MQTT connect refused: %s", reason)
+            return
+        self.stats.connects += 1
+        topics = sorted({rule.subscription for rule in self.rules} | {BATCH_TOPIC})
+        client.subscribe([(topic, 1) for topic in topics])
+        self.connected.set()
+        log.info("MQTT connected to %s:%d, subscribed to %s", self.address.host, self.address.port, topics)
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self._inbox.append((message.topic, message.payload, message.mid, message.qos))
+        if len(self._inbox) >= self.batch_size:
+            self._wakeup.set()
+
+    # -- the worker -------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            self._wakeup.wait(self.flush_interval)
+            self._wakeup.clear()
+            while self._inbox:
+                batch: list[tuple[str, bytes, int, int]] = []
+                while self._inbox and len(batch) < self.batch_size:
+                    batch.append(self._inbox.popleft())
+                try:
+                    self._apply(batch)
+                except Exception as exc:  # the store is unavailable: retry without acknowledging
+                    self.stats.last_error = str(exc)
+                    log.exception("MQTT batch failed; it will be retried")
+                    self._inbox.extendleft(reversed(batch))
+                    time.sleep(1.0)
+                    break
+
+    def _apply(self, batch: list[tuple[str, bytes, int, int]]) -> None:
+        updates: list[Update] = []
+        letters: list[DeadLetter] = []
+        for topic, payload, _, _ in batch:
+            self.stats.messages += 1
+            updates.extend(self.decode(topic, payload, letters))
+        result = self.ingestor.apply(updates, letters)
+        self.stats.updates += result.accepted
+        self.stats.rejected += result.rejected
+        self.stats.batches += 1
+        for _, _, mid, qos in batch:
+            if qos > 0:
+                self.client.ack(mid, qos)
+
+    def decode(self, topic: str, payload: bytes, letters: list[DeadLetter]) -> list[Update]:
+        """Updates from one message; anything unusable becomes a dead letter."""
+        source = f"mqtt:{topic}"
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            self.ingestor.dead_letter(letters, source, "not_json", f"payload is not JSON: {exc}",
+                                      payload.decode("utf-8", "replace"))
+            return []
+        if topic == BATCH_TOPIC:
+            out = []
+            for record in data if isinstance(data, list) else [data]:
+                update, kind, reason = update_from_json(record, source)
+                if update is None:
+                    self.ingestor.dead_letter(letters, source, kind, reason, record)
+                else:
+                    out.append(update)
+            return out
+        for rule in self.rules:
+            captures = rule.match(topic)
+            if captures is None:
+                continue
+            try:
+                return rule.updates(captures, data, source)
+            except (ValueError, TypeError, KeyError) as exc:
+                self.ingestor.dead_letter(letters, source, "bad_shape", str(exc), data)
+                return []
+        self.ingestor.dead_letter(letters, source, "no_mapping", "no mapping rule matches this topic", data)
+        return []
+
+    # -- publishing -------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        info = self.client.publish(topic, payload, qos=qos)
+        if info.rc != 0:
+            raise ConnectionError(f"MQTT publish to {topic} failed (rc={info.rc})")
+
+
+class EmbeddedBroker:
+    """An in-process amqtt broker (MQTT 3.1.1) for the embedded default."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+        self.host = host
+        self.port = port
+        self._broker: Any = None
+
+    async def start(self) -> None:
+        try:
+            from amqtt.broker import Broker
+        except ImportError:  # pragma: no cover - amqtt is in the [mqtt] extra
+            raise BadRequest("the embedded broker needs amqtt: pip install 'twinforge[mqtt]'") from None
+        config = {"listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+                  "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}}
+        self._broker = Broker(config)
+        await self._broker.start()
+
+    async def stop(self) -> None:
+        if self._broker is not None:
+            await self._broker.shutdown()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
