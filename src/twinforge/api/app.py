@@ -126,9 +126,12 @@ def create_app(graph: TwinGraph) -> FastAPI:
         await bus.start()
         for start in app.state.on_start:
             await start(app)
+        app.state.routes.mqtt = getattr(app.state, "mqtt", None)
+        await app.state.routes.start()
         try:
             yield
         finally:
+            await app.state.routes.stop()
             for stop in reversed(app.state.on_stop):
                 await stop(app)
             await bus.stop()
@@ -167,11 +170,15 @@ def create_app(graph: TwinGraph) -> FastAPI:
 
     from twinforge.api.routes import router
     from twinforge.api.routes_data import router as data_router
+    from twinforge.api.routes_events import router as events_router
     from twinforge.api.routes_stream import router as stream_router
+    from twinforge.events.routes import RouteManager
     from twinforge.ingest import Ingestor
 
     app.state.ingestor = Ingestor(graph)
+    app.state.routes = RouteManager(bus, app.state.ingestor)
     app.include_router(router)
     app.include_router(data_router)
     app.include_router(stream_router)
+    app.include_router(events_router)
     return app

@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS history (
     value TEXT NOT NULL,
     PRIMARY KEY (twin, component, name, ts)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
@@ -430,6 +434,24 @@ class SQLiteStore:
                 "component, name, bts, num, CAST(num AS TEXT) FROM downsampled").rowcount
             self._conn.execute("DROP TABLE temp.downsampled")
             return int(removed), int(added)
+
+    # -- settings (event routes, endpoints, cursors) ----------------------
+
+    def get_setting(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return str(row[0]) if row else None
+
+    def put_setting(self, key: str, value: str) -> None:
+        self._write("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+    def delete_setting(self, key: str) -> bool:
+        with self.transaction():
+            return bool(self._conn.execute("DELETE FROM settings WHERE key = ?", (key,)).rowcount)
+
+    def list_settings(self, prefix: str) -> list[tuple[str, str]]:
+        rows = self._query("SELECT key, value FROM settings WHERE key >= ? AND key < ? ORDER BY key",
+                           (prefix, prefix + "\uffff"))
+        return [(str(k), str(v)) for k, v in rows]
 
     # -- dead letters -----------------------------------------------------
 

@@ -1,0 +1,234 @@
+"""Event routes (ADT's /eventroutes) and the endpoints they deliver to.
+
+An endpoint is a sink: ``{"type": "mqtt", "topic": "twinforge/events/{type}/{subject}"}``
+publishes each event over the server's MQTT connection, and ``{"type": "webhook",
+"url": "https://...", "headers": {...}, "maxRetries": 5}`` POSTs it, retrying with
+exponential back-off; what still fails goes to the dead-letter store. A route joins a
+filter (ADT's event filter syntax: ``type = 'Microsoft.DigitalTwins.Twin.Update' AND
+STARTS_WITH(subject, 'pump')``) to an endpoint. Routes, endpoints and each route's
+delivery cursor live in the store, so delivery resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from twinforge.errors import BadRequest, NotFound
+from twinforge.events.bus import EventBus, EventFilter, envelope
+from twinforge.ingest import Ingestor
+from twinforge.query import Evaluator, parse_query
+from twinforge.store.base import DeadLetter, EventRecord
+
+log = logging.getLogger("twinforge.routes")
+_ID = re.compile(r"^[A-Za-z0-9_\-.]{1,100}$")
+_ADT_FUNCTIONS = {"STARTS_WITH": "STARTSWITH", "ENDS_WITH": "ENDSWITH"}
+
+
+def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over event envelopes from ADT's filter syntax; a clear 400 when invalid."""
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequest("a route filter is required ('true' routes every event)", code="InvalidArgument")
+    normalised = re.sub(r"\b(STARTS_WITH|ENDS_WITH)\s*\(",
+                        lambda m: _ADT_FUNCTIONS[m.group(1).upper()] + "(", text, flags=re.IGNORECASE)
+    query = parse_query(f"SELECT * FROM DIGITALTWINS WHERE {normalised}")
+    where = query.where
+    assert where is not None
+    evaluator = Evaluator({}, [], lambda model: [model])
+    return lambda event: evaluator.test(where, {None: event})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    type: str
+    topic: str = "twinforge/events/{type}/{subject}"
+    url: str = ""
+    headers: dict[str, str] | None = None
+    max_retries: int = 5
+
+    @classmethod
+    def from_json(cls, name: str, body: Any) -> Endpoint:
+        if not _ID.match(name):
+            raise BadRequest("an endpoint name is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
+        if not isinstance(body, dict) or body.get("type") not in ("mqtt", "webhook"):
+            raise BadRequest('an endpoint is {"type": "mqtt", "topic": ...} or {"type": "webhook", "url": ...}',
+                             code="InvalidArgument")
+        retries = body.get("maxRetries", 5)
+        if not isinstance(retries, int) or not 0 <= retries <= 20:
+            raise BadRequest("maxRetries must be 0 to 20", code="InvalidArgument")
+        if body["type"] == "webhook":
+            url = body.get("url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise BadRequest("a webhook endpoint needs an http(s) 'url'", code="InvalidArgument")
+            headers = body.get("headers") or {}
+            if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+                raise BadRequest("'headers' must map names to strings", code="InvalidArgument")
+            return cls(name, "webhook", url=url, headers=headers, max_retries=retries)
+        topic = body.get("topic", cls.topic)
+        if not isinstance(topic, str) or not topic or "#" in topic or "+" in topic:
+            raise BadRequest("an MQTT endpoint needs a 'topic' without wildcards", code="InvalidArgument")
+        return cls(name, "mqtt", topic=topic, max_retries=retries)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.type == "webhook":
+            return {"name": self.name, "type": "webhook", "url": self.url, "headers": self.headers or {},
+                    "maxRetries": self.max_retries}
+        return {"name": self.name, "type": "mqtt", "topic": self.topic, "maxRetries": self.max_retries}
+
+
+class RouteManager:
+    """Keeps one delivery task per event route, restarted when a route or endpoint changes."""
+
+    def __init__(self, bus: EventBus, ingestor: Ingestor, *, mqtt: Any = None, backoff: float = 0.5) -> None:
+        self.bus = bus
+        self.ingestor = ingestor
+        self.store = bus.graph.store
+        self.mqtt = mqtt
+        self.backoff = backoff
+        self.delivered: dict[str, int] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._http: httpx.AsyncClient | None = None
+
+    # -- persistence ------------------------------------------------------
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint.from_json(k.removeprefix("endpoint:"), orjson.loads(v))
+                for k, v in self.store.list_settings("endpoint:")]
+
+    def endpoint(self, name: str) -> Endpoint:
+        raw = self.store.get_setting(f"endpoint:{name}")
+        if raw is None:
+            raise NotFound(f"there is no endpoint '{name}'", code="EndpointNotFound")
+        return Endpoint.from_json(name, orjson.loads(raw))
+
+    def put_endpoint(self, name: str, body: Any) -> Endpoint:
+        endpoint = Endpoint.from_json(name, body)
+        if endpoint.type == "mqtt" and self.mqtt is None:
+            raise BadRequest("MQTT endpoints need the server started with --mqtt", code="InvalidArgument")
+        self.store.put_setting(f"endpoint:{name}", orjson.dumps(endpoint.to_json()).decode())
+        for route in self.routes():
+            if route["endpointName"] == name:
+                self._restart(route)
+        return endpoint
+
+    def delete_endpoint(self, name: str) -> None:
+        self.endpoint(name)
+        users = [r["id"] for r in self.routes() if r["endpointName"] == name]
+        if users:
+            raise BadRequest(f"endpoint '{name}' is used by route '{users[0]}'", code="EndpointInUse")
+        self.store.delete_setting(f"endpoint:{name}")
+
+    def routes(self) -> list[dict[str, Any]]:
+        return [orjson.loads(v) for _, v in self.store.list_settings("route:")]
+
+    def route(self, route_id: str) -> dict[str, Any]:
+        raw = self.store.get_setting(f"route:{route_id}")
+        if raw is None:
+            raise NotFound(f"there is no event route '{route_id}'", code="EventRouteNotFound")
+        route: dict[str, Any] = orjson.loads(raw)
+        return route
+
+    def put_route(self, route_id: str, body: Any) -> dict[str, Any]:
+        if not _ID.match(route_id):
+            raise BadRequest("a route id is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
+        if not isinstance(body, dict) or not isinstance(body.get("endpointName"), str):
+            raise BadRequest('an event route is {"endpointName": "...", "filter": "..."}', code="InvalidArgument")
+        self.endpoint(body["endpointName"])
+        compile_filter(body.get("filter", ""))
+        route = {"id": route_id, "endpointName": body["endpointName"], "filter": body["filter"]}
+        self.store.put_setting(f"route:{route_id}", orjson.dumps(route).decode())
+        if self.store.get_setting(f"cursor:{route_id}") is None:
+            self.store.put_setting(f"cursor:{route_id}", str(self.store.last_event_seq()))
+        self._restart(route)
+        return route
+
+    def delete_route(self, route_id: str) -> None:
+        self.route(route_id)
+        self.store.delete_setting(f"route:{route_id}")
+        self.store.delete_setting(f"cursor:{route_id}")
+        task = self._tasks.pop(route_id, None)
+        if task is not None:
+            task.cancel()
+
+    # -- delivery ---------------------------------------------------------
+
+    async def start(self) -> None:
+        self._http = httpx.AsyncClient(timeout=10.0)
+        for route in self.routes():
+            self._restart(route)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _restart(self, route: dict[str, Any]) -> None:
+        old = self._tasks.pop(route["id"], None)
+        if old is not None:
+            old.cancel()
+        with contextlib.suppress(RuntimeError):  # no running loop: started later by start()
+            self._tasks[route["id"]] = asyncio.get_running_loop().create_task(
+                self._deliver_route(route), name=f"route {route['id']}")
+
+    async def _deliver_route(self, route: dict[str, Any]) -> None:
+        endpoint = self.endpoint(route["endpointName"])
+        event_filter = EventFilter(custom=compile_filter(route["filter"]))
+        cursor_key = f"cursor:{route['id']}"
+        after = int(self.store.get_setting(cursor_key) or self.store.last_event_seq())
+        saved_at = time.monotonic()
+        async for event in self.bus.stream(event_filter, after):
+            await self._deliver(route, endpoint, event)
+            self.delivered[route["id"]] = self.delivered.get(route["id"], 0) + 1
+            after = event.seq
+            # Saved at most twice a second: after a restart a few events may be sent again
+            # (at-least-once delivery), none are skipped.
+            if time.monotonic() - saved_at > 0.5:
+                self.store.put_setting(cursor_key, str(after))
+                saved_at = time.monotonic()
+
+    async def _deliver(self, route: dict[str, Any], endpoint: Endpoint, event: EventRecord) -> None:
+        body = envelope(event)
+        payload = orjson.dumps(body)
+        error = ""
+        for attempt in range(endpoint.max_retries + 1):
+            try:
+                if endpoint.type == "webhook":
+                    assert self._http is not None
+                    headers = {"Content-Type": "application/json", "ce-id": body["id"],
+                               "ce-type": body["type"], "ce-source": "twinforge", "ce-subject": body["subject"],
+                               "ce-specversion": "1.0", **(endpoint.headers or {})}
+                    response = await self._http.post(endpoint.url, content=payload, headers=headers)
+                    if response.status_code < 300:
+                        return
+                    error = f"HTTP {response.status_code}"
+                else:
+                    if self.mqtt is None:
+                        raise ConnectionError("the server has no MQTT connection")
+                    topic = endpoint.topic.format(type=body["type"], subject=body["subject"], id=body["id"],
+                                                  model=body["dataschema"] or "")
+                    self.mqtt.publish(topic, payload)
+                    return
+            except (httpx.HTTPError, ConnectionError, OSError, KeyError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if attempt < endpoint.max_retries:
+                await asyncio.sleep(self.backoff * (2 ** attempt))
+        letters: list[DeadLetter] = []
+        self.ingestor.dead_letter(letters, f"route:{route['id']}", "delivery_failed",
+                                  f"{endpoint.type} endpoint '{endpoint.name}' failed "
+                                  f"{endpoint.max_retries + 1} time(s): {error}", body)
+        self.ingestor.keep_dead_letters(letters)
