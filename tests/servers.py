@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -43,3 +47,64 @@ def running_api(graph: TwinGraph, *, cert: Path | None = None, key: Path | None 
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+class Mosquitto:
+    """A real Mosquitto broker on a free loopback port, with persistence, restartable."""
+
+    def __init__(self, directory: Path) -> None:
+        if MOSQUITTO is None:
+            import pytest
+
+            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        self.directory = directory
+        self.port = free_port()
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {directory / 'data'}/\nmax_inflight_messages 1000\n"
+            "max_queued_messages 1000000\nautosave_interval 1\n"
+            f"log_dest file {directory / 'mosquitto.log'}\nlog_type all\n"
+            # Started as root, Mosquitto would switch to its own user and could not write here.
+            f"user {pwd.getpwuid(os.getuid()).pw_name}\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        assert MOSQUITTO is not None
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()  # SIGTERM: Mosquitto saves its persistence file
+            self.proc.wait(10)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def running_mosquitto(directory: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(directory)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

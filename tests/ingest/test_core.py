@@ -1,0 +1,89 @@
+"""The ingest core on a real SQLite file: batches, history, events, dead letters."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.graph.sensors import LIVE, sensor
+from twinforge.graph import TwinGraph
+from twinforge.ingest import Ingestor, Update
+
+
+@pytest.fixture
+def live(graph: TwinGraph) -> TwinGraph:
+    graph.add_models(LIVE)
+    graph.create_twins([(f"s{i}", sensor(temperature=20.0)) for i in range(5)])
+    return graph
+
+
+def test_property_updates_merge_and_keep_history(live: TwinGraph) -> None:
+    ingestor = Ingestor(live)
+    before = live.get_twin("s1")
+    result = ingestor.apply([Update("s1", {"temperature": 21.5, "online": True}),
+                             Update("s1", {"temperature": 22.0}),
+                             Update("s1", {"level": 0.5}, component="battery")])
+    assert (result.accepted, result.rejected) == (3, 0)
+    twin = live.get_twin("s1")
+    assert twin["temperature"] == 22.0 and twin["online"] is True and twin["battery"]["level"] == 0.5
+    assert twin["$etag"] != before["$etag"]
+    assert "lastUpdateTime" in twin["$metadata"]["online"]
+    values = [p.num for p in live.store.read_history("s1", "temperature")]
+    assert values == [20.0, 21.5, 22.0]
+    assert [p.num for p in live.store.read_history("s1", "level", component="battery")] == [0.5]
+    updates = [e for e in live.events() if e.type == "Twin.Update"]
+    assert len(updates) == 1 and updates[0].model == "dtmi:live:Sensor;1"
+
+
+def test_telemetry_goes_to_history_not_the_twin(live: TwinGraph) -> None:
+    ingestor = Ingestor(live)
+    result = ingestor.apply([Update("s2", {"humidity": 40.0}, telemetry=True, ts=1_000_000),
+                             Update("s2", {"voltage": 3.3}, telemetry=True, component="battery")])
+    assert result.accepted == 2
+    assert "humidity" not in live.get_twin("s2")
+    assert [(p.ts, p.num) for p in live.store.read_history("s2", "humidity")] == [(1_000_000, 40.0)]
+    assert [e.type for e in live.events()][-2:] == ["Telemetry", "Telemetry"]
+
+
+@pytest.mark.parametrize(
+    ("update", "kind", "fragment"),
+    [
+        (Update("ghost", {"temperature": 1.0}), "unknown_twin", "no digital twin 'ghost'"),
+        (Update("s1", {"colour": "red"}), "unknown_name", "'colour' is not a property"),
+        (Update("s1", {"temperature": "hot"}), "invalid_value", "temperature: expected a number"),
+        (Update("s1", {"humidity": 1.0}), "unknown_name", "telemetry"),
+        (Update("s1", {"temperature": 1.0}, telemetry=True), "unknown_name", "not telemetry"),
+        (Update("s1", {"reading": "x"}, telemetry=True), "invalid_value", "expected a number"),
+        (Update("s1", {"level": 1.0}, component="engine"), "unknown_name", "no component 'engine'"),
+        (Update("s1", {}), "invalid_value", "holds no values"),
+    ],
+)
+def test_bad_updates_are_dead_lettered_and_the_rest_goes_on(live: TwinGraph, update: Update, kind: str,
+                                                            fragment: str) -> None:
+    ingestor = Ingestor(live)
+    before = live.get_twin("s1")
+    result = ingestor.apply([update, Update("s3", {"temperature": 30.0})])
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert fragment in result.errors[0]
+    assert live.get_twin("s3")["temperature"] == 30.0
+    assert live.get_twin("s1") == before
+    (letter,) = live.store.read_dead_letters()
+    assert letter.kind == kind and fragment in letter.reason and letter.source == "api"
+    assert ingestor.counters[kind] == 1
+
+
+def test_same_microsecond_samples_are_both_kept(live: TwinGraph) -> None:
+    Ingestor(live).apply([Update("s1", {"reading": 1.0}, telemetry=True, ts=5),
+                          Update("s1", {"reading": 2.0}, telemetry=True, ts=5)])
+    assert [(p.ts, p.num) for p in live.store.read_history("s1", "reading")] == [(5, 1.0), (6, 2.0)]
+
+
+def test_failed_batch_leaves_nothing(live: TwinGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(points: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(live.store, "append_history", broken)
+    before = live.get_twin("s1")
+    with pytest.raises(OSError, match="disk full"):
+        Ingestor(live).apply([Update("s1", {"temperature": 99.0})])
+    assert live.get_twin("s1") == before
+    assert [e.type for e in live.events()].count("Twin.Update") == 0

@@ -1,0 +1,138 @@
+"""MQTT ingestion against a real Mosquitto (restarted mid-stream) and the embedded amqtt broker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from tests.graph.sensors import LIVE, sensor
+from tests.servers import Mosquitto, free_port, running_mosquitto
+from twinforge.graph import TwinGraph
+from twinforge.ingest import Ingestor
+from twinforge.ingest.mapping import parse_mapping
+from twinforge.ingest.mqtt import EmbeddedBroker, MqttConnector
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def publisher(port: int, client_id: str = "test-publisher", mqtt5: bool = True) -> mqtt.Client:
+    kwargs = {"protocol": mqtt.MQTTv5} if mqtt5 else {"clean_session": False}
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, **kwargs)  # type: ignore[arg-type]
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(0.2, 1)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client
+
+
+@pytest.fixture
+def live(graph: TwinGraph) -> TwinGraph:
+    graph.add_models(LIVE)
+    graph.create_twins([(f"s{i}", sensor(temperature=0.0)) for i in range(20)])
+    return graph
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with running_mosquitto(tmp_path / "mosquitto") as b:
+        yield b
+
+
+def test_convention_mapping_and_dead_letters(live: TwinGraph, broker: Mosquitto) -> None:
+    mapping = parse_mapping({"mqtt": [{"topic": "site/{dev}/env", "twin": "s{dev}", "kind": "telemetry",
+                                       "values": {"humidity": {"path": "$.h", "scale": 0.1}}}]})
+    connector = MqttConnector(Ingestor(live), broker.url, mapping=mapping)
+    connector.start()
+    try:
+        pub = publisher(broker.port)
+        pub.publish("twinforge/twins/s1/properties", json.dumps({"temperature": 21.5}), qos=1)
+        pub.publish("twinforge/twins/s1/components/battery/properties", json.dumps({"level": 0.7}), qos=1)
+        pub.publish("twinforge/twins/s2/telemetry", json.dumps({"reading": 3.0}), qos=1)
+        pub.publish("site/3/env", json.dumps({"h": 455}), qos=1)
+        pub.publish("twinforge/updates", json.dumps([{"twin": "s4", "properties": {"temperature": 4.0}},
+                                                     {"twin": "s5", "telemetry": {"reading": 5.0}},
+                                                     {"nope": 1}]), qos=1)
+        pub.publish("twinforge/twins/s6/properties", b"{not json", qos=1)
+        pub.publish("twinforge/twins/s7/properties", json.dumps({"temperature": "warm"}), qos=1)
+        pub.publish("twinforge/twins/ghost/properties", json.dumps({"temperature": 1.0}), qos=1)
+        pub.publish("twinforge/twins/s8/properties", json.dumps({"temperature": 8.0}), qos=1).wait_for_publish()
+        wait_for(lambda: live.get_twin("s8").get("temperature") == 8.0)
+        assert live.get_twin("s1")["temperature"] == 21.5
+        assert live.get_twin("s1")["battery"]["level"] == 0.7
+        assert [p.num for p in live.store.read_history("s2", "reading")] == [3.0]
+        assert [p.num for p in live.store.read_history("s3", "humidity")] == [45.5]
+        assert live.get_twin("s4")["temperature"] == 4.0
+        assert live.get_twin("s7")["temperature"] == 0.0  # the bad device changed nothing
+        kinds = sorted(d.kind for d in live.store.read_dead_letters())
+        assert kinds == ["bad_shape", "invalid_value", "not_json", "unknown_twin"]
+        pub.loop_stop()
+    finally:
+        connector.stop()
+
+
+def test_nothing_acknowledged_is_lost_across_a_broker_restart(live: TwinGraph, broker: Mosquitto) -> None:
+    connector = MqttConnector(Ingestor(live), broker.url, client_id="restart-test")
+    connector.start()
+    pub = publisher(broker.port, "restart-publisher")
+    acked_mids: set[int] = set()
+    pub.on_publish = lambda client, userdata, mid, reason, properties: acked_mids.add(mid)
+    try:
+        total = 1500
+        seq_of_mid: dict[int, int] = {}
+        for i in range(total):
+            if i == 600:
+                broker.restart()  # while messages are in flight both ways
+            info = pub.publish(f"twinforge/twins/s{i % 20}/properties", json.dumps({"seq": i}), qos=1)
+            seq_of_mid[info.mid] = i
+            if i % 100 == 99:
+                time.sleep(0.05)
+        # paho queues what it could not send and re-sends what the broker did not acknowledge.
+        wait_for(lambda: len(acked_mids) == total, timeout=60)
+        acknowledged = {seq_of_mid[mid] for mid in acked_mids}
+
+        def stored() -> set[int]:
+            return {int(p.num or 0) for t in range(20)
+                    for p in live.store.read_history(f"s{t}", "seq", limit=10_000)}
+
+        wait_for(lambda: stored() >= set(acknowledged), timeout=60)
+        assert connector.stats.connects >= 2
+        assert live.store.read_dead_letters() == []
+    finally:
+        pub.loop_stop()
+        connector.stop()
+
+
+def test_embedded_broker(live: TwinGraph) -> None:
+    import asyncio
+    import threading
+
+    port = free_port()
+    embedded = EmbeddedBroker(port=port)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(embedded.start(), loop).result(10)
+    connector = MqttConnector(Ingestor(live), embedded.url, mqtt5=False, client_id="embedded-test")
+    try:
+        connector.start(timeout=10)
+        assert connector.connected.is_set()
+        pub = publisher(port, "embedded-publisher", mqtt5=False)
+        pub.publish("twinforge/twins/s9/properties", json.dumps({"temperature": 9.5}), qos=1).wait_for_publish()
+        wait_for(lambda: live.get_twin("s9").get("temperature") == 9.5)
+        pub.loop_stop()
+    finally:
+        connector.stop()
+        asyncio.run_coroutine_threadsafe(embedded.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
