@@ -320,6 +320,50 @@ def index_list(db: DbOption = DEFAULT_URL) -> None:
         console.print(path)
 
 
+# -- history -------------------------------------------------------------
+
+
+@app.command()
+def history(
+    twin: Annotated[str, typer.Argument(help="Twin id.")],
+    name: Annotated[str, typer.Argument(help="Property or telemetry name.")],
+    db: DbOption = DEFAULT_URL,
+    component: Annotated[str, typer.Option(help="Component name, for a component's values.")] = "",
+    start: Annotated[str | None, typer.Option("--from", help="ISO 8601 start (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="ISO 8601 end (exclusive).")] = None,
+    bucket: Annotated[str | None, typer.Option(help="Bucket size for aggregates: 30s, 5m, 1h, 1d.")] = None,
+    agg: Annotated[str | None, typer.Option(help="min, max, avg, last or count (needs --bucket).")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the points to a CSV file.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Write the points to a Parquet file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print (or export) the history of a twin's property or telemetry."""
+    from twinforge.history import History
+
+    graph = _graph(db)
+    graph.get_twin(twin)
+    kwargs: dict[str, Any] = {"component": component, "start": start, "end": end, "bucket": bucket, "agg": agg}
+    if csv or parquet:
+        frame = History(graph.store).frame(twin, name, **kwargs)
+        if csv:
+            frame.to_csv(csv)
+        if parquet:
+            try:
+                frame.to_parquet(parquet)
+            except ImportError:
+                _fail("Parquet export needs pyarrow: pip install 'twinforge[ml]'")
+        console.print(f"wrote {len(frame)} point(s)")
+        return
+    rows = History(graph.store).read_range(twin, name, limit=100_000, **kwargs)
+    if as_json:
+        _print_json([{"time": r["time"], "value": r["value"]} for r in rows])
+        return
+    table = Table("time", name if not agg else f"{agg}({name})", title=f"{twin}: {len(rows)} point(s)")
+    for row in rows:
+        table.add_row(row["time"], _cell(row["value"]))
+    console.print(table)
+
+
 # -- demo ----------------------------------------------------------------
 
 
@@ -330,18 +374,39 @@ def demo_building(
     port: Annotated[int, typer.Option()] = 8080,
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
     tls: Annotated[bool, typer.Option("--tls")] = False,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    sensors: Annotated[bool, typer.Option("--sensors/--no-sensors",
+                                          help="Run simulated sensors publishing over MQTT.")] = True,
 ) -> None:
-    """Load RealEstateCore, build a small smart building and serve it."""
-    from twinforge.packs.building import load_demo
+    """Load RealEstateCore, build a small smart building and serve it, with live sensors over MQTT."""
+    from twinforge.packs.building import SensorSimulator, demo_sensor_ids, load_demo
 
     graph = _graph(db)
     with console.status("loading RealEstateCore and the demo building..."):
         twins, rels = load_demo(graph)
     console.print(f"demo building ready in {db}: {len(graph.models)} models, "
                   f"{graph.store.count_twins()} twins ({twins} new), {rels} new relationships")
-    console.print(f"try: curl http://{host}:{port}/digitaltwins/room-101")
-    if serve_api:
-        _serve(graph, db, host, port, tls, None, None)
+    if not serve_api:
+        return
+    scheme = "https" if tls else "http"
+    console.print(f"try: curl {'-k ' if tls else ''}{scheme}://{host}:{port}/digitaltwins/temp-101")
+    console.print(f"     curl {'-k ' if tls else ''}'{scheme}://{host}:{port}/digitaltwins/temp-101/history?name=lastValue'")
+    console.print(f"     curl -N {'-k ' if tls else ''}'{scheme}://{host}:{port}/stream?twin=temp-101'")
+
+    def add_sensors(application: Any) -> None:
+        simulator = SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())
+
+        async def start(app: Any) -> None:
+            simulator.start()
+
+        async def stop(app: Any) -> None:
+            simulator.stop()
+
+        application.state.on_start.append(start)
+        application.state.on_stop.append(stop)
+
+    _serve(graph, db, host, port, tls, None, None, mqtt="embedded", mqtt_port=mqtt_port,
+           before_start=add_sensors if sensors else None)
 
 
 # -- bench ---------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""OPC UA ingestion against a real asyncua server started by the test."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.graph.sensors import LIVE, sensor
+from tests.servers import free_port
+from twinforge.graph import TwinGraph
+from twinforge.ingest import Ingestor
+from twinforge.ingest.mapping import parse_mapping
+from twinforge.ingest.opcua import OpcUaConnector
+
+asyncua = pytest.importorskip("asyncua")
+pytestmark = pytest.mark.integration
+
+
+async def _wait(condition: object) -> None:
+    async with asyncio.timeout(20):
+        while not condition():  # type: ignore[operator]  # noqa: ASYNC110 - polling the store is the test
+            await asyncio.sleep(0.05)
+
+
+def test_opcua_changes_reach_twins(graph: TwinGraph, tmp_path: Path) -> None:
+    graph.add_models(LIVE)
+    graph.create_twins([("s1", sensor(temperature=0.0))])
+    port = free_port()
+
+    async def scenario() -> None:
+        server = asyncua.Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/twinforge-test/")
+        idx = await server.register_namespace("urn:twinforge:test")
+        machine = await server.nodes.objects.add_object(idx, "Machine")
+        temperature = await machine.add_variable(idx, "Temperature", 20.0)
+        reading = await machine.add_variable(idx, "Reading", 0.0)
+        state = await machine.add_variable(idx, "State", "ok")
+        async with server:
+            mapping = parse_mapping({"opcua": [{"endpoint": f"opc.tcp://127.0.0.1:{port}/twinforge-test/",
+                                                "interval_ms": 50, "nodes": [
+                {"node": temperature.nodeid.to_string(), "twin": "s1", "name": "temperature"},
+                {"node": reading.nodeid.to_string(), "twin": "s1", "name": "reading", "kind": "telemetry",
+                 "scale": 0.5},
+                {"node": state.nodeid.to_string(), "twin": "s1", "name": "online"},
+            ]}]})
+            connector = OpcUaConnector(Ingestor(graph), mapping.opcua[0], flush_interval=0.02)
+            await connector.start()
+            try:
+                await asyncio.wait_for(connector.connected.wait(), 20)
+                await _wait(lambda: graph.get_twin("s1").get("temperature") == 20.0)
+                await temperature.write_value(23.5)
+                await reading.write_value(10.0)
+                await _wait(lambda: graph.get_twin("s1").get("temperature") == 23.5)
+                await _wait(lambda: [p.num for p in graph.store.read_history("s1", "reading")][-1:] == [5.0])
+                # "ok" is not a boolean: the change is dead-lettered, the connector goes on
+                await _wait(lambda: any(d.kind == "invalid_value" for d in graph.store.read_dead_letters()))
+                await temperature.write_value(24.0)
+                await _wait(lambda: graph.get_twin("s1").get("temperature") == 24.0)
+            finally:
+                await connector.stop()
+
+    asyncio.run(scenario())
