@@ -137,7 +137,7 @@ def create_app(graph: TwinGraph) -> FastAPI:
             await bus.stop()
 
     app = FastAPI(
-        lifespan=lifespan,  # type: ignore[arg-type]
+        lifespan=lifespan,
         title="twinforge",
         version=__version__,
         description="Digital twins: an Azure Digital Twins compatible data plane, and more.",

@@ -99,12 +99,13 @@ class SensorSimulator:
 
     def _run(self) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         from twinforge.graph import utc_now
         from twinforge.ingest.mqtt import BrokerAddress
 
         address = BrokerAddress.parse(self.url)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="twinforge-demo-sensors")
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="twinforge-demo-sensors")
         client.reconnect_delay_set(1, 10)
         client.connect_async(address.host, address.port)
         client.loop_start()
