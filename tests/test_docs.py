@@ -36,7 +36,8 @@ def test_every_route_is_documented(tmp_path: Path) -> None:
     spec = create_app(graph).openapi()
     for path, methods in spec["paths"].items():
         documented = (path.replace("{twin_id}", "{id}").replace("{model_id}", "{id}")
-                      .replace("{rel_id}", "{rid}").replace("{component}", "{name}"))
+                      .replace("{rel_id}", "{rid}").replace("{component}", "{name}")
+                      .replace("{route_id}", "{id}"))
         for method in methods:
             assert f"`{method.upper()} {documented}" in text, f"{method.upper()} {path}"
     graph.close()
