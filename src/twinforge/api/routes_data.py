@@ -101,6 +101,20 @@ async def history(twin_id: str, request: Request) -> Response:
     return json_response(body)
 
 
+@router.get("/ingest/status", tags=["telemetry"], summary="Connector counters: messages, updates, refusals")
+async def ingest_status(request: Request) -> Response:
+    state = request.app.state
+    mqtt = getattr(state, "mqtt", None)
+    body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "mqtt": None, "opcua": []}
+    if mqtt is not None:
+        body["mqtt"] = {**vars(mqtt.stats), "connected": mqtt.connected.is_set(),
+                        "broker": f"{mqtt.address.host}:{mqtt.address.port}"}
+    for connector in getattr(state, "opcua", []):
+        body["opcua"].append({"endpoint": connector.source.endpoint, "changes": connector.changes,
+                              "connected": connector.connected.is_set()})
+    return json_response(body)
+
+
 @router.get("/deadletters", tags=["telemetry"], summary="Inputs that could not be applied, oldest first")
 async def dead_letters(request: Request) -> Response:
     size, position = page_position(request)

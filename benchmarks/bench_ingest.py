@@ -1,0 +1,232 @@
+"""`twinforge bench ingest`: MQTT and HTTP ingestion rates, and publish-to-WebSocket latency.
+
+Everything goes through a real Mosquitto started for the run (it must be installed). A
+publisher in its own process (benchmarks/mqtt_publisher.py) sends property updates for
+10,000 twins; the server applies them (twin state, a history point and an event each).
+
+Baseline, measured in the same run: the same publisher into a plain paho subscriber that
+does nothing (benchmarks/mqtt_sink.py), the ceiling of a Python MQTT client here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from twinforge.graph import TwinGraph
+from twinforge.packs.building import REC, realestatecore
+
+HERE = Path(__file__).resolve().parent
+TWINS = 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        raise SystemExit("bench ingest needs Mosquitto: apt-get install mosquitto")
+    port = free_port()
+    config = directory / "mosquitto.conf"
+    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 1000\n"
+                      f"max_queued_messages 0\nuser {pwd.getpwuid(os.getuid()).pw_name}\n")
+    proc = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, port
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("mosquitto did not start")
+
+
+def publish(port: int, updates: int, *, batch: int = 1, rate: float = 0.0) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, str(HERE / "mqtt_publisher.py"), "--port", str(port),
+                          "--twins", str(TWINS), "--updates", str(updates), "--batch", str(batch),
+                          "--rate", str(rate)], check=True, capture_output=True, text=True, timeout=900)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def raw_rate(port: int, updates: int, tmp: Path) -> dict[str, Any]:
+    ready = tmp / "sink-ready"
+    sink = subprocess.Popen([sys.executable, str(HERE / "mqtt_sink.py"), "--port", str(port),
+                             "--expect", str(updates), "--ready", str(ready)], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        if time.monotonic() > deadline:
+            sink.kill()
+            raise RuntimeError("the raw subscriber did not subscribe")
+        time.sleep(0.05)
+    publish(port, updates)
+    out, _ = sink.communicate(timeout=600)
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def applied_rate(client: httpx.Client, port: int, updates: int, batch: int) -> dict[str, Any]:
+    """Updates per second as the server applies them (from its first to its last)."""
+    base = client.get("/ingest/status").json()["mqtt"]["updates"]
+    samples: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            done = client.get("/ingest/status").json()["mqtt"]["updates"] - base
+            samples.append((time.perf_counter(), done))
+            if done >= updates:
+                return
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    publisher = publish(port, updates, batch=batch)
+    poller.join(600)
+    stop.set()
+    started = next((t for t, d in samples if d > 0), samples[0][0])
+    finished = next((t for t, d in samples if d >= updates), samples[-1][0])
+    applied = samples[-1][1]
+    return {"updates": applied, "seconds": finished - started,
+            "rate": applied / max(finished - started, 1e-9), "publisher": publisher}
+
+
+def ndjson_rate(client: httpx.Client, updates: int, lines_per_request: int = 10_000) -> dict[str, Any]:
+    bodies = []
+    for start in range(0, updates, lines_per_request):
+        now = time.time()
+        bodies.append("\n".join(json.dumps({"twin": f"t{i % TWINS}", "properties": {"lastValue": now}})
+                                for i in range(start, min(updates, start + lines_per_request))).encode())
+    accepted = 0
+    started = time.perf_counter()
+    for body in bodies:
+        accepted += client.post("/ingest", content=body, timeout=120).json()["accepted"]
+    elapsed = time.perf_counter() - started
+    return {"updates": accepted, "seconds": elapsed, "rate": accepted / elapsed}
+
+
+def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, Any]:
+    from websockets.sync.client import connect
+
+    latencies: list[float] = []
+    stop = threading.Event()
+    connected = threading.Event()
+
+    def listen() -> None:
+        with connect(base_url.replace("http://", "ws://") + "/stream?type=Twin.Update") as ws:
+            connected.set()
+            while not stop.is_set():
+                try:
+                    message = ws.recv(timeout=0.5)
+                except TimeoutError:
+                    continue
+                now = time.time()
+                for op in json.loads(message)["data"]["patch"]:
+                    if op["path"] == "/lastValue":
+                        latencies.append(now - op["value"])
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    connected.wait(10)
+    published = publish(port, int(rate * seconds), rate=rate)
+    time.sleep(1.0)
+    stop.set()
+    listener.join(5)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
+
+    return {"rate": rate, "published": published["updates"], "received": len(latencies),
+            "p50_ms": pct(0.5), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0}
+
+
+def main(quick: bool, progress: Any) -> dict[str, Any]:
+    single = 20_000 if quick else 100_000
+    batched = 100_000 if quick else 500_000
+    seconds = 3.0 if quick else 10.0
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        broker, mqtt_port = start_mosquitto(tmp_path)
+        server = None
+        try:
+            progress(f"raw ceiling: {single:,} messages into a plain paho subscriber")
+            results["raw"] = raw_rate(mqtt_port, single, tmp_path)
+            progress(f"creating {TWINS:,} sensor twins")
+            db = tmp_path / "ingest.db"
+            graph = TwinGraph.open(f"sqlite:///{db}")
+            graph.add_models(realestatecore())
+            graph.create_twins((f"t{i}", {"$metadata": {"$model": REC + "device:TemperatureSensor;1"},
+                                          "name": f"sensor {i}"}) for i in range(TWINS))
+            graph.close()
+            http_port = free_port()
+            server = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", f"sqlite:///{db}",
+                                       "--port", str(http_port), "--mqtt", f"mqtt://127.0.0.1:{mqtt_port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base_url = f"http://127.0.0.1:{http_port}"
+            client = httpx.Client(base_url=base_url, timeout=30)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    status = client.get("/ingest/status").json()
+                    if status["mqtt"] and status["mqtt"]["connected"]:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not connect to the broker")
+                time.sleep(0.1)
+            progress(f"MQTT, one update per message: {single:,} updates")
+            results["mqtt_single"] = applied_rate(client, mqtt_port, single, 1)
+            progress(f"MQTT, 100 updates per message: {batched:,} updates")
+            results["mqtt_batched"] = applied_rate(client, mqtt_port, batched, 100)
+            progress(f"HTTP NDJSON bulk: {batched:,} updates")
+            results["ndjson"] = ndjson_rate(client, batched)
+            progress("latency publish -> WebSocket at 5,000 updates/s")
+            results["latency"] = latency(base_url, mqtt_port, 5000.0, seconds)
+            results["refused"] = client.get("/ingest/status").json()["refused"]
+            results["single_ratio_to_raw"] = results["mqtt_single"]["rate"] / results["raw"]["rate"]
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(15)
+            broker.terminate()
+            broker.wait(10)
+    return results
+
+
+def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    def rate(r: dict[str, Any]) -> str:
+        return f"{r['rate']:,.0f}/s ({r.get('updates', r.get('messages', 0)):,} in {r['seconds']:.1f} s)"
+
+    lat = results["latency"]
+    return [
+        ("raw paho subscriber (baseline)", rate(results["raw"]), "the Python client's ceiling"),
+        ("MQTT, 1 update per message", rate(results["mqtt_single"]),
+         f"goal >= 80% of raw; {results['single_ratio_to_raw']:.0%}"),
+        ("MQTT, 100 updates per message", rate(results["mqtt_batched"]), "goal >= 50,000/s"),
+        ("HTTP NDJSON bulk (10,000 lines/request)", rate(results["ndjson"]), "goal >= 50,000/s"),
+        ("publish -> WebSocket latency at 5,000/s",
+         f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms",
+         f"goal p99 < 50 ms; {lat['received']:,} of {lat['published']:,} events seen"),
+        ("refused inputs", json.dumps(results["refused"]), "expected: none"),
+    ]
