@@ -171,6 +171,11 @@ class ModelSet:
                 problems.append(f"{where}: '{key}' is not a property of {dtmi}")
         return problems
 
+    def member_table(self, dtmi: str) -> dict[str, tuple[str, Ref | None]]:
+        """Name -> (kind, resolved schema or component interface); kind is property, telemetry,
+        relationship or component. Cached per interface."""
+        return self._members(dtmi)
+
     def _members(self, dtmi: str) -> dict[str, tuple[str, Ref | None]]:
         """Name -> (kind, resolved schema or component interface), cached per interface."""
         members = self._member_cache.get(dtmi)

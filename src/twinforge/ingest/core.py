@@ -17,12 +17,13 @@ from typing import Any
 
 import orjson
 
-from twinforge.dtdl.values import check_value
+from twinforge.dtdl.values import check_primitive, check_value
 from twinforge.graph import TwinGraph, new_etag
 from twinforge.history import from_us, parse_time
-from twinforge.store.base import DeadLetter, EventRecord, HistoryPoint, TwinRecord
+from twinforge.store.base import DeadLetter, EventRecord, HistoryPoint, TwinValues
 
 log = logging.getLogger("twinforge.ingest")
+_UNKNOWN: tuple[str, Any] = ("unknown", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +46,6 @@ class IngestResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors[:20]}
-
-
-def _num(value: Any) -> float | None:
-    kind = type(value)
-    return float(value) if kind is float or kind is int or kind is bool else None
 
 
 class Ingestor:
@@ -90,24 +86,25 @@ class Ingestor:
         now_ts = parse_time(now)
         store = graph.store
         with store.transaction():
-            records = store.get_twins(list({u.twin for u in updates}))
-            docs: dict[str, dict[str, Any]] = {}
+            twin_models = store.get_twin_models(list({u.twin for u in updates}))
+            changes: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
             patches: dict[str, list[dict[str, Any]]] = {}
             points: list[HistoryPoint] = []
             events: list[EventRecord] = []
-            seen_ts: set[tuple[str, str, str, int]] = set()
+            last_ts: dict[tuple[str, str, str], int] = {}
+            now_stamp = orjson.dumps({"lastUpdateTime": now}).decode()
             for update in updates:
-                record = records.get(update.twin)
-                if record is None:
+                model = twin_models.get(update.twin)
+                if model is None:
                     self._refuse(letters, result, update, "unknown_twin",
                                  f"there is no digital twin '{update.twin}'")
                     continue
-                target = record.model
+                target = model
                 if update.component:
-                    target = models.interface(record.model).components.get(update.component, "")
+                    target = models.interface(model).components.get(update.component, "")
                     if not target:
                         self._refuse(letters, result, update, "unknown_name",
-                                     f"{record.model} has no component '{update.component}'")
+                                     f"{model} has no component '{update.component}'")
                         continue
                 problems = self._problems(target, update)
                 if problems:
@@ -115,37 +112,41 @@ class Ingestor:
                                                  ("relationship" in p) for p in problems) else "invalid_value"
                     self._refuse(letters, result, update, kind, "; ".join(problems[:3]))
                     continue
-                ts = update.ts if update.ts is not None else now_ts
-                for name, value in update.values.items():
-                    key = (update.twin, update.component, name, ts)
-                    while key in seen_ts:  # two samples at the same microsecond: keep both
-                        ts += 1
-                        key = (update.twin, update.component, name, ts)
-                    seen_ts.add(key)
-                    points.append(HistoryPoint(update.twin, update.component, name, ts, _num(value),
-                                               orjson.dumps(value).decode()))
+                base_ts = update.ts if update.ts is not None else now_ts
+                twin_id, component = update.twin, update.component
                 if update.telemetry:
-                    message = {"component": update.component or None, "values": dict(update.values),
-                               "sourceTime": from_us(ts) if update.ts is not None else None}
-                    events.append(EventRecord(now, "Telemetry", update.twin, orjson.dumps(message).decode(),
-                                              model=record.model))
+                    twin_changes = None
+                    message = {"component": component or None, "values": dict(update.values),
+                               "sourceTime": from_us(base_ts) if update.ts is not None else None}
+                    events.append(EventRecord(now, "Telemetry", twin_id, orjson.dumps(message).decode(),
+                                              model=model))
+                    stamp = ""
                 else:
-                    doc = docs.get(update.twin)
-                    if doc is None:
-                        doc = docs[update.twin] = orjson.loads(record.document)
-                    self._merge(doc, update, from_us(ts) if update.ts is not None else now,
-                                patches.setdefault(update.twin, []))
+                    twin_changes = changes.setdefault(twin_id, {})
+                    patch = patches.setdefault(twin_id, [])
+                    stamp = now_stamp if update.ts is None else orjson.dumps(
+                        {"lastUpdateTime": from_us(base_ts)}).decode()
+                    prefix = f"/{component}/" if component else "/"
+                for name, value in update.values.items():
+                    # Two samples of one value at the same microsecond: keep both, one µs apart.
+                    key = (twin_id, component, name)
+                    previous = last_ts.get(key)
+                    ts = base_ts if previous is None or previous < base_ts else previous + 1
+                    last_ts[key] = ts
+                    text = orjson.dumps(value).decode()
+                    kind_of = type(value)
+                    points.append(HistoryPoint(twin_id, component, name, ts,
+                                               float(value) if kind_of is float or kind_of is int or kind_of is bool
+                                               else None, text))
+                    if twin_changes is not None:
+                        twin_changes[(component, name)] = (text, stamp)
+                        patch.append({"op": "add", "path": prefix + name, "value": value})
                 result.accepted += 1
-            changed = []
-            for twin_id, doc in docs.items():
-                doc["$etag"] = new_etag()
-                doc["$metadata"]["$lastUpdateTime"] = now
-                model = records[twin_id].model
-                changed.append(TwinRecord(twin_id, model, doc["$etag"], orjson.dumps(doc).decode()))
-                events.append(EventRecord(now, "Twin.Update", twin_id, orjson.dumps(patches[twin_id]).decode(),
-                                          model=model))
-            if changed:
-                store.replace_twins(changed)
+            if changes:
+                store.set_twin_values([TwinValues(twin_id, new_etag(), now, values)
+                                       for twin_id, values in changes.items()])
+                events.extend(EventRecord(now, "Twin.Update", twin_id, orjson.dumps(patches[twin_id]).decode(),
+                                          model=twin_models[twin_id]) for twin_id in changes)
             if events:
                 store.append_events(events)
             if points:
@@ -157,10 +158,17 @@ class Ingestor:
 
     def _problems(self, model: str, update: Update) -> list[str]:
         models = self.graph.models
-        if not isinstance(update.values, Mapping) or not update.values:
+        values = update.values
+        if not isinstance(values, Mapping) or not values:
             return ["the update holds no values (expected a JSON object of name: value)"]
         if not update.telemetry:
-            return models.validate_twin(model, update.values)
+            # Fast path: primitive properties checked straight from the interface's member table.
+            members = models.member_table(model)
+            for name, value in values.items():
+                kind, schema = members.get(name, _UNKNOWN)
+                if kind != "property" or not isinstance(schema, str) or check_primitive(schema, value):
+                    return models.validate_twin(model, values)
+            return []
         telemetry = models.interface(model).telemetry
         problems: list[str] = []
         for name, value in update.values.items():
@@ -170,19 +178,6 @@ class Ingestor:
             else:
                 problems.extend(check_value(element, value, name, models.deref))
         return problems
-
-    @staticmethod
-    def _merge(doc: dict[str, Any], update: Update, when: str, patch: list[dict[str, Any]]) -> None:
-        holder = doc
-        prefix = ""
-        if update.component:
-            holder = doc.setdefault(update.component, {"$metadata": {}})
-            prefix = f"/{update.component}"
-        meta = holder.setdefault("$metadata", {})
-        for name, value in update.values.items():
-            holder[name] = value
-            meta[name] = {"lastUpdateTime": when}
-            patch.append({"op": "add", "path": f"{prefix}/{name}", "value": value})
 
     def _refuse(self, letters: list[DeadLetter], result: IngestResult, update: Update, kind: str,
                 reason: str) -> None:

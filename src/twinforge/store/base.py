@@ -25,6 +25,20 @@ class TwinRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TwinValues:
+    """New values for some properties of one twin.
+
+    ``values`` maps (component or "", name) to (the value as JSON, the JSON of its
+    ``$metadata`` entry, ``{"lastUpdateTime": ...}``).
+    """
+
+    twin: str
+    etag: str
+    time: str  # ISO 8601: the twin's $lastUpdateTime
+    values: dict[tuple[str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class RelationshipRecord:
     source: str
     id: str
@@ -109,6 +123,8 @@ class TwinStore(HistoryStore, Protocol):
     def get_twin(self, twin_id: str) -> TwinRecord | None: ...
     def get_twins(self, twin_ids: list[str]) -> dict[str, TwinRecord]: ...
     def replace_twins(self, twins: list[TwinRecord]) -> None: ...
+    def get_twin_models(self, twin_ids: list[str]) -> dict[str, str]: ...
+    def set_twin_values(self, changes: list[TwinValues]) -> None: ...
     def insert_twins(self, twins: list[TwinRecord]) -> None: ...
     def replace_twin(self, twin: TwinRecord) -> None: ...
     def delete_twin(self, twin_id: str) -> None: ...

@@ -20,6 +20,7 @@ from twinforge.store.base import (
     ModelRecord,
     RelationshipRecord,
     TwinRecord,
+    TwinValues,
 )
 
 SCHEMA = """
@@ -82,6 +83,12 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     payload TEXT NOT NULL
 );
 """
+
+
+def _sql_path(*keys: str) -> str:
+    """A SQL string literal holding the JSON path of ``keys`` (each key quoted)."""
+    path = "$" + "".join('."' + key.replace('"', '\\"') + '"' for key in keys)
+    return "'" + path.replace("'", "''") + "'"
 
 
 class QueryTimeout(BadRequest):
@@ -221,8 +228,8 @@ class SQLiteStore:
 
     def get_twins(self, twin_ids: list[str]) -> dict[str, TwinRecord]:
         out: dict[str, TwinRecord] = {}
-        for k in range(0, len(twin_ids), 500):
-            chunk = twin_ids[k:k + 500]
+        for k in range(0, len(twin_ids), 5000):
+            chunk = twin_ids[k:k + 5000]
             marks = ", ".join("?" * len(chunk))
             for row in self._query(f"SELECT id, model, etag, document FROM twins WHERE id IN ({marks})",
                                    tuple(chunk)):
@@ -230,10 +237,41 @@ class SQLiteStore:
         return out
 
     def replace_twins(self, twins: list[TwinRecord]) -> None:
-        self._write_many(
-            "INSERT OR REPLACE INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
-            [(t.id, t.model, t.etag, t.document) for t in twins],
-        )
+        # An UPDATE keeps the row (and the model index) in place: only the document changes.
+        self._write_many("UPDATE twins SET model = ?, etag = ?, document = ? WHERE id = ?",
+                         [(t.model, t.etag, t.document, t.id) for t in twins])
+
+    def get_twin_models(self, twin_ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k in range(0, len(twin_ids), 5000):
+            chunk = twin_ids[k:k + 5000]
+            marks = ", ".join("?" * len(chunk))
+            out.update(self._query(f"SELECT id, model FROM twins WHERE id IN ({marks})", tuple(chunk)))
+        return out
+
+    def set_twin_values(self, changes: list[TwinValues]) -> None:
+        """Set values (and their lastUpdateTime) inside twin documents, in SQL, without reading them.
+
+        Rows with the same set of paths share one statement.
+        """
+        groups: dict[tuple[tuple[str, str], ...], list[tuple[Any, ...]]] = {}
+        for change in changes:
+            keys = tuple(change.values)
+            row: list[Any] = [change.etag, change.etag, change.time]
+            for json_value, stamp in change.values.values():
+                row.append(json_value)
+                row.append(stamp)
+            row.append(change.twin)
+            groups.setdefault(keys, []).append(tuple(row))
+        with self.transaction():
+            for keys, rows in groups.items():
+                sets = [f"{_sql_path('$etag')}, ?", f"{_sql_path('$metadata', '$lastUpdateTime')}, ?"]
+                for component, name in keys:
+                    prefix = (component,) if component else ()
+                    sets.append(f"{_sql_path(*prefix, name)}, json(?)")
+                    sets.append(f"{_sql_path(*prefix, '$metadata', name)}, json(?)")
+                sql = f"UPDATE twins SET etag = ?, document = json_set(document, {', '.join(sets)}) WHERE id = ?"
+                self._conn.executemany(sql, rows)
 
     def get_twin(self, twin_id: str) -> TwinRecord | None:
         row = self._one("SELECT id, model, etag, document FROM twins WHERE id = ?", (twin_id,))
