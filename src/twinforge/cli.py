@@ -158,6 +158,12 @@ def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | No
         attach_opcua(application, rules)
     if before_start is not None:
         before_start(application)
+    import gc
+
+    # Models and the app live as long as the server: keep the collector from re-scanning them
+    # (a full collection over a large ontology is a latency spike).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3,
                 **ssl)  # type: ignore[arg-type]
 
