@@ -119,7 +119,8 @@ class SQLiteStore:
         # Several processes may share the file (serve --workers): wait for the write lock.
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.execute("PRAGMA foreign_keys=OFF")
-        self._conn.execute("PRAGMA cache_size=-65536")
+        self._conn.execute("PRAGMA cache_size=-262144")
+        self._conn.execute("PRAGMA mmap_size=1073741824")
         self._conn.executescript(SCHEMA)
         # Checkpoints (copying the WAL into the database file, with an fsync) run in a
         # background thread on their own connection instead of inside a writer's commit.
