@@ -109,18 +109,28 @@ def applied_rate(client: httpx.Client, port: int, updates: int, batch: int) -> d
             "rate": applied / max(finished - started, 1e-9), "publisher": publisher}
 
 
-def ndjson_rate(client: httpx.Client, updates: int, lines_per_request: int = 10_000) -> dict[str, Any]:
+def ndjson_rate(client: httpx.Client, updates: int, lines_per_request: int = 10_000,
+                concurrency: int = 1) -> dict[str, Any]:
     bodies = []
     for start in range(0, updates, lines_per_request):
         now = time.time()
         bodies.append("\n".join(json.dumps({"twin": f"t{i % TWINS}", "properties": {"lastValue": now}})
                                 for i in range(start, min(updates, start + lines_per_request))).encode())
-    accepted = 0
+    accepted = [0] * concurrency
+
+    def post(worker: int) -> None:
+        for body in bodies[worker::concurrency]:
+            accepted[worker] += client.post("/ingest", content=body, timeout=120).json()["accepted"]
+
     started = time.perf_counter()
-    for body in bodies:
-        accepted += client.post("/ingest", content=body, timeout=120).json()["accepted"]
+    threads = [threading.Thread(target=post, args=(w,)) for w in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     elapsed = time.perf_counter() - started
-    return {"updates": accepted, "seconds": elapsed, "rate": accepted / elapsed}
+    return {"updates": sum(accepted), "seconds": elapsed, "rate": sum(accepted) / elapsed,
+            "lines_per_request": lines_per_request, "concurrency": concurrency}
 
 
 def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, Any]:

@@ -87,3 +87,24 @@ def test_failed_batch_leaves_nothing(live: TwinGraph, monkeypatch: pytest.Monkey
         Ingestor(live).apply([Update("s1", {"temperature": 99.0})])
     assert live.get_twin("s1") == before
     assert [e.type for e in live.events()].count("Twin.Update") == 0
+
+
+def test_twin_deleted_by_another_process_while_planning(live: TwinGraph) -> None:
+    other = TwinGraph.open(f"sqlite:///{live.store.path}")  # type: ignore[attr-defined]
+
+    class Racing(Ingestor):
+        raced = False
+
+        def _plan(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            plan = super()._plan(*args, **kwargs)
+            if not self.raced:
+                self.raced = True
+                other.delete_twin("s4")  # another process commits between plan and write
+            return plan
+
+    result = Racing(live).apply([Update("s4", {"temperature": 1.0}), Update("s3", {"temperature": 2.0})])
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert [d.kind for d in live.store.read_dead_letters()] == ["unknown_twin"]
+    assert live.get_twin("s3")["temperature"] == 2.0
+    assert live.store.read_history("s4", "temperature")[-1].num == 20.0  # nothing written for the gone twin
+    other.close()

@@ -81,6 +81,8 @@ class TwinGraph:
         self._generation = -1
         self._compiled: dict[tuple[int, str], Compiled] = {}
         self._listeners: list[Callable[[], None]] = []
+        # Bumped when a twin is created, replaced, deleted or changes model in this process.
+        self.twins_version = 0
         self.models = ModelSet({}, [])
         self._decommissioned: set[str] = set()
         self.refresh_models()
@@ -269,6 +271,7 @@ class TwinGraph:
             else:
                 self.store.replace_twin(record)
             kind = "Twin.Create" if existing is None else "Twin.Update"
+            self.twins_version += 1
             self.store.append_events([EventRecord(now, kind, twin_id, record.document, model=model)])
             self.store.append_history(points)
         self.notify()
@@ -340,6 +343,7 @@ class TwinGraph:
             model = meta.get("$model")
             if model != old["$metadata"]["$model"]:
                 model = self._check_model(model)
+                self.twins_version += 1
             content = {k: v for k, v in new.items() if not k.startswith("$")}
             self._validate(model, content)
             self._stamp(new, touched, now)
@@ -402,6 +406,7 @@ class TwinGraph:
                 raise Conflict(f"twin '{twin_id}' has relationships; delete them first",
                                code="RelationshipsNotDeleted")
             self.store.delete_twin(twin_id)
+            self.twins_version += 1
             self.store.append_events([EventRecord(now, "Twin.Delete", twin_id, record.document,
                                                   model=record.model)])
         self.notify()

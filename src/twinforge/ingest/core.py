@@ -48,6 +48,19 @@ class IngestResult:
         return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors[:20]}
 
 
+@dataclass
+class _Plan:
+    """What a batch writes, prepared before its transaction."""
+
+    now: str
+    result: IngestResult
+    letters: list[DeadLetter]
+    changes: dict[str, dict[tuple[str, str], tuple[str, str]]] = field(default_factory=dict)
+    patches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    points: list[HistoryPoint] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+
+
 class Ingestor:
     """Turns batches of `Update`s into twin changes; counts and keeps what it refuses."""
 
@@ -76,85 +89,99 @@ class Ingestor:
     # -- the batch --------------------------------------------------------
 
     def apply(self, updates: Sequence[Update], letters: list[DeadLetter] | None = None) -> IngestResult:
-        """Apply a batch in one transaction; refused updates (and ``letters``) are dead-lettered."""
+        """Apply a batch in one transaction; refused updates (and ``letters``) are dead-lettered.
+
+        The batch is checked and prepared before the transaction, so that several processes
+        sharing a store hold the write lock only to write; inside it the twins' models are
+        checked again, and the batch is prepared anew if any changed meanwhile.
+        """
         graph = self.graph
         graph.refresh_models()
-        models = graph.models
-        letters = letters if letters is not None else []
-        result = IngestResult(rejected=len(letters))
-        now = graph.clock()
-        now_ts = parse_time(now)
         store = graph.store
+        ids = list({u.twin for u in updates})
+        seen = (graph.twins_version, store.data_version())
+        twin_models = store.get_twin_models(ids)
+        plan = self._plan(updates, twin_models, list(letters or []))
         with store.transaction():
-            twin_models = store.get_twin_models(list({u.twin for u in updates}))
-            changes: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
-            patches: dict[str, list[dict[str, Any]]] = {}
-            points: list[HistoryPoint] = []
-            events: list[EventRecord] = []
-            last_ts: dict[tuple[str, str, str], int] = {}
-            now_stamp = orjson.dumps({"lastUpdateTime": now}).decode()
-            for update in updates:
-                model = twin_models.get(update.twin)
-                if model is None:
-                    self._refuse(letters, result, update, "unknown_twin",
-                                 f"there is no digital twin '{update.twin}'")
-                    continue
-                target = model
-                if update.component:
-                    target = models.interface(model).components.get(update.component, "")
-                    if not target:
-                        self._refuse(letters, result, update, "unknown_name",
-                                     f"{model} has no component '{update.component}'")
-                        continue
-                problems = self._problems(target, update)
-                if problems:
-                    kind = "unknown_name" if any(("is not" in p) or ("is telemetry" in p) or
-                                                 ("relationship" in p) for p in problems) else "invalid_value"
-                    self._refuse(letters, result, update, kind, "; ".join(problems[:3]))
-                    continue
-                base_ts = update.ts if update.ts is not None else now_ts
-                twin_id, component = update.twin, update.component
-                if update.telemetry:
-                    twin_changes = None
-                    message = {"component": component or None, "values": dict(update.values),
-                               "sourceTime": from_us(base_ts) if update.ts is not None else None}
-                    events.append(EventRecord(now, "Telemetry", twin_id, orjson.dumps(message).decode(),
-                                              model=model))
-                    stamp = ""
-                else:
-                    twin_changes = changes.setdefault(twin_id, {})
-                    patch = patches.setdefault(twin_id, [])
-                    stamp = now_stamp if update.ts is None else orjson.dumps(
-                        {"lastUpdateTime": from_us(base_ts)}).decode()
-                    prefix = f"/{component}/" if component else "/"
-                for name, value in update.values.items():
-                    # Two samples of one value at the same microsecond: keep both, one µs apart.
-                    key = (twin_id, component, name)
-                    previous = last_ts.get(key)
-                    ts = base_ts if previous is None or previous < base_ts else previous + 1
-                    last_ts[key] = ts
-                    text = orjson.dumps(value).decode()
-                    kind_of = type(value)
-                    points.append(HistoryPoint(twin_id, component, name, ts,
-                                               float(value) if kind_of is float or kind_of is int or kind_of is bool
-                                               else None, text))
-                    if twin_changes is not None:
-                        twin_changes[(component, name)] = (text, stamp)
-                        patch.append({"op": "add", "path": prefix + name, "value": value})
-                result.accepted += 1
-            if changes:
-                store.set_twin_values([TwinValues(twin_id, new_etag(), now, values)
-                                       for twin_id, values in changes.items()])
-                events.extend(EventRecord(now, "Twin.Update", twin_id, orjson.dumps(patches[twin_id]).decode(),
-                                          model=twin_models[twin_id]) for twin_id in changes)
-            if events:
-                store.append_events(events)
-            if points:
-                store.append_history(points)
-            self.keep_dead_letters(letters)
-        if events:
+            if (graph.twins_version, store.data_version()) != seen:
+                current = store.get_twin_models(ids)  # a twin may have gone or changed model
+                if current != twin_models:
+                    plan = self._plan(updates, current, list(letters or []))
+            if plan.changes:
+                store.set_twin_values([TwinValues(twin_id, new_etag(), plan.now, values)
+                                       for twin_id, values in plan.changes.items()])
+            if plan.events:
+                store.append_events(plan.events)
+            if plan.points:
+                store.append_history(plan.points)
+            self.keep_dead_letters(plan.letters)
+        if plan.events:
             graph.notify()
-        return result
+        return plan.result
+
+    def _plan(self, updates: Sequence[Update], twin_models: dict[str, str], letters: list[DeadLetter]) -> _Plan:
+        """Check every update and turn the batch into the rows to write."""
+        models = self.graph.models
+        now = self.graph.clock()
+        now_ts = parse_time(now)
+        result = IngestResult(rejected=len(letters))
+        plan = _Plan(now, result, letters)
+        changes, patches, points, events = plan.changes, plan.patches, plan.points, plan.events
+        last_ts: dict[tuple[str, str, str], int] = {}
+        now_stamp = orjson.dumps({"lastUpdateTime": now}).decode()
+        for update in updates:
+            model = twin_models.get(update.twin)
+            if model is None:
+                self._refuse(letters, result, update, "unknown_twin",
+                             f"there is no digital twin '{update.twin}'")
+                continue
+            target = model
+            if update.component:
+                target = models.interface(model).components.get(update.component, "")
+                if not target:
+                    self._refuse(letters, result, update, "unknown_name",
+                                 f"{model} has no component '{update.component}'")
+                    continue
+            problems = self._problems(target, update)
+            if problems:
+                kind = "unknown_name" if any(("is not" in p) or ("is telemetry" in p) or
+                                             ("relationship" in p) for p in problems) else "invalid_value"
+                self._refuse(letters, result, update, kind, "; ".join(problems[:3]))
+                continue
+            base_ts = update.ts if update.ts is not None else now_ts
+            twin_id, component = update.twin, update.component
+            if update.telemetry:
+                twin_changes = None
+                message = {"component": component or None, "values": dict(update.values),
+                           "sourceTime": from_us(base_ts) if update.ts is not None else None}
+                events.append(EventRecord(now, "Telemetry", twin_id, orjson.dumps(message).decode(),
+                                          model=model))
+                stamp = ""
+            else:
+                twin_changes = changes.setdefault(twin_id, {})
+                patch = patches.setdefault(twin_id, [])
+                stamp = now_stamp if update.ts is None else orjson.dumps(
+                    {"lastUpdateTime": from_us(base_ts)}).decode()
+                prefix = f"/{component}/" if component else "/"
+            for name, value in update.values.items():
+                # Two samples of one value at the same microsecond: keep both, one µs apart.
+                key = (twin_id, component, name)
+                previous = last_ts.get(key)
+                ts = base_ts if previous is None or previous < base_ts else previous + 1
+                last_ts[key] = ts
+                text = orjson.dumps(value).decode()
+                kind_of = type(value)
+                points.append(HistoryPoint(twin_id, component, name, ts,
+                                           float(value) if kind_of is float or kind_of is int or kind_of is bool
+                                           else None, text))
+                if twin_changes is not None:
+                    twin_changes[(component, name)] = (text, stamp)
+                    patch.append({"op": "add", "path": prefix + name, "value": value})
+            result.accepted += 1
+        for twin_id in changes:
+            events.append(EventRecord(now, "Twin.Update", twin_id, orjson.dumps(patches[twin_id]).decode(),
+                                      model=twin_models[twin_id]))
+        return plan
 
     def _problems(self, model: str, update: Update) -> list[str]:
         models = self.graph.models

@@ -242,6 +242,11 @@ class SQLiteStore:
         self._write_many("UPDATE twins SET model = ?, etag = ?, document = ? WHERE id = ?",
                          [(t.model, t.etag, t.document, t.id) for t in twins])
 
+    def data_version(self) -> int:
+        """Changes whenever another connection (another process) commits to the database."""
+        row = self._one("PRAGMA data_version")
+        return int(row[0]) if row else 0
+
     def get_twin_models(self, twin_ids: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for k in range(0, len(twin_ids), 5000):
