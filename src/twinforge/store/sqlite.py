@@ -228,14 +228,7 @@ class SQLiteStore:
     # -- twins ------------------------------------------------------------
 
     def get_twins(self, twin_ids: list[str]) -> dict[str, TwinRecord]:
-        out: dict[str, TwinRecord] = {}
-        for k in range(0, len(twin_ids), 5000):
-            chunk = twin_ids[k:k + 5000]
-            marks = ", ".join("?" * len(chunk))
-            for row in self._query(f"SELECT id, model, etag, document FROM twins WHERE id IN ({marks})",
-                                   tuple(chunk)):
-                out[str(row[0])] = TwinRecord(*row)
-        return out
+        return {row[0]: TwinRecord(*row) for row in self._rows_for_ids("id, model, etag, document", twin_ids)}
 
     def replace_twins(self, twins: list[TwinRecord]) -> None:
         # An UPDATE keeps the row (and the model index) in place: only the document changes.
@@ -247,13 +240,17 @@ class SQLiteStore:
         row = self._one("PRAGMA data_version")
         return int(row[0]) if row else 0
 
-    def get_twin_models(self, twin_ids: list[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def _rows_for_ids(self, columns: str, twin_ids: list[str]) -> list[tuple[Any, ...]]:
+        """Rows of twins with the given ids, queried in chunks that fit SQLite's parameter limit."""
+        rows: list[tuple[Any, ...]] = []
         for k in range(0, len(twin_ids), 5000):
-            chunk = twin_ids[k:k + 5000]
+            chunk = tuple(twin_ids[k:k + 5000])
             marks = ", ".join("?" * len(chunk))
-            out.update(self._query(f"SELECT id, model FROM twins WHERE id IN ({marks})", tuple(chunk)))
-        return out
+            rows.extend(self._query(f"SELECT {columns} FROM twins WHERE id IN ({marks})", chunk))
+        return rows
+
+    def get_twin_models(self, twin_ids: list[str]) -> dict[str, str]:
+        return dict(self._rows_for_ids("id, model", twin_ids))
 
     def set_twin_values(self, changes: list[TwinValues]) -> None:
         """Set values (and their lastUpdateTime) inside twin documents, in SQL, without reading them.
