@@ -9,9 +9,10 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -27,11 +28,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(graph: TwinGraph, *, cert: Path | None = None, key: Path | None = None) -> Iterator[str]:
-    """Serve ``graph`` with uvicorn; yields the base URL."""
+def running_api(graph: TwinGraph, *, cert: Path | None = None, key: Path | None = None,
+                configure: Callable[[Any], None] | None = None) -> Iterator[str]:
+    """Serve ``graph`` with uvicorn (``configure`` may attach connectors); yields the base URL."""
     port = free_port()
     ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert and key else {}
-    config = uvicorn.Config(create_app(graph), host="127.0.0.1", port=port, log_level="warning",
+    app = create_app(graph)
+    if configure is not None:
+        configure(app)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on", timeout_graceful_shutdown=1, **ssl)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

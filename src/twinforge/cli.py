@@ -103,10 +103,24 @@ def serve(
     mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded broker.")] = 1883,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
+    retention: Annotated[str | None, typer.Option(
+        help="Drop history points older than this (e.g. 90d), checked hourly.")] = None,
+    downsample_after: Annotated[str | None, typer.Option(
+        "--downsample-after", help="Replace numeric history older than this (e.g. 7d) by averages.")] = None,
+    downsample_bucket: Annotated[str, typer.Option(
+        "--downsample-bucket", help="Bucket of those averages.")] = "1h",
 ) -> None:
     """Serve the ADT-compatible REST API over a store, with optional MQTT and OPC UA ingestion."""
+
+    def upkeep(application: Any) -> None:
+        if retention or downsample_after:
+            from twinforge.api.connectors import attach_history_maintenance
+
+            attach_history_maintenance(application, retention=retention, downsample_after=downsample_after,
+                                       downsample_bucket=downsample_bucket)
+
     _serve(_graph(db), db, host, port, tls, cert, key, workers, mqtt=mqtt, mqtt_port=mqtt_port,
-           mapping=mapping)
+           mapping=mapping, before_start=upkeep)
 
 
 def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | None,

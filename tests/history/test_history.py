@@ -83,3 +83,14 @@ def test_cli_history_export(live: TwinGraph, tmp_path: Path) -> None:
     assert "max(reading)" in table.stdout and "5.0" in table.stdout
     bad = run("--agg", "median", "--bucket", "1s")
     assert bad.returncode == 1 and bad.stderr.startswith("error: agg must be one of")
+
+
+def test_upkeep_round(live: TwinGraph) -> None:
+    from twinforge.api.connectors import history_maintenance
+
+    old = now_us() - 40 * 86_400_000_000
+    Ingestor(live).apply([Update("s1", {"reading": 1.0}, telemetry=True, ts=old),
+                          Update("s1", {"reading": 2.0}, telemetry=True)])
+    done = history_maintenance(live.store, retention="30d", downsample_after=None, downsample_bucket="1h")
+    assert done == {"downsampled": 0, "dropped": 1}
+    assert [r["value"] for r in History(live.store).read_range("s1", "reading")] == [2.0]

@@ -25,7 +25,7 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
     async def start(app: FastAPI) -> None:
         if embedded is not None:
             await embedded.start()
-        await asyncio.to_thread(connector.start, 0.0 if embedded is None else 5.0)
+        await asyncio.to_thread(connector.start, 5.0)
 
     async def stop(app: FastAPI) -> None:
         await asyncio.to_thread(connector.stop)
@@ -53,3 +53,57 @@ def attach_opcua(app: FastAPI, mapping: Mapping) -> list[Any]:
     app.state.on_start.append(start)
     app.state.on_stop.append(stop)
     return connectors
+
+
+def history_maintenance(store: Any, *, retention: str | None, downsample_after: str | None,
+                        downsample_bucket: str) -> dict[str, int]:
+    """One round of history upkeep: downsample old points, then drop expired ones."""
+    from twinforge.history import History
+
+    history = History(store)
+    done = {"downsampled": 0, "dropped": 0}
+    if downsample_after:
+        removed, _ = history.downsample(downsample_after, downsample_bucket)
+        done["downsampled"] = removed
+    if retention:
+        done["dropped"] = history.retain(retention)
+    return done
+
+
+def attach_history_maintenance(app: FastAPI, *, retention: str | None, downsample_after: str | None,
+                               downsample_bucket: str = "1h", interval: float = 3600.0) -> None:
+    """Run `history_maintenance` when the server starts and then every ``interval`` seconds."""
+    import contextlib
+    import logging
+
+    from twinforge.history import parse_duration
+
+    for value in (retention, downsample_after, downsample_bucket):
+        if value:
+            parse_duration(value)  # a clear error at start-up rather than in the background
+    log = logging.getLogger("twinforge.history")
+    task: asyncio.Task[None] | None = None
+
+    async def loop() -> None:
+        while True:
+            try:
+                done = await asyncio.to_thread(history_maintenance, app.state.graph.store, retention=retention,
+                                               downsample_after=downsample_after,
+                                               downsample_bucket=downsample_bucket)
+                log.info("history upkeep: %s", done)
+            except Exception:
+                log.exception("history upkeep failed; retrying at the next round")
+            await asyncio.sleep(interval)
+
+    async def start(app: FastAPI) -> None:
+        nonlocal task
+        task = asyncio.create_task(loop(), name="history upkeep")
+
+    async def stop(app: FastAPI) -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.state.on_start.append(start)
+    app.state.on_stop.append(stop)
