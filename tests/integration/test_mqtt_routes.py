@@ -62,20 +62,20 @@ def test_mqtt_event_route_and_ingest_status(graph: TwinGraph, tmp_path: Path) ->
 
 def test_demo_sensors_feed_the_building(graph: TwinGraph, tmp_path: Path) -> None:
     load_demo(graph)
-    with running_mosquitto(tmp_path / "m") as broker:
-        with running_api(graph, configure=lambda app: attach_mqtt(app, broker.url)) as url:
-            simulator = SensorSimulator(broker.url, demo_sensor_ids(), interval=0.2)
-            simulator.start()
-            try:
-                deadline = time.monotonic() + 20
-                while True:
-                    history = httpx.get(f"{url}/digitaltwins/temp-101/history", params={"name": "lastValue"}).json()
-                    if len(history["value"]) >= 2:
-                        break
-                    assert time.monotonic() < deadline, "no live readings"
-                    time.sleep(0.1)
-                assert 17.0 <= history["value"][-1]["value"] <= 27.0
-                co2 = httpx.get(f"{url}/digitaltwins/co2-304").json()
-                assert 400.0 <= co2["lastValue"] <= 1500.0
-            finally:
-                simulator.stop()
+    with running_mosquitto(tmp_path / "m") as broker, \
+            running_api(graph, configure=lambda app: attach_mqtt(app, broker.url)) as url:
+        simulator = SensorSimulator(broker.url, demo_sensor_ids(), interval=0.2)
+        simulator.start()
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                history = httpx.get(f"{url}/digitaltwins/temp-101/history", params={"name": "lastValue"}).json()
+                if len(history["value"]) >= 2:
+                    break
+                assert time.monotonic() < deadline, "no live readings"
+                time.sleep(0.1)
+            assert 17.0 <= history["value"][-1]["value"] <= 27.0
+            co2 = httpx.get(f"{url}/digitaltwins/co2-304").json()
+            assert 400.0 <= co2["lastValue"] <= 1500.0
+        finally:
+            simulator.stop()
