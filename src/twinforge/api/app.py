@@ -59,22 +59,57 @@ async def read_json(request: Request) -> Any:
 
 
 class ApiVersionMiddleware:
-    """Refuse an unknown ``api-version`` (a missing one means the latest), as plain ASGI."""
+    """Plain ASGI in front of the routes.
 
-    def __init__(self, app: Any) -> None:
+    It refuses an unknown ``api-version`` (a missing one means the latest), and answers
+    ``GET /digitaltwins/{id}`` — the hottest call of a twin platform — straight from the
+    store, without routing or dependency resolution (the routes document it); the
+    liveness probe ``GET /health`` takes the same path.
+    """
+
+    def __init__(self, app: Any, graph: TwinGraph | None = None) -> None:
         self.app = app
+        self.graph = graph
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and b"api-version=" in scope.get("query_string", b""):
-            params = parse_qs(scope["query_string"].decode("latin-1"))
-            for version in params.get("api-version", []):
-                if version not in API_VERSIONS:
-                    message = (f"api-version '{version}' is not supported; use one of "
-                               f"{', '.join(sorted(API_VERSIONS))}")
-                    response = error_response(400, "InvalidApiVersion", message)
-                    await response(scope, receive, send)
-                    return
+        if scope["type"] == "http":
+            if b"api-version=" in scope.get("query_string", b""):
+                params = parse_qs(scope["query_string"].decode("latin-1"))
+                for version in params.get("api-version", []):
+                    if version not in API_VERSIONS:
+                        message = (f"api-version '{version}' is not supported; use one of "
+                                   f"{', '.join(sorted(API_VERSIONS))}")
+                        response = error_response(400, "InvalidApiVersion", message)
+                        await response(scope, receive, send)
+                        return
+            path: str = scope["path"]
+            if path == "/health" and scope["method"] == "GET":
+                body = b'{"status":"ok"}'
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+            if (self.graph is not None and scope["method"] == "GET" and path.startswith("/digitaltwins/")
+                    and len(path) > 14 and "/" not in path[14:]):
+                await self._get_twin(path[14:], send)
+                return
         await self.app(scope, receive, send)
+
+    async def _get_twin(self, twin_id: str, send: Any) -> None:
+        assert self.graph is not None
+        try:
+            text, etag = self.graph.get_twin_raw(twin_id)
+        except TwinforgeError as exc:
+            body = orjson.dumps({"error": {"code": exc.code, "message": exc.message}})
+            status, headers = exc.status, [(b"content-type", b"application/json")]
+        else:
+            body = text.encode()
+            status = 200
+            headers = [(b"content-type", b"application/json"), (b"etag", etag.encode())]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def page_size(request: Request, default: int = DEFAULT_PAGE_SIZE) -> int:
@@ -166,7 +201,7 @@ def create_app(graph: TwinGraph) -> FastAPI:
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest")
         return error_response(exc.status_code, code, str(exc.detail))
 
-    app.add_middleware(ApiVersionMiddleware)
+    app.add_middleware(ApiVersionMiddleware, graph=graph)
 
     from twinforge.api.routes import router
     from twinforge.api.routes_data import router as data_router
