@@ -85,6 +85,7 @@ class TwinGraph:
         self.twins_version = 0
         self.models = ModelSet({}, [])
         self._decommissioned: set[str] = set()
+        self._usable_models: set[str] = set()  # models new twins may use, checked once
         self.refresh_models()
 
     @classmethod
@@ -107,6 +108,7 @@ class TwinGraph:
         self.models = (parse_models([orjson.loads(r.document) for r in records],
                                     allow_undefined_extensions=True) if records else ModelSet({}, []))
         self._decommissioned = {r.id for r in records if r.decommissioned}
+        self._usable_models = set()
         self._generation = generation
 
     def add_models(self, documents: list[Any]) -> list[ModelInfo]:
@@ -188,6 +190,8 @@ class TwinGraph:
     # == twins ===========================================================
 
     def _check_model(self, model_id: Any) -> str:
+        if model_id in self._usable_models:
+            return str(model_id)
         if not isinstance(model_id, str):
             raise ValidationError("twin must have $metadata.$model naming its DTDL interface")
         if model_id not in self.models or self.models.element(model_id).cls != "Interface":  # type: ignore[union-attr]
@@ -195,6 +199,7 @@ class TwinGraph:
         if model_id in self._decommissioned:
             raise ValidationError(f"model '{model_id}' is decommissioned; new twins cannot use it",
                                   code="ModelDecommissioned")
+        self._usable_models.add(model_id)
         return model_id
 
     @staticmethod
@@ -232,6 +237,7 @@ class TwinGraph:
         if problems:
             self._refuse(model, problems)
         components = self.models.interface(model).components
+        # One stamp object per document: every property of a new twin has the same time.
         stamp = {"lastUpdateTime": now}
         doc_meta: Json = {"$model": model, "$lastUpdateTime": now}
         doc: Json = {"$dtId": twin_id, "$etag": etag, "$metadata": doc_meta}
@@ -242,11 +248,11 @@ class TwinGraph:
                 comp = {k: v for k, v in value.items() if k[:1] != "$"}
                 if points is not None:
                     points.extend(_point(twin_id, key, k, ts, v) for k, v in comp.items())
-                comp["$metadata"] = {k: dict(stamp) for k in comp}
+                comp["$metadata"] = dict.fromkeys(comp, stamp)
                 doc[key] = comp
             else:
                 doc[key] = value
-                doc_meta[key] = dict(stamp)
+                doc_meta[key] = stamp
                 if points is not None:
                     points.append(_point(twin_id, "", key, ts, value))
         for name in components:
