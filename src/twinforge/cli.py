@@ -101,6 +101,8 @@ def serve(
         "--mqtt", help="'embedded' (in-process broker) or a broker URL: mqtt://host:1883, "
                        "mqtts://user:password@host:8883")] = None,
     mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded broker.")] = 1883,
+    mqtt_ca: Annotated[Path | None, typer.Option(
+        "--mqtt-ca", help="CA certificate (PEM) to trust for an mqtts:// broker.")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
     retention: Annotated[str | None, typer.Option(
@@ -120,12 +122,12 @@ def serve(
                                        downsample_bucket=downsample_bucket)
 
     _serve(_graph(db), db, host, port, tls, cert, key, workers, mqtt=mqtt, mqtt_port=mqtt_port,
-           mapping=mapping, before_start=upkeep)
+           mapping=mapping, before_start=upkeep, mqtt_ca=mqtt_ca)
 
 
 def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | None,
            key: Path | None, workers: int = 1, *, mqtt: str | None = None, mqtt_port: int = 1883,
-           mapping: Path | None = None, before_start: Any = None) -> None:
+           mapping: Path | None = None, before_start: Any = None, mqtt_ca: Path | None = None) -> None:
     import os
 
     import uvicorn
@@ -163,7 +165,8 @@ def _serve(graph: Any, db: str, host: str, port: int, tls: bool, cert: Path | No
     if mqtt:
         from twinforge.api.connectors import attach_mqtt
 
-        attach_mqtt(application, mqtt, mapping=rules, port=mqtt_port)
+        attach_mqtt(application, mqtt, mapping=rules, port=mqtt_port,
+                    ca_file=str(mqtt_ca) if mqtt_ca else None)
         where = f"embedded broker on mqtt://127.0.0.1:{mqtt_port}" if mqtt == "embedded" else mqtt
         err.print(f"MQTT ingestion from {where} (topics twinforge/twins/{{id}}/properties|telemetry)")
     if rules is not None and rules.opcua:

@@ -140,3 +140,47 @@ def test_embedded_broker(live: TwinGraph) -> None:
         connector.stop()
         asyncio.run_coroutine_threadsafe(embedded.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
+
+
+def test_mqtts_with_username_and_password(live: TwinGraph, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from tests.servers import MOSQUITTO
+    from twinforge.api.tls import ensure_self_signed
+
+    passwd_tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if MOSQUITTO is None or not Path(passwd_tool).exists():
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    cert, key = ensure_self_signed(tmp_path / "tls")
+    key.chmod(0o644)  # Mosquitto reads it as the unprivileged user it may switch to
+    passwords = tmp_path / "passwd"
+    subprocess.run([passwd_tool, "-b", "-c", str(passwords), "device", "s3cret"], check=True)
+    broker = Mosquitto(tmp_path / "tls-broker")
+    broker.config.write_text(broker.config.read_text().replace("allow_anonymous true\n", "")
+                             + f"allow_anonymous false\npassword_file {passwords}\n"
+                               f"certfile {cert}\nkeyfile {key}\n")
+    broker.start()
+    try:
+        refused = MqttConnector(Ingestor(live), f"mqtts://device:wrong@127.0.0.1:{broker.port}",
+                                ca_file=str(cert), client_id="tls-wrong")
+        refused.start(timeout=3)
+        assert not refused.connected.is_set() and refused.stats.last_error
+        refused.stop()
+        connector = MqttConnector(Ingestor(live), f"mqtts://device:s3cret@127.0.0.1:{broker.port}",
+                                  ca_file=str(cert), client_id="tls-right")
+        connector.start(timeout=10)
+        try:
+            assert connector.connected.is_set()
+            pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tls-publisher")
+            pub.tls_set(ca_certs=str(cert))
+            pub.username_pw_set("device", "s3cret")
+            pub.connect("127.0.0.1", broker.port)
+            pub.loop_start()
+            pub.publish("twinforge/twins/s1/properties", json.dumps({"temperature": 12.5}), qos=1).wait_for_publish(10)
+            wait_for(lambda: live.get_twin("s1").get("temperature") == 12.5)
+            pub.loop_stop()
+        finally:
+            connector.stop()
+    finally:
+        broker.stop()

@@ -11,7 +11,7 @@ from twinforge.ingest.mapping import Mapping
 
 
 def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, port: int = 1883,
-                client_id: str = "twinforge-ingest") -> None:
+                client_id: str = "twinforge-ingest", ca_file: str | None = None) -> None:
     """``broker`` is ``embedded`` (an in-process amqtt broker on ``port``) or an mqtt:// URL."""
     from twinforge.ingest.mqtt import EmbeddedBroker, MqttConnector
 
@@ -19,7 +19,7 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
     url = embedded.url if embedded else broker
     # amqtt speaks MQTT 3.1.1 only; brokers such as Mosquitto get MQTT 5.
     connector = MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=client_id,
-                              mqtt5=embedded is None)
+                              mqtt5=embedded is None, ca_file=ca_file)
     app.state.mqtt = connector
 
     async def start(app: FastAPI) -> None:

@@ -69,7 +69,8 @@ class MqttConnector:
 
     def __init__(self, ingestor: Ingestor, url: str, *, mapping: Mapping | None = None,
                  client_id: str = "twinforge-ingest", mqtt5: bool = True, batch_size: int = 5000,
-                 flush_interval: float = 0.005, insecure_tls: bool = False) -> None:
+                 flush_interval: float = 0.005, insecure_tls: bool = False,
+                 ca_file: str | None = None) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
         self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
@@ -98,7 +99,7 @@ class MqttConnector:
         if self.address.username:
             self.client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
-            context = ssl.create_default_context()
+            context = ssl.create_default_context(cafile=ca_file)
             if insecure_tls:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
