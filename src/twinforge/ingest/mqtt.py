@@ -70,13 +70,14 @@ class MqttConnector:
     def __init__(self, ingestor: Ingestor, url: str, *, mapping: Mapping | None = None,
                  client_id: str = "twinforge-ingest", mqtt5: bool = True, batch_size: int = 5000,
                  flush_interval: float = 0.005, insecure_tls: bool = False,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, max_updates: int = 50_000) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
         self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
         self.client_id = client_id
         self.mqtt5 = mqtt5
         self.batch_size = batch_size
+        self.max_updates = max_updates
         self.flush_interval = flush_interval
         self.insecure_tls = insecure_tls
         self.stats = ConnectorStats()
@@ -175,11 +176,17 @@ class MqttConnector:
             self._wakeup.wait(self.flush_interval)
             self._wakeup.clear()
             while self._inbox:
+                # A batch ends at batch_size messages or max_updates updates, whichever comes
+                # first: one transaction stays short even when every message carries many.
                 batch: list[tuple[str, bytes, int, int]] = []
-                while self._inbox and len(batch) < self.batch_size:
-                    batch.append(self._inbox.popleft())
+                updates: list[Update] = []
+                letters: list[DeadLetter] = []
+                while self._inbox and len(batch) < self.batch_size and len(updates) < self.max_updates:
+                    message = self._inbox.popleft()
+                    batch.append(message)
+                    updates.extend(self.decode(message[0], message[1], letters))
                 try:
-                    self._apply(batch)
+                    self._apply(batch, updates, letters)
                 except Exception as exc:  # the store is unavailable: retry without acknowledging
                     self.stats.last_error = str(exc)
                     log.exception("MQTT batch failed; it will be retried")
@@ -187,13 +194,10 @@ class MqttConnector:
                     time.sleep(1.0)
                     break
 
-    def _apply(self, batch: list[tuple[str, bytes, int, int]]) -> None:
-        updates: list[Update] = []
-        letters: list[DeadLetter] = []
-        for topic, payload, _, _ in batch:
-            self.stats.messages += 1
-            updates.extend(self.decode(topic, payload, letters))
+    def _apply(self, batch: list[tuple[str, bytes, int, int]], updates: list[Update],
+               letters: list[DeadLetter]) -> None:
         result = self.ingestor.apply(updates, letters)
+        self.stats.messages += len(batch)
         self.stats.updates += result.accepted
         self.stats.rejected += result.rejected
         self.stats.batches += 1

@@ -122,6 +122,16 @@ class SQLiteStore:
         self._conn.execute("PRAGMA cache_size=-262144")
         self._conn.execute("PRAGMA mmap_size=1073741824")
         self._conn.executescript(SCHEMA)
+        # Reads outside a transaction go through a second connection: in WAL mode they see
+        # the last commit and never wait for a writer (an ingest batch, say) to finish.
+        self._writer_thread: int | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
+        if self.path != ":memory:":
+            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._reader.execute("PRAGMA busy_timeout=10000")
+            self._reader.execute("PRAGMA cache_size=-65536")
+            self._reader.execute("PRAGMA mmap_size=1073741824")
         # Checkpoints (copying the WAL into the database file, with an fsync) run in a
         # background thread on their own connection instead of inside a writer's commit.
         self._stop = threading.Event()
@@ -156,25 +166,36 @@ class SQLiteStore:
             outer = self._depth == 0
             if outer:
                 self._conn.execute("BEGIN IMMEDIATE")
+                self._writer_thread = threading.get_ident()
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._depth -= 1
                 if outer:
+                    self._writer_thread = None
                     self._conn.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if outer:
+                self._writer_thread = None
                 self._conn.execute("COMMIT")
 
+    def _reading(self) -> tuple[sqlite3.Connection, Any]:
+        """The connection (and its lock) for a read: the writer's own inside its transaction."""
+        if self._reader is None or self._writer_thread == threading.get_ident():
+            return self._conn, self._lock
+        return self._reader, self._reader_lock
+
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+        conn, lock = self._reading()
+        with lock:
+            return conn.execute(sql, args).fetchall()
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        with self._lock:
-            row: tuple[Any, ...] | None = self._conn.execute(sql, args).fetchone()
+        conn, lock = self._reading()
+        with lock:
+            row: tuple[Any, ...] | None = conn.execute(sql, args).fetchone()
             return row
 
     def _write(self, sql: str, args: tuple[object, ...] = ()) -> None:
@@ -237,7 +258,8 @@ class SQLiteStore:
 
     def data_version(self) -> int:
         """Changes whenever another connection (another process) commits to the database."""
-        row = self._one("PRAGMA data_version")
+        with self._lock:  # always the writer's connection: the number is per connection
+            row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0]) if row else 0
 
     def _rows_for_ids(self, columns: str, twin_ids: list[str]) -> list[tuple[Any, ...]]:
@@ -375,16 +397,17 @@ class SQLiteStore:
         def check() -> int:
             return 1 if time.monotonic() > deadline else 0
 
-        with self._lock:
-            self._conn.set_progress_handler(check, 20_000)
+        conn, lock = self._reading()
+        with lock:
+            conn.set_progress_handler(check, 20_000)
             try:
-                return self._conn.execute(sql, params).fetchall()
+                return conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:
                 if "interrupted" in str(exc):
                     raise QueryTimeout(f"the query ran longer than {timeout:g} s; narrow it down") from exc
                 raise
             finally:
-                self._conn.set_progress_handler(None, 0)
+                conn.set_progress_handler(None, 0)
 
     def add_property_index(self, path: str) -> str:
         name = "twins_prop_" + hashlib.sha1(path.encode()).hexdigest()[:12]
@@ -521,6 +544,9 @@ class SQLiteStore:
             self._checkpointer.join(5)
         with self._lock:
             # Another process may hold the database: its checkpointer then finishes the job.
+            if self._reader is not None:
+                with self._reader_lock:
+                    self._reader.close()
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
