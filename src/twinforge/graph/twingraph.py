@@ -300,11 +300,7 @@ class TwinGraph:
                     text = _dumps(doc)
                     records.append(TwinRecord(twin_id, model, doc["$etag"], text))
                     events.append(EventRecord(now, "Twin.Create", twin_id, text, model=model))
-                try:
-                    self.store.insert_twins(records)
-                except Exception as exc:
-                    raise Conflict(f"a twin in the batch already exists ({exc})",
-                                   code="DigitalTwinAlreadyExists") from exc
+                self.store.insert_twins(records)
                 self.store.append_events(events)
                 self.store.append_history(points)
                 count += len(records)
@@ -552,11 +548,7 @@ class TwinGraph:
                                                       doc["$targetId"], doc["$etag"], text))
                     events.append(EventRecord(now, "Relationship.Create", source_id, text, rel_id,
                                               model=source.model))
-                try:
-                    self.store.insert_relationships(records)
-                except Exception as exc:
-                    raise Conflict(f"a relationship in the batch already exists ({exc})",
-                                   code="RelationshipAlreadyExists") from exc
+                self.store.insert_relationships(records)
                 self.store.append_events(events)
                 count += len(records)
         self.notify()

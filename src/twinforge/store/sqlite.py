@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from twinforge.errors import BadRequest
+from twinforge.errors import BadRequest, Conflict
 from twinforge.store.base import (
     DeadLetter,
     EventRecord,
@@ -303,10 +303,13 @@ class SQLiteStore:
         return TwinRecord(*row) if row else None
 
     def insert_twins(self, twins: list[TwinRecord]) -> None:
-        self._write_many(
-            "INSERT INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
-            [(t.id, t.model, t.etag, t.document) for t in twins],
-        )
+        try:
+            self._write_many(
+                "INSERT INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
+                [(t.id, t.model, t.etag, t.document) for t in twins],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"a twin in the batch already exists ({exc})", code="DigitalTwinAlreadyExists") from exc
 
     def replace_twin(self, twin: TwinRecord) -> None:
         self._write(
@@ -341,11 +344,15 @@ class SQLiteStore:
         return RelationshipRecord(*row) if row else None
 
     def insert_relationships(self, rels: list[RelationshipRecord]) -> None:
-        self._write_many(
-            "INSERT INTO relationships (source, id, name, target, etag, document) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(r.source, r.id, r.name, r.target, r.etag, r.document) for r in rels],
-        )
+        try:
+            self._write_many(
+                "INSERT INTO relationships (source, id, name, target, etag, document) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.source, r.id, r.name, r.target, r.etag, r.document) for r in rels],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"a relationship in the batch already exists ({exc})",
+                           code="RelationshipAlreadyExists") from exc
 
     def replace_relationship(self, rel: RelationshipRecord) -> None:
         self._write(
