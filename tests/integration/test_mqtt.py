@@ -184,3 +184,65 @@ def test_mqtts_with_username_and_password(live: TwinGraph, tmp_path: Path) -> No
             connector.stop()
     finally:
         broker.stop()
+
+
+def test_killed_server_loses_nothing_acknowledged(tmp_path: Path, broker: Mosquitto) -> None:
+    """SIGKILL the server mid-stream: messages are acknowledged only after commit, so the
+    broker redelivers whatever the dead process had not stored."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    db = tmp_path / "killed.db"
+    graph = TwinGraph.open(f"sqlite:///{db}")
+    graph.add_models(LIVE)
+    graph.create_twins([(f"s{i}", sensor(temperature=0.0)) for i in range(20)])
+    graph.close()
+
+    def start_server() -> tuple[subprocess.Popen[bytes], httpx.Client]:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", f"sqlite:///{db}",
+                                 "--port", str(port), "--mqtt", broker.url],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
+
+        def ready() -> bool:
+            try:
+                return bool(client.get("/ingest/status").json()["mqtt"]["connected"])
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, timeout=30)
+        return proc, client
+
+    server, client = start_server()
+    pub = publisher(broker.port, "killed-publisher")
+    acked_mids: set[int] = set()
+    pub.on_publish = lambda c, u, mid, reason, properties: acked_mids.add(mid)
+    seq_of_mid: dict[int, int] = {}
+    try:
+        total = 3000
+        for i in range(total):
+            if i == 1500:
+                wait_for(lambda: client.get("/ingest/status").json()["mqtt"]["updates"] > 200)
+                os.kill(server.pid, signal.SIGKILL)  # no goodbye, no flush
+                server.wait(10)
+            info = pub.publish(f"twinforge/twins/s{i % 20}/properties", json.dumps({"seq": i}), qos=1)
+            seq_of_mid[info.mid] = i
+        wait_for(lambda: len(acked_mids) == total, timeout=60)
+        server, client = start_server()
+        reader = TwinGraph.open(f"sqlite:///{db}")
+
+        def stored() -> set[int]:
+            return {int(p.num or 0) for t in range(20)
+                    for p in reader.store.read_history(f"s{t}", "seq", limit=10_000)}
+
+        wait_for(lambda: stored() >= {seq_of_mid[m] for m in acked_mids}, timeout=60)
+        reader.close()
+    finally:
+        pub.loop_stop()
+        server.terminate()
+        server.wait(15)
