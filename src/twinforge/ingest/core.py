@@ -68,6 +68,8 @@ class Ingestor:
         self.graph = graph
         self.counters: Counter[str] = Counter()
         self._logged: set[str] = set()
+        self._model_cache: dict[str, str] = {}
+        self._cache_version: tuple[int, int] = (-1, -1)
 
     # -- refusals ---------------------------------------------------------
 
@@ -100,7 +102,7 @@ class Ingestor:
         store = graph.store
         ids = list({u.twin for u in updates})
         seen = (graph.twins_version, store.data_version())
-        twin_models = store.get_twin_models(ids)
+        twin_models = self._models_of(ids, seen)
         plan = self._plan(updates, twin_models, list(letters or []))
         with store.transaction():
             if (graph.twins_version, store.data_version()) != seen:
@@ -118,6 +120,18 @@ class Ingestor:
         if plan.events:
             graph.notify()
         return plan.result
+
+    def _models_of(self, ids: list[str], version: tuple[int, int]) -> dict[str, str]:
+        """Each twin's model, from a cache kept while no twin was created, replaced or
+        deleted (here or by another process); what the cache lacks is read from the store."""
+        if version != self._cache_version or len(self._model_cache) > 1_000_000:
+            self._model_cache = {}
+            self._cache_version = version
+        cache = self._model_cache
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            cache.update(self.graph.store.get_twin_models(missing))
+        return {i: cache[i] for i in ids if i in cache}
 
     def _plan(self, updates: Sequence[Update], twin_models: dict[str, str], letters: list[DeadLetter]) -> _Plan:
         """Check every update and turn the batch into the rows to write."""
