@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -98,6 +99,13 @@ class RouteManager:
         self.delivered: dict[str, int] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
+        # With several worker processes on one store, only the holder of this file lock
+        # delivers (else every worker would send every event); the others stand by.
+        self.leader_lock: Path | None = None
+        self._lock_file: Any = None
+        self.leading = True
+        self._watcher: asyncio.Task[None] | None = None
+        self._snapshot: list[tuple[str, str]] = []
 
     # -- persistence ------------------------------------------------------
 
@@ -164,10 +172,55 @@ class RouteManager:
 
     async def start(self) -> None:
         self._http = httpx.AsyncClient(timeout=10.0)
-        for route in self.routes():
-            self._restart(route)
+        self.leading = self._try_lead()
+        if self.leading:
+            for route in self.routes():
+                self._restart(route)
+        self._snapshot = self._settings()
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="route watcher")
+
+    def _try_lead(self) -> bool:
+        if self.leader_lock is None:
+            return True
+        import fcntl
+
+        if self._lock_file is None:
+            self._lock_file = open(self.leader_lock, "a")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _settings(self) -> list[tuple[str, str]]:
+        return self.store.list_settings("endpoint:") + self.store.list_settings("route:")
+
+    async def _watch(self, interval: float = 2.0) -> None:
+        """Take over when the leading process is gone; follow routes changed by other processes."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not self.leading:
+                    self.leading = self._try_lead()
+                    if not self.leading:
+                        continue
+                    self._snapshot = []
+                current = self._settings()
+                if current != self._snapshot:
+                    self._snapshot = current
+                    routes = self.routes()
+                    for route_id in set(self._tasks) - {r["id"] for r in routes}:
+                        self._tasks.pop(route_id).cancel()
+                    for route in routes:
+                        self._restart(route)
+            except Exception:  # a store hiccup must not end the watcher
+                log.exception("route watcher")
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         for task in self._tasks.values():
             task.cancel()
         for task in self._tasks.values():
@@ -176,11 +229,15 @@ class RouteManager:
         self._tasks.clear()
         if self._http is not None:
             await self._http.aclose()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock: another process takes over
 
     def _restart(self, route: dict[str, Any]) -> None:
         old = self._tasks.pop(route["id"], None)
         if old is not None:
             old.cancel()
+        if not self.leading:
+            return
         with contextlib.suppress(RuntimeError):  # no running loop: started later by start()
             self._tasks[route["id"]] = asyncio.get_running_loop().create_task(
                 self._deliver_route(route), name=f"route {route['id']}")
