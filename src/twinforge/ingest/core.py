@@ -231,17 +231,6 @@ class Ingestor:
         self.dead_letter(letters, update.source, kind, reason, payload)
 
 
-def parse_json(raw: bytes | str) -> tuple[Any, str | None]:
-    """(value, None), or (None, reason) when ``raw`` is not JSON."""
-    try:
-        return orjson.loads(raw), None
-    except orjson.JSONDecodeError as exc:
-        return None, f"not JSON: {exc}"
-
-
-__all__ = ["IngestResult", "Ingestor", "Update", "parse_json"]
-
-
 def update_from_json(obj: Any, source: str) -> tuple[Update | None, str, str]:
     """An `Update` from one bulk record, or (None, kind, reason).
 
@@ -270,3 +259,6 @@ def update_from_json(obj: Any, source: str) -> tuple[Update | None, str, str]:
         except Exception:  # a BadRequest: kept as a dead letter, not raised
             return None, "bad_shape", f"'time' {obj['time']!r} is not ISO 8601"
     return Update(twin, values, telemetry=has_tel, component=component, ts=ts, source=source), "", ""
+
+
+__all__ = ["IngestResult", "Ingestor", "Update", "update_from_json"]
