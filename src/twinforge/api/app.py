@@ -209,8 +209,10 @@ def create_app(graph: TwinGraph) -> FastAPI:
     from twinforge.api.routes_stream import router as stream_router
     from twinforge.events.routes import RouteManager
     from twinforge.ingest import Ingestor
+    from twinforge.ingest.group import GroupCommitter
 
     app.state.ingestor = Ingestor(graph)
+    app.state.committer = GroupCommitter(app.state.ingestor)
     app.state.routes = RouteManager(bus, app.state.ingestor)
     app.include_router(router)
     app.include_router(data_router)

@@ -89,8 +89,9 @@ async def bulk_ingest(request: Request) -> Response:
         if len(errors) < 20:
             errors.append(reason)
         ingestor.dead_letter(letters, "http:ingest", kind, reason, payload)
-    result = ingestor.apply(updates, letters)
-    result.errors = errors + result.errors
+    result = await request.app.state.committer.submit(updates, letters)
+    result.rejected += refused
+    result.errors = (errors + result.errors)[:20]
     return json_response(result.to_json())
 
 

@@ -43,6 +43,7 @@ class IngestResult:
     accepted: int = 0
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, reason)
 
     def to_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors[:20]}
@@ -143,24 +144,24 @@ class Ingestor:
         changes, patches, points, events = plan.changes, plan.patches, plan.points, plan.events
         last_ts: dict[tuple[str, str, str], int] = {}
         now_stamp = orjson.dumps({"lastUpdateTime": now}).decode()
-        for update in updates:
+        for index, update in enumerate(updates):
             model = twin_models.get(update.twin)
             if model is None:
                 self._refuse(letters, result, update, "unknown_twin",
-                             f"there is no digital twin '{update.twin}'")
+                             f"there is no digital twin '{update.twin}'", index)
                 continue
             target = model
             if update.component:
                 target = models.interface(model).components.get(update.component, "")
                 if not target:
                     self._refuse(letters, result, update, "unknown_name",
-                                 f"{model} has no component '{update.component}'")
+                                 f"{model} has no component '{update.component}'", index)
                     continue
             problems = self._problems(target, update)
             if problems:
                 kind = "unknown_name" if any(("is not" in p) or ("is telemetry" in p) or
                                              ("relationship" in p) for p in problems) else "invalid_value"
-                self._refuse(letters, result, update, kind, "; ".join(problems[:3]))
+                self._refuse(letters, result, update, kind, "; ".join(problems[:3]), index)
                 continue
             base_ts = update.ts if update.ts is not None else now_ts
             twin_id, component = update.twin, update.component
@@ -221,8 +222,9 @@ class Ingestor:
         return problems
 
     def _refuse(self, letters: list[DeadLetter], result: IngestResult, update: Update, kind: str,
-                reason: str) -> None:
+                reason: str, index: int) -> None:
         result.rejected += 1
+        result.refused.append((index, f"{update.twin}: {reason}"))
         if len(result.errors) < 20:
             result.errors.append(f"{update.twin}: {reason}")
         payload = {"twin": update.twin, "component": update.component or None,
