@@ -42,6 +42,11 @@ def _if_none_match(request: Request) -> bool:
     return True
 
 
+def _updated(doc: dict[str, Any]) -> Response:
+    """ADT's answer to a successful PATCH: no body, the new ETag."""
+    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+
+
 def _page(items: list[Any], request: Request, token: Any | None) -> Response:
     body: dict[str, Any] = {"value": items}
     size, _ = page_position(request)
@@ -119,7 +124,7 @@ async def put_twin(twin_id: str, request: Request) -> Response:
 async def patch_twin(twin_id: str, request: Request) -> Response:
     patch = await read_json(request)
     doc = graph_of(request).update_twin(twin_id, patch, if_match=request.headers.get("if-match"))
-    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+    return _updated(doc)
 
 
 @router.delete("/digitaltwins/{twin_id}", status_code=204, tags=["digitaltwins"],
@@ -147,7 +152,7 @@ async def patch_component(twin_id: str, component: str, request: Request) -> Res
     patch = await read_json(request)
     doc = graph_of(request).update_component(twin_id, component, patch,
                                              if_match=request.headers.get("if-match"))
-    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+    return _updated(doc)
 
 
 # -- relationships -------------------------------------------------------
@@ -197,7 +202,7 @@ async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Res
     patch = await read_json(request)
     doc = graph_of(request).update_relationship(twin_id, rel_id, patch,
                                                 if_match=request.headers.get("if-match"))
-    return Response(status_code=204, headers={"ETag": doc["$etag"]})
+    return _updated(doc)
 
 
 @router.delete("/digitaltwins/{twin_id}/relationships/{rel_id}", status_code=204,

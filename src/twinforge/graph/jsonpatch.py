@@ -50,15 +50,20 @@ def _parent(doc: Any, tokens: list[str], path: str) -> Any:
     return node
 
 
-def get_at(doc: Any, path: str) -> Any:
+def _locate(doc: Any, path: str) -> tuple[Any, str] | None:
+    """The container holding ``path`` and the last token, or None for the whole document."""
     tokens = parse_pointer(path)
     if not tokens:
+        return None
+    return _parent(doc, tokens, path), tokens[-1]
+
+
+def get_at(doc: Any, path: str) -> Any:
+    located = _locate(doc, path)
+    if located is None:
         return doc
-    parent = _parent(doc, tokens, path)
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise PatchError(f"path '{path}' does not exist")
+    parent, last = located
+    if isinstance(parent, dict) and last in parent:
         return parent[last]
     if isinstance(parent, list):
         return parent[_index(parent, last, for_add=False)]
@@ -66,11 +71,10 @@ def get_at(doc: Any, path: str) -> Any:
 
 
 def _add(doc: Any, path: str, value: Any) -> Any:
-    tokens = parse_pointer(path)
-    if not tokens:
+    located = _locate(doc, path)
+    if located is None:
         return value
-    parent = _parent(doc, tokens, path)
-    last = tokens[-1]
+    parent, last = located
     if isinstance(parent, dict):
         parent[last] = value
     elif isinstance(parent, list):
@@ -81,14 +85,11 @@ def _add(doc: Any, path: str, value: Any) -> Any:
 
 
 def _remove(doc: Any, path: str) -> tuple[Any, Any]:
-    tokens = parse_pointer(path)
-    if not tokens:
+    located = _locate(doc, path)
+    if located is None:
         raise PatchError("cannot remove the whole document")
-    parent = _parent(doc, tokens, path)
-    last = tokens[-1]
-    if isinstance(parent, dict):
-        if last not in parent:
-            raise PatchError(f"path '{path}' does not exist")
+    parent, last = located
+    if isinstance(parent, dict) and last in parent:
         return doc, parent.pop(last)
     if isinstance(parent, list):
         return doc, parent.pop(_index(parent, last, for_add=False))
