@@ -12,14 +12,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from twinforge.errors import BadRequest
+from twinforge.errors import NotFound
 
 
 def benchmarks_dir() -> Path:
     for candidate in (Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"):
         if (candidate / "loadgen.py").exists():
             return candidate
-    raise BadRequest("benchmarks/ not found: run from a twinforge checkout")
+    raise NotFound("benchmarks/ not found: run from a twinforge checkout")
 
 
 def load_benchmark(name: str) -> ModuleType:
@@ -27,7 +27,7 @@ def load_benchmark(name: str) -> ModuleType:
     path = directory / f"bench_{name}.py"
     if not path.exists():
         known = sorted(p.stem.removeprefix("bench_") for p in directory.glob("bench_*.py"))
-        raise BadRequest(f"no benchmark '{name}' (known: {', '.join(known)})")
+        raise NotFound(f"no benchmark '{name}' (known: {', '.join(known)})")
     spec = importlib.util.spec_from_file_location(f"twinforge_bench_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,13 +1,13 @@
-"""The exception hierarchy shared by every layer; `api` maps it to HTTP once."""
+"""The exception hierarchy every layer raises. It speaks the library's language only:
+`twinforge.api` maps each class to an HTTP status, once, in ``api/errors.py``."""
 
 from __future__ import annotations
 
 
 class TwinforgeError(Exception):
-    """Base of every error twinforge raises on purpose."""
+    """Base of every error twinforge raises on purpose; ``code`` names the case (ADT's codes)."""
 
     code = "InternalError"
-    status = 500
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -16,28 +16,47 @@ class TwinforgeError(Exception):
             self.code = code
 
 
+class InvalidArgument(TwinforgeError):
+    """The caller passed something unusable: malformed input, an unknown option, a bad id."""
+
+    code = "InvalidArgument"
+
+
 class ValidationError(TwinforgeError):
-    """A document or value does not conform to its model or to the API's rules."""
+    """A document or value does not conform to its model."""
 
     code = "ValidationFailed"
-    status = 400
-
-
-class BadRequest(TwinforgeError):
-    code = "BadRequest"
-    status = 400
 
 
 class NotFound(TwinforgeError):
+    """The named model, twin, relationship, route or file does not exist."""
+
     code = "NotFound"
-    status = 404
 
 
 class Conflict(TwinforgeError):
+    """The change clashes with what is stored (it exists already, or is still in use)."""
+
     code = "Conflict"
-    status = 409
 
 
 class PreconditionFailed(TwinforgeError):
+    """An ETag condition (If-Match / If-None-Match) does not hold."""
+
     code = "PreconditionFailed"
-    status = 412
+
+
+class QueryTimeout(TwinforgeError):
+    """A query ran longer than its time limit."""
+
+    code = "QueryTimeout"
+
+
+class MissingDependency(TwinforgeError):
+    """An optional extra is not installed; the message names the ``pip install`` to run."""
+
+    code = "MissingDependency"
+
+
+__all__ = ["Conflict", "InvalidArgument", "MissingDependency", "NotFound", "PreconditionFailed",
+           "QueryTimeout", "TwinforgeError", "ValidationError"]

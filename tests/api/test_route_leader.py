@@ -49,7 +49,6 @@ def test_one_leader_delivers_and_another_takes_over(tmp_path: Path) -> None:
             bus = EventBus(graph, poll_interval=0.05)
             await bus.start()
             manager = RouteManager(bus, Ingestor(graph))
-            manager.leader_lock = tmp_path / "routes.lock"
             await manager.start()
             managers.append((bus, manager))
         (bus1, leader), (bus2, follower) = managers

@@ -8,7 +8,13 @@ import pytest
 
 from tests.graph.models import PLANT, PUMP, pump, tank
 from twinforge.dtdl import ModelError
-from twinforge.errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationError
+from twinforge.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    ValidationError,
+)
 from twinforge.graph import TwinGraph
 
 
@@ -118,7 +124,7 @@ def test_if_none_match_refuses_replace(plant: TwinGraph) -> None:
         (pump(pressure=3.0), ValidationError, "telemetry"),
         ({"$metadata": {"$model": "dtmi:test:Nope;1"}}, ValidationError, "not uploaded"),
         ({"name": "x"}, ValidationError, "$metadata.$model"),
-        ([1, 2], BadRequest, "JSON object"),
+        ([1, 2], InvalidArgument, "JSON object"),
     ],
 )
 def test_bad_twins_refused_and_nothing_stored(plant: TwinGraph, body: object, error: type[Exception],
@@ -162,7 +168,7 @@ def test_patch_with_etags(plant: TwinGraph) -> None:
 )
 def test_bad_patches_change_nothing(plant: TwinGraph, patch: object) -> None:
     before = plant.create_twin("p1", pump(flow=1.0))
-    with pytest.raises((ValidationError, BadRequest)):
+    with pytest.raises((ValidationError, InvalidArgument)):
         plant.update_twin("p1", patch)
     assert plant.get_twin("p1") == before
     assert event_types(plant) == ["Twin.Create"]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.graph.sensors import LIVE, sensor
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.graph import TwinGraph
 from twinforge.history import History, from_us, now_us, parse_duration, parse_time
 from twinforge.ingest import Ingestor, Update
@@ -29,9 +29,9 @@ def test_time_helpers() -> None:
     assert from_us(1_767_225_600_000_001) == "2026-01-01T00:00:00.000001Z"
     assert parse_duration("90s") == 90_000_000 and parse_duration("1.5h") == 5_400_000_000
     for bad in ("soon", "0s", "-1m", "5 parsecs"):
-        with pytest.raises(BadRequest):
+        with pytest.raises(InvalidArgument):
             parse_duration(bad)
-    with pytest.raises(BadRequest):
+    with pytest.raises(InvalidArgument):
         parse_time("tuesday")
 
 

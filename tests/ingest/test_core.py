@@ -89,20 +89,22 @@ def test_failed_batch_leaves_nothing(live: TwinGraph, monkeypatch: pytest.Monkey
     assert [e.type for e in live.events()].count("Twin.Update") == 0
 
 
-def test_twin_deleted_by_another_process_while_planning(live: TwinGraph) -> None:
+def test_twin_deleted_by_another_process_while_planning(live: TwinGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    import twinforge.graph.twins as twins_module
+
     other = TwinGraph.open(f"sqlite:///{live.store.path}")  # type: ignore[attr-defined]
+    real_plan = twins_module.plan_updates
+    raced: list[bool] = []
 
-    class Racing(Ingestor):
-        raced = False
+    def racing_plan(*args, **kwargs):  # type: ignore[no-untyped-def]
+        plan = real_plan(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            other.delete_twin("s4")  # another process commits between plan and write
+        return plan
 
-        def _plan(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            plan = super()._plan(*args, **kwargs)
-            if not self.raced:
-                self.raced = True
-                other.delete_twin("s4")  # another process commits between plan and write
-            return plan
-
-    result = Racing(live).apply([Update("s4", {"temperature": 1.0}), Update("s3", {"temperature": 2.0})])
+    monkeypatch.setattr(twins_module, "plan_updates", racing_plan)
+    result = Ingestor(live).apply([Update("s4", {"temperature": 1.0}), Update("s3", {"temperature": 2.0})])
     assert (result.accepted, result.rejected) == (1, 1)
     assert [d.kind for d in live.store.read_dead_letters()] == ["unknown_twin"]
     assert live.get_twin("s3")["temperature"] == 2.0

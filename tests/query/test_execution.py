@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.graph.models import PLANT, pump, tank
-from twinforge.errors import BadRequest
+from twinforge.errors import QueryTimeout
 from twinforge.graph import TwinGraph
 from twinforge.query import compile_query, parse_query
 
@@ -79,6 +79,6 @@ def test_expensive_query_times_out(plant: TwinGraph) -> None:
     cross = ("SELECT COUNT() FROM DIGITALTWINS P WHERE "
              + " OR ".join(f"CONTAINS(P.name, 'zz{i}')" for i in range(200)))
     plant.create_twins([(f"bulk{i}", tank(f"bulk {i}")) for i in range(20_000)])
-    with pytest.raises(BadRequest, match="longer than"):
+    with pytest.raises(QueryTimeout, match="longer than"):
         list(plant.query(cross, timeout=0.001))
     assert list(plant.query(cross)) == [{"COUNT": 0}]

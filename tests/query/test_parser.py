@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from twinforge.api.errors import status_of
 from twinforge.query import InvalidQuery, QuerySyntaxError, compile_query, parse_query
 from twinforge.query.ast import And, Compare, Func, InList, Literal, Not, Or, Ref
 
@@ -92,7 +93,7 @@ def test_invalid_queries(text: str, fragment: str) -> None:
     with pytest.raises((InvalidQuery, QuerySyntaxError)) as info:
         parse_query(text)
     assert fragment in str(info.value)
-    assert info.value.status == 400
+    assert status_of(info.value) == 400
 
 
 def test_joins_are_capped() -> None:
@@ -116,5 +117,5 @@ def test_any_input_parses_or_fails_cleanly(tokens: list[str] | str) -> None:
         compile_query(parse_query(text), lambda model: [model])
     except (QuerySyntaxError, InvalidQuery) as exc:
         failure: Exception = exc
-        assert getattr(failure, "status", None) == 400
+        assert status_of(exc) == 400
         assert str(failure)

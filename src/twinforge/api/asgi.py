@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from fastapi import FastAPI
 
 from twinforge.api.app import create_app
 from twinforge.graph import TwinGraph
 from twinforge.store import DEFAULT_URL
-from twinforge.store.sqlite import path_from_url
 
 
 def app_from_env() -> FastAPI:
-    url = os.environ.get("TWINFORGE_DB", DEFAULT_URL)
-    app = create_app(TwinGraph.open(url))
-    if url.startswith("sqlite:"):
-        # One of the workers delivers event routes; the others take over if it goes.
-        app.state.routes.leader_lock = Path(path_from_url(url) + ".routes.lock")
-    return app
+    """The app one worker process serves (event routes are led by one of them at a time)."""
+    return create_app(TwinGraph.open(os.environ.get("TWINFORGE_DB", DEFAULT_URL)))

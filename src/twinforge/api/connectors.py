@@ -21,6 +21,7 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
     connector = MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=client_id,
                               mqtt5=embedded is None, ca_file=ca_file)
     app.state.mqtt = connector
+    app.state.connectors.append(connector)
 
     async def start(app: FastAPI) -> None:
         if embedded is not None:
@@ -41,6 +42,7 @@ def attach_opcua(app: FastAPI, mapping: Mapping) -> list[Any]:
 
     connectors = [OpcUaConnector(app.state.ingestor, source) for source in mapping.opcua]
     app.state.opcua = connectors
+    app.state.connectors.extend(connectors)
 
     async def start(app: FastAPI) -> None:
         for connector in connectors:

@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.app import (
+from twinforge.api.health import health
+from twinforge.api.http import (
     QUERY_PAGE_SIZE,
+    blocking,
     decode_token,
     encode_token,
     json_response,
@@ -18,7 +20,7 @@ from twinforge.api.app import (
     raw_json_response,
     read_json,
 )
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.graph import TwinGraph
 
 router = APIRouter()
@@ -38,7 +40,7 @@ def _if_none_match(request: Request) -> bool:
     if value is None:
         return False
     if value.strip() != "*":
-        raise BadRequest("If-None-Match supports only '*'", code="InvalidArgument")
+        raise InvalidArgument("If-None-Match supports only '*'", code="InvalidArgument")
     return True
 
 
@@ -60,7 +62,7 @@ def _page(items: list[Any], request: Request, token: Any | None) -> Response:
 @router.post("/models", status_code=201, tags=["models"], summary="Upload a batch of DTDL models")
 async def upload_models(request: Request) -> Response:
     documents = await read_json(request)
-    infos = graph_of(request).add_models(documents)
+    infos = await blocking(request, graph_of(request).add_models, documents)
     return json_response([i.to_json(include_definition=False) for i in infos], 201)
 
 
@@ -68,7 +70,7 @@ async def upload_models(request: Request) -> Response:
 async def list_models(request: Request) -> Response:
     deps = request.query_params.getlist("dependenciesFor")
     include = _flag(request, "includeModelDefinition")
-    infos = graph_of(request).list_models(deps or None)
+    infos = await blocking(request, graph_of(request).list_models, deps or None)
     size, position = page_position(request)
     start = int(position or 0)
     chunk = infos[start:start + size]
@@ -78,7 +80,7 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/models/{model_id}", tags=["models"], summary="Get a model")
 async def get_model(model_id: str, request: Request) -> Response:
-    info = graph_of(request).get_model(model_id)
+    info = await blocking(request, graph_of(request).get_model, model_id)
     return json_response(info.to_json(include_definition=_flag(request, "includeModelDefinition")))
 
 
@@ -90,16 +92,16 @@ async def patch_model(model_id: str, request: Request) -> Response:
           and patch[0].get("op") == "replace" and patch[0].get("path") == "/decommissioned"
           and patch[0].get("value") is True)
     if not ok:
-        raise BadRequest("the only model update is "
+        raise InvalidArgument("the only model update is "
                          '[{"op": "replace", "path": "/decommissioned", "value": true}]',
                          code="InvalidArgument")
-    graph_of(request).decommission_model(model_id)
+    await blocking(request, graph_of(request).decommission_model, model_id)
     return Response(status_code=204)
 
 
 @router.delete("/models/{model_id}", status_code=204, tags=["models"], summary="Delete a model")
 async def delete_model(model_id: str, request: Request) -> Response:
-    graph_of(request).delete_model(model_id)
+    await blocking(request, graph_of(request).delete_model, model_id)
     return Response(status_code=204)
 
 
@@ -108,14 +110,14 @@ async def delete_model(model_id: str, request: Request) -> Response:
 
 @router.get("/digitaltwins/{twin_id}", tags=["digitaltwins"], summary="Get a twin")
 async def get_twin(twin_id: str, request: Request) -> Response:
-    text, etag = graph_of(request).get_twin_raw(twin_id)
+    text, etag = await blocking(request, graph_of(request).get_twin_raw, twin_id)
     return raw_json_response(text, etag=etag)
 
 
 @router.put("/digitaltwins/{twin_id}", tags=["digitaltwins"], summary="Create or replace a twin")
 async def put_twin(twin_id: str, request: Request) -> Response:
     body = await read_json(request)
-    doc = graph_of(request).create_twin(twin_id, body, if_none_match=_if_none_match(request))
+    doc = await blocking(request, graph_of(request).create_twin, twin_id, body, if_none_match=_if_none_match(request))
     return json_response(doc, etag=doc["$etag"])
 
 
@@ -123,14 +125,14 @@ async def put_twin(twin_id: str, request: Request) -> Response:
               summary="Update a twin with JSON Patch")
 async def patch_twin(twin_id: str, request: Request) -> Response:
     patch = await read_json(request)
-    doc = graph_of(request).update_twin(twin_id, patch, if_match=request.headers.get("if-match"))
+    doc = await blocking(request, graph_of(request).update_twin, twin_id, patch, if_match=request.headers.get("if-match"))
     return _updated(doc)
 
 
 @router.delete("/digitaltwins/{twin_id}", status_code=204, tags=["digitaltwins"],
                summary="Delete a twin")
 async def delete_twin(twin_id: str, request: Request) -> Response:
-    graph_of(request).delete_twin(twin_id, if_match=request.headers.get("if-match"))
+    await blocking(request, graph_of(request).delete_twin, twin_id, if_match=request.headers.get("if-match"))
     return Response(status_code=204)
 
 
@@ -141,8 +143,11 @@ async def delete_twin(twin_id: str, request: Request) -> Response:
             summary="Get a component")
 async def get_component(twin_id: str, component: str, request: Request) -> Response:
     graph = graph_of(request)
-    value = graph.get_component(twin_id, component)
-    _, etag = graph.get_twin_raw(twin_id)
+
+    def read() -> tuple[Any, str]:
+        return graph.get_component(twin_id, component), graph.get_twin_raw(twin_id)[1]
+
+    value, etag = await blocking(request, read)
     return json_response(value, etag=etag)
 
 
@@ -150,7 +155,7 @@ async def get_component(twin_id: str, component: str, request: Request) -> Respo
               tags=["components"], summary="Update a component with JSON Patch")
 async def patch_component(twin_id: str, component: str, request: Request) -> Response:
     patch = await read_json(request)
-    doc = graph_of(request).update_component(twin_id, component, patch,
+    doc = await blocking(request, graph_of(request).update_component, twin_id, component, patch,
                                              if_match=request.headers.get("if-match"))
     return _updated(doc)
 
@@ -164,7 +169,7 @@ async def list_relationships(twin_id: str, request: Request) -> Response:
     size, position = page_position(request)
     after = str(position or "")
     name = request.query_params.get("relationshipName")
-    items = graph_of(request).list_relationships(twin_id, name, after=after, limit=size + 1)
+    items = await blocking(request, graph_of(request).list_relationships, twin_id, name, after=after, limit=size + 1)
     more = items[size - 1]["$relationshipId"] if len(items) > size else None
     return _page(items[:size], request, more)
 
@@ -174,7 +179,7 @@ async def list_relationships(twin_id: str, request: Request) -> Response:
 async def list_incoming(twin_id: str, request: Request) -> Response:
     size, position = page_position(request)
     after: tuple[str, str] = (str(position[0]), str(position[1])) if position else ("", "")
-    items = graph_of(request).list_incoming(twin_id, after=after, limit=size + 1)
+    items = await blocking(request, graph_of(request).list_incoming, twin_id, after=after, limit=size + 1)
     last = items[size - 1] if len(items) > size else None
     more = [last["$sourceId"], last["$relationshipId"]] if last else None
     return _page(items[:size], request, more)
@@ -183,7 +188,7 @@ async def list_incoming(twin_id: str, request: Request) -> Response:
 @router.get("/digitaltwins/{twin_id}/relationships/{rel_id}", tags=["relationships"],
             summary="Get a relationship")
 async def get_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
-    doc = graph_of(request).get_relationship(twin_id, rel_id)
+    doc = await blocking(request, graph_of(request).get_relationship, twin_id, rel_id)
     return json_response(doc, etag=doc["$etag"])
 
 
@@ -191,7 +196,7 @@ async def get_relationship(twin_id: str, rel_id: str, request: Request) -> Respo
             summary="Create or replace a relationship")
 async def put_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
     body = await read_json(request)
-    doc = graph_of(request).create_relationship(twin_id, rel_id, body,
+    doc = await blocking(request, graph_of(request).create_relationship, twin_id, rel_id, body,
                                                 if_none_match=_if_none_match(request))
     return json_response(doc, etag=doc["$etag"])
 
@@ -200,7 +205,7 @@ async def put_relationship(twin_id: str, rel_id: str, request: Request) -> Respo
               tags=["relationships"], summary="Update a relationship with JSON Patch")
 async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
     patch = await read_json(request)
-    doc = graph_of(request).update_relationship(twin_id, rel_id, patch,
+    doc = await blocking(request, graph_of(request).update_relationship, twin_id, rel_id, patch,
                                                 if_match=request.headers.get("if-match"))
     return _updated(doc)
 
@@ -208,7 +213,7 @@ async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Res
 @router.delete("/digitaltwins/{twin_id}/relationships/{rel_id}", status_code=204,
                tags=["relationships"], summary="Delete a relationship")
 async def delete_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
-    graph_of(request).delete_relationship(twin_id, rel_id, if_match=request.headers.get("if-match"))
+    await blocking(request, graph_of(request).delete_relationship, twin_id, rel_id, if_match=request.headers.get("if-match"))
     return Response(status_code=204)
 
 
@@ -219,24 +224,28 @@ async def delete_relationship(twin_id: str, rel_id: str, request: Request) -> Re
 async def query(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
-        raise BadRequest('expected {"query": "SELECT ...", "continuationToken": ...}', code="InvalidArgument")
+        raise InvalidArgument('expected {"query": "SELECT ...", "continuationToken": ...}', code="InvalidArgument")
     token = body.get("continuationToken")
     if token:
         decoded = decode_token(str(token))
         if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[1], int)
                 and isinstance(decoded[2], int)):
-            raise BadRequest("continuationToken is not valid", code="InvalidArgument")
+            raise InvalidArgument("continuationToken is not valid", code="InvalidArgument")
         text, offset, size = decoded
     else:
         text, offset = body.get("query"), 0
         size = page_size(request, default=QUERY_PAGE_SIZE)
     if not isinstance(text, str):
-        raise BadRequest("'query' must be a string", code="InvalidArgument")
-    rows, more = graph_of(request).query_page(text, offset=offset, size=size)
+        raise InvalidArgument("'query' must be a string", code="InvalidArgument")
+    state = request.app.state
+    rows, more = await state.workers.query(graph_of(request).query_page, text, offset=offset, size=size,
+                                           timeout=state.query_timeout)
     next_token = encode_token([text, offset + len(rows), size]) if more else None
     return json_response({"value": rows, "continuationToken": next_token})
 
 
-@router.get("/health", tags=["service"], summary="Liveness probe")
-async def health() -> Response:
-    return json_response({"status": "ok"})
+@router.get("/health", tags=["service"],
+            summary="Liveness: ok, degraded (a connector reconnecting) or failing (503: a connector stopped)")
+async def health_route(request: Request) -> Response:
+    status, body = health(request.app)
+    return json_response(body, status)

@@ -9,10 +9,18 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.app import MAX_BODY_BYTES, json_response, next_link, page_position, read_json
-from twinforge.errors import BadRequest
+from twinforge.api.http import (
+    MAX_BODY_BYTES,
+    blocking,
+    error_response,
+    json_response,
+    next_link,
+    page_position,
+    read_json,
+)
+from twinforge.errors import InvalidArgument
 from twinforge.history import History, parse_time
-from twinforge.ingest import Ingestor, Update, update_from_json
+from twinforge.ingest import Ingestor, RefusalKind, Update, update_from_json
 from twinforge.store.base import DeadLetter
 
 router = APIRouter()
@@ -23,30 +31,31 @@ def ingestor_of(request: Request) -> Ingestor:
     return ingestor
 
 
-def _telemetry(request: Request, twin_id: str, component: str, body: Any) -> Response:
+async def _telemetry(request: Request, twin_id: str, component: str, body: Any) -> Response:
     if not isinstance(body, dict) or not body:
-        raise BadRequest("telemetry must be a non-empty JSON object of name: value", code="InvalidArgument")
+        raise InvalidArgument("telemetry must be a non-empty JSON object of name: value", code="InvalidArgument")
     source_time = request.headers.get("telemetry-source-time")
     ts = parse_time(source_time) if source_time else None
-    result = ingestor_of(request).apply([Update(twin_id, body, telemetry=True, component=component,
-                                                ts=ts, source="http")])
-    if result.rejected:
-        code = "DigitalTwinNotFound" if "there is no digital twin" in result.errors[0] else "ValidationFailed"
-        status = 404 if code == "DigitalTwinNotFound" else 400
-        return json_response({"error": {"code": code, "message": result.errors[0]}}, status)
+    result = await blocking(request, ingestor_of(request).apply,
+                            [Update(twin_id, body, telemetry=True, component=component, ts=ts, source="http")])
+    if result.refused:
+        refusal = result.refused[0]
+        if refusal.kind is RefusalKind.UNKNOWN_TWIN:
+            return error_response(404, "DigitalTwinNotFound", refusal.reason)
+        return error_response(400, "ValidationFailed", f"{twin_id}: {refusal.reason}")
     return Response(status_code=204)
 
 
 @router.post("/digitaltwins/{twin_id}/telemetry", status_code=204, tags=["telemetry"],
              summary="Send telemetry for a twin (names checked against its model)")
 async def send_telemetry(twin_id: str, request: Request) -> Response:
-    return _telemetry(request, twin_id, "", await read_json(request))
+    return await _telemetry(request, twin_id, "", await read_json(request))
 
 
 @router.post("/digitaltwins/{twin_id}/components/{component}/telemetry", status_code=204,
              tags=["telemetry"], summary="Send telemetry for a twin's component")
 async def send_component_telemetry(twin_id: str, component: str, request: Request) -> Response:
-    return _telemetry(request, twin_id, component, await read_json(request))
+    return await _telemetry(request, twin_id, component, await read_json(request))
 
 
 @router.post("/ingest", tags=["telemetry"],
@@ -54,7 +63,7 @@ async def send_component_telemetry(twin_id: str, component: str, request: Reques
 async def bulk_ingest(request: Request) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+        raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
     ingestor = ingestor_of(request)
     updates: list[Update] = []
     letters: list[DeadLetter] = []
@@ -101,41 +110,47 @@ async def history(twin_id: str, request: Request) -> Response:
     params = request.query_params
     name = params.get("name")
     if not name:
-        raise BadRequest("'name' is required: the property or telemetry name", code="InvalidArgument")
+        raise InvalidArgument("'name' is required: the property or telemetry name", code="InvalidArgument")
     graph = request.app.state.graph
-    graph.get_twin_raw(twin_id)  # 404 for an unknown twin
     size, position = page_position(request)
-    rows = History(graph.store).read_range(
-        twin_id, name, component=params.get("component", ""), start=params.get("from"),
-        end=params.get("to"), bucket=params.get("bucket"), agg=params.get("agg"),
-        after=int(position) if position is not None else None, limit=size)
+
+    def read() -> list[dict[str, Any]]:
+        graph.get_twin_raw(twin_id)  # 404 for an unknown twin
+        return History(graph.store).read_range(
+            twin_id, name, component=params.get("component", ""), start=params.get("from"),
+            end=params.get("to"), bucket=params.get("bucket"), agg=params.get("agg"),
+            after=int(position) if position is not None else None, limit=size)
+
+    rows = await blocking(request, read)
     more = rows[-1]["_ts"] if len(rows) == size else None
     body = {"value": [{"time": r["time"], "value": r["value"]} for r in rows],
             "nextLink": next_link(request, [size, more]) if more is not None else None}
     return json_response(body)
 
 
-@router.get("/ingest/status", tags=["telemetry"], summary="Connector counters: messages, updates, refusals")
+@router.get("/ingest/status", tags=["telemetry"],
+            summary="Connectors (state, counters, last error) and refusals by kind")
 async def ingest_status(request: Request) -> Response:
     state = request.app.state
-    mqtt = getattr(state, "mqtt", None)
-    body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "mqtt": None, "opcua": []}
-    if mqtt is not None:
-        body["mqtt"] = {**vars(mqtt.stats), "connected": mqtt.connected.is_set(),
-                        "broker": f"{mqtt.address.host}:{mqtt.address.port}"}
-    for connector in getattr(state, "opcua", []):
-        body["opcua"].append({"endpoint": connector.source.endpoint, "changes": connector.changes,
-                              "connected": connector.connected.is_set()})
+    connectors = [c.status() for c in getattr(state, "connectors", [])]
+    body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "connectors": connectors,
+                            "mqtt": next((c for c in connectors if c["type"] == "mqtt"), None),
+                            "opcua": [c for c in connectors if c["type"] == "opcua"]}
     return json_response(body)
 
 
-@router.get("/deadletters", tags=["telemetry"], summary="Inputs that could not be applied, oldest first")
+@router.get("/deadletters", tags=["telemetry"],
+            summary="Inputs that could not be applied, oldest first, with stored counts by kind")
 async def dead_letters(request: Request) -> Response:
     size, position = page_position(request)
-    store = request.app.state.graph.store
-    letters = store.read_dead_letters(after=int(position or 0), limit=size)
+    graph = request.app.state.graph
+
+    def read() -> tuple[list[DeadLetter], dict[str, int]]:
+        return graph.dead_letters(after=int(position or 0), limit=size), graph.dead_letter_counts()
+
+    letters, counts = await blocking(request, read)
     value = [{"seq": d.seq, "time": d.time, "source": d.source, "kind": d.kind, "reason": d.reason,
               "payload": d.payload} for d in letters]
-    body = {"value": value, "counts": dict(ingestor_of(request).counters),
+    body = {"value": value, "counts": counts,
             "nextLink": next_link(request, [size, letters[-1].seq]) if len(letters) == size else None}
     return json_response(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.app import json_response, read_json
+from twinforge.api.http import blocking, json_response, read_json
 from twinforge.events.routes import RouteManager
 
 router = APIRouter()
@@ -18,44 +18,44 @@ def routes_of(request: Request) -> RouteManager:
 
 @router.put("/endpoints/{name}", tags=["events"], summary="Create or replace an endpoint (mqtt or webhook)")
 async def put_endpoint(name: str, request: Request) -> Response:
-    endpoint = routes_of(request).put_endpoint(name, await read_json(request))
+    endpoint = await blocking(request, routes_of(request).put_endpoint, name, await read_json(request))
     return json_response(endpoint.to_json())
 
 
 @router.get("/endpoints", tags=["events"], summary="List endpoints")
 async def list_endpoints(request: Request) -> Response:
-    return json_response({"value": [e.to_json() for e in routes_of(request).endpoints()], "nextLink": None})
+    return json_response({"value": [e.to_json() for e in await blocking(request, routes_of(request).endpoints)], "nextLink": None})
 
 
 @router.get("/endpoints/{name}", tags=["events"], summary="Get an endpoint")
 async def get_endpoint(name: str, request: Request) -> Response:
-    return json_response(routes_of(request).endpoint(name).to_json())
+    return json_response((await blocking(request, routes_of(request).endpoint, name)).to_json())
 
 
 @router.delete("/endpoints/{name}", status_code=204, tags=["events"], summary="Delete an endpoint")
 async def delete_endpoint(name: str, request: Request) -> Response:
-    routes_of(request).delete_endpoint(name)
+    await blocking(request, routes_of(request).delete_endpoint, name)
     return Response(status_code=204)
 
 
 @router.put("/eventroutes/{route_id}", status_code=204, tags=["events"],
             summary="Create or replace an event route: {endpointName, filter}")
 async def put_route(route_id: str, request: Request) -> Response:
-    routes_of(request).put_route(route_id, await read_json(request))
+    await blocking(request, routes_of(request).put_route, route_id, await read_json(request))
     return Response(status_code=204)
 
 
 @router.get("/eventroutes", tags=["events"], summary="List event routes")
 async def list_routes(request: Request) -> Response:
-    return json_response({"value": routes_of(request).routes(), "nextLink": None})
+    return json_response({"value": await blocking(request, routes_of(request).routes), "nextLink": None})
 
 
 @router.get("/eventroutes/{route_id}", tags=["events"], summary="Get an event route")
 async def get_route(route_id: str, request: Request) -> Response:
-    return json_response(routes_of(request).route(route_id))
+    return json_response(await blocking(request, routes_of(request).route, route_id))
 
 
 @router.delete("/eventroutes/{route_id}", status_code=204, tags=["events"], summary="Delete an event route")
 async def delete_route(route_id: str, request: Request) -> Response:
-    routes_of(request).delete_route(route_id)
+    await blocking(request, routes_of(request).delete_route, route_id)
     return Response(status_code=204)

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.events import EventBus, EventFilter, envelope
 
 router = APIRouter()
@@ -23,7 +23,7 @@ def _filter(app_state: object, params: object) -> tuple[EventFilter, int | None]
     event_filter = EventFilter.build(graph, get_list("twin"), get_list("model"), get_list("type"))
     after = params.get("lastEventId")  # type: ignore[attr-defined]
     if after is not None and not str(after).isdigit():
-        raise BadRequest("lastEventId must be an event id (a whole number)", code="InvalidArgument")
+        raise InvalidArgument("lastEventId must be an event id (a whole number)", code="InvalidArgument")
     return event_filter, int(after) if after is not None else None
 
 
@@ -59,7 +59,7 @@ async def stream_sse(request: Request) -> StreamingResponse:
 async def stream_ws(websocket: WebSocket) -> None:
     try:
         event_filter, after = _filter(websocket.app.state, websocket.query_params)
-    except BadRequest as exc:
+    except InvalidArgument as exc:
         await websocket.close(code=1008, reason=exc.message[:120])
         return
     await websocket.accept()

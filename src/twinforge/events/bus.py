@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.graph import TwinGraph
 from twinforge.store.base import EventRecord
 
@@ -42,7 +42,7 @@ def short_type(name: str) -> str:
         return name
     short = SHORT_NAMES.get(name.lower())
     if short is None:
-        raise BadRequest(f"unknown event type '{name}'; known: {', '.join(TYPE_NAMES)}",
+        raise InvalidArgument(f"unknown event type '{name}'; known: {', '.join(TYPE_NAMES)}",
                          code="InvalidArgument")
     return short
 
@@ -84,7 +84,7 @@ class EventFilter:
         for model in models:
             found = graph.models.descendants(model) if model in graph.models else []
             if not found:
-                raise BadRequest(f"unknown model '{model}'", code="ModelNotFound")
+                raise InvalidArgument(f"unknown model '{model}'", code="ModelNotFound")
             expanded.update(found)
         return cls(frozenset(twins), frozenset(expanded), frozenset(short_type(t) for t in types))
 
@@ -139,19 +139,21 @@ class EventBus:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             self._wake.clear()
             try:
-                self.pump()
+                await self.pump()
             except Exception:  # the bus must outlive a failed read; the next round retries
                 log.exception("event bus: reading events failed")
 
-    def pump(self) -> int:
-        """Deliver every event committed since the last call; returns how many."""
+    async def pump(self) -> int:
+        """Deliver every event committed since the last call; returns how many. The store
+        is read in a worker thread, the subscribers' queues are fed on the loop."""
+        store = self.graph.store
         if not self.subscribers:
             # Nobody listens: skip ahead. A subscriber that comes later replays from the store.
-            self.last_seq = self.graph.store.last_event_seq()
+            self.last_seq = await asyncio.to_thread(store.last_event_seq)
             return 0
         delivered = 0
         while True:
-            batch = self.graph.store.read_events(self.last_seq, 1000)
+            batch = await asyncio.to_thread(store.read_events, self.last_seq, 1000)
             if not batch:
                 return delivered
             for event in batch:
@@ -177,7 +179,7 @@ class EventBus:
             sent = after if after is not None else self.last_seq
             if after is not None:
                 while True:
-                    batch = self.graph.store.read_events(sent, 1000)
+                    batch = await asyncio.to_thread(self.graph.store.read_events, sent, 1000)
                     if not batch:
                         break
                     for event in batch:

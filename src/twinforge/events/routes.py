@@ -18,13 +18,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from twinforge.errors import BadRequest, NotFound
+from twinforge.errors import InvalidArgument, NotFound
 from twinforge.events.bus import EventBus, EventFilter, envelope
 from twinforge.ingest import Ingestor
 from twinforge.query import Evaluator, parse_query
@@ -38,7 +37,7 @@ _ADT_FUNCTIONS = {"STARTS_WITH": "STARTSWITH", "ENDS_WITH": "ENDSWITH"}
 def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
     """A predicate over event envelopes from ADT's filter syntax; a clear 400 when invalid."""
     if not isinstance(text, str) or not text.strip():
-        raise BadRequest("a route filter is required ('true' routes every event)", code="InvalidArgument")
+        raise InvalidArgument("a route filter is required ('true' routes every event)", code="InvalidArgument")
     normalised = re.sub(r"\b(STARTS_WITH|ENDS_WITH)\s*\(",
                         lambda m: _ADT_FUNCTIONS[m.group(1).upper()] + "(", text, flags=re.IGNORECASE)
     query = parse_query(f"SELECT * FROM DIGITALTWINS WHERE {normalised}")
@@ -60,24 +59,24 @@ class Endpoint:
     @classmethod
     def from_json(cls, name: str, body: Any) -> Endpoint:
         if not _ID.match(name):
-            raise BadRequest("an endpoint name is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
+            raise InvalidArgument("an endpoint name is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
         if not isinstance(body, dict) or body.get("type") not in ("mqtt", "webhook"):
-            raise BadRequest('an endpoint is {"type": "mqtt", "topic": ...} or {"type": "webhook", "url": ...}',
+            raise InvalidArgument('an endpoint is {"type": "mqtt", "topic": ...} or {"type": "webhook", "url": ...}',
                              code="InvalidArgument")
         retries = body.get("maxRetries", 5)
         if not isinstance(retries, int) or not 0 <= retries <= 20:
-            raise BadRequest("maxRetries must be 0 to 20", code="InvalidArgument")
+            raise InvalidArgument("maxRetries must be 0 to 20", code="InvalidArgument")
         if body["type"] == "webhook":
             url = body.get("url")
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise BadRequest("a webhook endpoint needs an http(s) 'url'", code="InvalidArgument")
+                raise InvalidArgument("a webhook endpoint needs an http(s) 'url'", code="InvalidArgument")
             headers = body.get("headers") or {}
             if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-                raise BadRequest("'headers' must map names to strings", code="InvalidArgument")
+                raise InvalidArgument("'headers' must map names to strings", code="InvalidArgument")
             return cls(name, "webhook", url=url, headers=headers, max_retries=retries)
         topic = body.get("topic", cls.topic)
         if not isinstance(topic, str) or not topic or "#" in topic or "+" in topic:
-            raise BadRequest("an MQTT endpoint needs a 'topic' without wildcards", code="InvalidArgument")
+            raise InvalidArgument("an MQTT endpoint needs a 'topic' without wildcards", code="InvalidArgument")
         return cls(name, "mqtt", topic=topic, max_retries=retries)
 
     def to_json(self) -> dict[str, Any]:
@@ -99,13 +98,13 @@ class RouteManager:
         self.delivered: dict[str, int] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
-        # With several worker processes on one store, only the holder of this file lock
-        # delivers (else every worker would send every event); the others stand by.
-        self.leader_lock: Path | None = None
-        self._lock_file: Any = None
+        # With several processes on one store, only the holder of the store's "routes" lease
+        # delivers (else every process would send every event); the others stand by.
+        self.lease = self.store.lease("routes")
         self.leading = True
         self._watcher: asyncio.Task[None] | None = None
         self._snapshot: list[tuple[str, str]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- persistence ------------------------------------------------------
 
@@ -122,7 +121,7 @@ class RouteManager:
     def put_endpoint(self, name: str, body: Any) -> Endpoint:
         endpoint = Endpoint.from_json(name, body)
         if endpoint.type == "mqtt" and self.mqtt is None:
-            raise BadRequest("MQTT endpoints need the server started with --mqtt", code="InvalidArgument")
+            raise InvalidArgument("MQTT endpoints need the server started with --mqtt", code="InvalidArgument")
         self.store.put_setting(f"endpoint:{name}", orjson.dumps(endpoint.to_json()).decode())
         for route in self.routes():
             if route["endpointName"] == name:
@@ -133,7 +132,7 @@ class RouteManager:
         self.endpoint(name)
         users = [r["id"] for r in self.routes() if r["endpointName"] == name]
         if users:
-            raise BadRequest(f"endpoint '{name}' is used by route '{users[0]}'", code="EndpointInUse")
+            raise InvalidArgument(f"endpoint '{name}' is used by route '{users[0]}'", code="EndpointInUse")
         self.store.delete_setting(f"endpoint:{name}")
 
     def routes(self) -> list[dict[str, Any]]:
@@ -148,9 +147,9 @@ class RouteManager:
 
     def put_route(self, route_id: str, body: Any) -> dict[str, Any]:
         if not _ID.match(route_id):
-            raise BadRequest("a route id is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
+            raise InvalidArgument("a route id is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
         if not isinstance(body, dict) or not isinstance(body.get("endpointName"), str):
-            raise BadRequest('an event route is {"endpointName": "...", "filter": "..."}', code="InvalidArgument")
+            raise InvalidArgument('an event route is {"endpointName": "...", "filter": "..."}', code="InvalidArgument")
         self.endpoint(body["endpointName"])
         compile_filter(body.get("filter", ""))
         route = {"id": route_id, "endpointName": body["endpointName"], "filter": body["filter"]}
@@ -164,33 +163,22 @@ class RouteManager:
         self.route(route_id)
         self.store.delete_setting(f"route:{route_id}")
         self.store.delete_setting(f"cursor:{route_id}")
-        task = self._tasks.pop(route_id, None)
-        if task is not None:
-            task.cancel()
+        self._on_loop(self._cancel, route_id)
 
     # -- delivery ---------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._http = httpx.AsyncClient(timeout=10.0)
         self.leading = self._try_lead()
         if self.leading:
             for route in self.routes():
                 self._restart(route)
-        self._snapshot = self._settings()
+        self._snapshot = await asyncio.to_thread(self._settings)
         self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="route watcher")
 
     def _try_lead(self) -> bool:
-        if self.leader_lock is None:
-            return True
-        import fcntl
-
-        if self._lock_file is None:
-            self._lock_file = open(self.leader_lock, "a")  # noqa: SIM115 - held for the process's life
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
+        return self.lease.try_acquire()
 
     def _settings(self) -> list[tuple[str, str]]:
         return self.store.list_settings("endpoint:") + self.store.list_settings("route:")
@@ -205,10 +193,10 @@ class RouteManager:
                     if not self.leading:
                         continue
                     self._snapshot = []
-                current = self._settings()
+                current = await asyncio.to_thread(self._settings)
                 if current != self._snapshot:
                     self._snapshot = current
-                    routes = self.routes()
+                    routes = await asyncio.to_thread(self.routes)
                     for route_id in set(self._tasks) - {r["id"] for r in routes}:
                         self._tasks.pop(route_id).cancel()
                     for route in routes:
@@ -229,24 +217,44 @@ class RouteManager:
         self._tasks.clear()
         if self._http is not None:
             await self._http.aclose()
-        if self._lock_file is not None:
-            self._lock_file.close()  # releases the lock: another process takes over
+        self.lease.release()  # another process takes over
 
     def _restart(self, route: dict[str, Any]) -> None:
+        """(Re)start a route's delivery task on the server's loop, from any thread."""
+        self._on_loop(self._restart_now, route)
+
+    def _on_loop(self, fn: Any, *args: Any) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not started yet: start() starts every route
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    def _restart_now(self, route: dict[str, Any]) -> None:
         old = self._tasks.pop(route["id"], None)
         if old is not None:
             old.cancel()
-        if not self.leading:
-            return
-        with contextlib.suppress(RuntimeError):  # no running loop: started later by start()
+        if self.leading:
             self._tasks[route["id"]] = asyncio.get_running_loop().create_task(
                 self._deliver_route(route), name=f"route {route['id']}")
 
+    def _cancel(self, route_id: str) -> None:
+        task = self._tasks.pop(route_id, None)
+        if task is not None:
+            task.cancel()
+
     async def _deliver_route(self, route: dict[str, Any]) -> None:
-        endpoint = self.endpoint(route["endpointName"])
+        endpoint = await asyncio.to_thread(self.endpoint, route["endpointName"])
         event_filter = EventFilter(custom=compile_filter(route["filter"]))
         cursor_key = f"cursor:{route['id']}"
-        after = int(self.store.get_setting(cursor_key) or self.store.last_event_seq())
+        saved = await asyncio.to_thread(self.store.get_setting, cursor_key)
+        after = int(saved) if saved else await asyncio.to_thread(self.store.last_event_seq)
         saved_at = time.monotonic()
         async for event in self.bus.stream(event_filter, after):
             await self._deliver(route, endpoint, event)
@@ -255,7 +263,7 @@ class RouteManager:
             # Saved at most twice a second: after a restart a few events may be sent again
             # (at-least-once delivery), none are skipped.
             if time.monotonic() - saved_at > 0.5:
-                self.store.put_setting(cursor_key, str(after))
+                await asyncio.to_thread(self.store.put_setting, cursor_key, str(after))
                 saved_at = time.monotonic()
 
     async def _deliver(self, route: dict[str, Any], endpoint: Endpoint, event: EventRecord) -> None:
@@ -288,4 +296,4 @@ class RouteManager:
         self.ingestor.dead_letter(letters, f"route:{route['id']}", "delivery_failed",
                                   f"{endpoint.type} endpoint '{endpoint.name}' failed "
                                   f"{endpoint.max_retries + 1} time(s): {error}", body)
-        self.ingestor.keep_dead_letters(letters)
+        await asyncio.to_thread(self.ingestor.keep_dead_letters, letters)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 
 _OPS = {"add", "remove", "replace", "move", "copy", "test"}
 
 
-class PatchError(BadRequest):
+class PatchError(InvalidArgument):
     code = "JsonPatchInvalid"
 
 

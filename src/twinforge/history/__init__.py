@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument, MissingDependency
 from twinforge.history.timeutil import from_us, now_us, parse_duration, parse_time, to_us
 from twinforge.store.base import HistoryPoint, HistoryStore
 
@@ -17,12 +17,9 @@ AGGREGATES = ("min", "max", "avg", "last", "count")
 
 
 def point(twin: str, component: str, name: str, ts: int, value: Any) -> HistoryPoint:
-    if isinstance(value, bool):
-        num: float | None = float(value)
-    elif isinstance(value, (int, float)):
-        num = float(value)
-    else:
-        num = None
+    """One history sample; numbers and booleans also keep a float for aggregates."""
+    kind = type(value)
+    num = float(value) if kind is float or kind is int or kind is bool else None
     return HistoryPoint(twin, component, name, ts, num, orjson.dumps(value).decode())
 
 
@@ -43,15 +40,15 @@ class History:
                                              after=after, limit=limit)
             return [{"time": from_us(p.ts), "value": orjson.loads(p.value), "_ts": p.ts} for p in points]
         if agg not in AGGREGATES:
-            raise BadRequest(f"agg must be one of {', '.join(AGGREGATES)}", code="InvalidArgument")
+            raise InvalidArgument(f"agg must be one of {', '.join(AGGREGATES)}", code="InvalidArgument")
         if bucket is None:
-            raise BadRequest("agg needs a bucket, e.g. bucket=1m", code="InvalidArgument")
+            raise InvalidArgument("agg needs a bucket, e.g. bucket=1m", code="InvalidArgument")
         size = parse_duration(bucket)
         hi = hi if hi is not None else now_us() + 1
         lo = lo if lo is not None else hi - 1000 * size
         lo -= lo % size  # buckets start on multiples of their size since the epoch
         if hi <= lo:
-            raise BadRequest("'to' must be after 'from'", code="InvalidArgument")
+            raise InvalidArgument("'to' must be after 'from'", code="InvalidArgument")
         rows = self.store.aggregate_history(twin, name, component=component, start=lo, end=hi,
                                             bucket=size, agg=agg, after=after, limit=limit)
         out = []
@@ -66,7 +63,7 @@ class History:
         try:
             import pandas as pd
         except ImportError:  # pragma: no cover - pandas is in the [ml] extra
-            raise BadRequest("pandas is needed for DataFrames: pip install 'twinforge[ml]'") from None
+            raise MissingDependency("pandas is needed for DataFrames: pip install 'twinforge[ml]'") from None
         rows: list[dict[str, Any]] = []
         after = None
         while True:

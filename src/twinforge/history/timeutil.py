@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m|h|d|w)$")
@@ -34,12 +34,12 @@ def parse_time(text: str) -> int:
     try:
         return to_us(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
     except (ValueError, AttributeError):
-        raise BadRequest(f"'{text}' is not an ISO 8601 time", code="InvalidArgument") from None
+        raise InvalidArgument(f"'{text}' is not an ISO 8601 time", code="InvalidArgument") from None
 
 
 def parse_duration(text: str) -> int:
     """``90s``, ``5m``, ``1h``, ``30d`` ... to microseconds."""
     m = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if not m or float(m.group(1)) <= 0:
-        raise BadRequest(f"'{text}' is not a duration like 500ms, 30s, 5m, 1h or 7d", code="InvalidArgument")
+        raise InvalidArgument(f"'{text}' is not a duration like 500ms, 30s, 5m, 1h or 7d", code="InvalidArgument")
     return int(float(m.group(1)) * _UNITS[m.group(2)])

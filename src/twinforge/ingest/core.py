@@ -1,82 +1,55 @@
-"""Apply batches of property updates and telemetry to twins, with history and events.
+"""The ingest core: what connectors (MQTT, OPC UA, HTTP) hand their input to.
 
-Every connector (MQTT, OPC UA, HTTP) turns what it receives into `Update`s and hands
-them here. A batch is one store transaction: twin states, history points, change events
-and dead letters are written together. An update that cannot be applied (unknown twin,
-unknown name, a value of the wrong type) becomes a dead letter and the rest of the batch
-goes on: one bad device never stops the others.
+Connectors turn what they receive into `Update`s; `Ingestor.apply` passes a batch to the
+graph (`TwinGraph.apply_updates`, the one owner of twin changes), which writes twin
+states, history points, events and dead letters in one transaction. An update the graph
+refuses becomes a dead letter of the refusal's kind and the rest of the batch goes on:
+one bad device never stops the others.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from twinforge.dtdl.values import check_primitive, check_value
-from twinforge.graph import TwinGraph, new_etag
-from twinforge.history import from_us, parse_time
-from twinforge.store.base import DeadLetter, EventRecord, HistoryPoint, TwinValues
+from twinforge.errors import InvalidArgument
+from twinforge.graph import Refusal, RefusalKind, TwinGraph, Update
+from twinforge.history import parse_time
+from twinforge.store.base import DeadLetter
 
 log = logging.getLogger("twinforge.ingest")
-_UNKNOWN: tuple[str, Any] = ("unknown", None)
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """New values for one twin (or one of its components): properties, or telemetry."""
-
-    twin: str
-    values: Mapping[str, Any]
-    telemetry: bool = False
-    component: str = ""
-    ts: int | None = None  # source time, microseconds since the epoch; None means now
-    source: str = "api"
+M = TypeVar("M")
 
 
 @dataclass
 class IngestResult:
+    """What a batch did: counts, the first reasons, and each refusal by position."""
+
     accepted: int = 0
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
-    refused: list[tuple[int, str]] = field(default_factory=list)  # (index in the batch, reason)
+    refused: list[Refusal] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "rejected": self.rejected, "errors": self.errors[:20]}
 
 
-@dataclass
-class _Plan:
-    """What a batch writes, prepared before its transaction."""
-
-    now: str
-    result: IngestResult
-    letters: list[DeadLetter]
-    changes: dict[str, dict[tuple[str, str], tuple[str, str]]] = field(default_factory=dict)
-    patches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    points: list[HistoryPoint] = field(default_factory=list)
-    events: list[EventRecord] = field(default_factory=list)
-
-
 class Ingestor:
-    """Turns batches of `Update`s into twin changes; counts and keeps what it refuses."""
+    """Hands batches of `Update`s to the graph; counts, logs and keeps what is refused."""
 
     def __init__(self, graph: TwinGraph) -> None:
         self.graph = graph
         self.counters: Counter[str] = Counter()
         self._logged: set[str] = set()
-        self._model_cache: dict[str, str] = {}
-        self._cache_version: tuple[int, int] = (-1, -1)
-
-    # -- refusals ---------------------------------------------------------
 
     def dead_letter(self, letters: list[DeadLetter], source: str, kind: str, reason: str,
                     payload: Any) -> None:
-        """Record one refused input: counted, logged once per kind, kept in the store."""
+        """Record one refused input: counted, logged once per kind, kept with the batch."""
         self.counters[kind] += 1
         if kind not in self._logged:
             self._logged.add(kind)
@@ -86,151 +59,76 @@ class Ingestor:
         letters.append(DeadLetter(self.graph.clock(), source, kind, reason, text[:65536]))
 
     def keep_dead_letters(self, letters: list[DeadLetter]) -> None:
-        if letters:
-            self.graph.store.append_dead_letters(letters)
-
-    # -- the batch --------------------------------------------------------
+        """Store dead letters that belong to no batch."""
+        self.graph.keep_dead_letters(letters)
 
     def apply(self, updates: Sequence[Update], letters: list[DeadLetter] | None = None) -> IngestResult:
-        """Apply a batch in one transaction; refused updates (and ``letters``) are dead-lettered.
+        """Apply a batch in one transaction; refused updates (and ``letters``) are dead-lettered."""
 
-        The batch is checked and prepared before the transaction, so that several processes
-        sharing a store hold the write lock only to write; inside it the twins' models are
-        checked again, and the batch is prepared anew if any changed meanwhile.
-        """
-        graph = self.graph
-        graph.refresh_models()
-        store = graph.store
-        ids = list({u.twin for u in updates})
-        seen = (graph.twins_version, store.data_version())
-        twin_models = self._models_of(ids, seen)
-        plan = self._plan(updates, twin_models, list(letters or []))
-        with store.transaction():
-            if (graph.twins_version, store.data_version()) != seen:
-                current = store.get_twin_models(ids)  # a twin may have gone or changed model
-                if current != twin_models:
-                    plan = self._plan(updates, current, list(letters or []))
-            if plan.changes:
-                store.set_twin_values([TwinValues(twin_id, new_etag(), plan.now, values)
-                                       for twin_id, values in plan.changes.items()])
-            if plan.events:
-                store.append_events(plan.events)
-            if plan.points:
-                store.append_history(plan.points)
-            self.keep_dead_letters(plan.letters)
-        if plan.events:
-            graph.notify()
-        return plan.result
+        def refused(refusals: list[Refusal]) -> list[DeadLetter]:
+            out: list[DeadLetter] = []
+            for refusal in refusals:
+                update = updates[refusal.index]
+                payload = {"twin": update.twin, "component": update.component or None,
+                           "telemetry" if update.telemetry else "properties": dict(update.values)
+                           if isinstance(update.values, dict) else update.values}
+                self.dead_letter(out, update.source, refusal.kind.value, refusal.reason, payload)
+            return out
 
-    def _models_of(self, ids: list[str], version: tuple[int, int]) -> dict[str, str]:
-        """Each twin's model, from a cache kept while no twin was created, replaced or
-        deleted (here or by another process); what the cache lacks is read from the store."""
-        if version != self._cache_version or len(self._model_cache) > 1_000_000:
-            self._model_cache = {}
-            self._cache_version = version
-        cache = self._model_cache
-        missing = [i for i in ids if i not in cache]
-        if missing:
-            cache.update(self.graph.store.get_twin_models(missing))
-        return {i: cache[i] for i in ids if i in cache}
+        outcome = self.graph.apply_updates(updates, dead_letters=letters or [], on_refusals=refused)
+        reasons = [f"{updates[r.index].twin}: {r.reason}" for r in outcome.refusals]
+        return IngestResult(accepted=outcome.accepted, rejected=len(letters or []) + len(outcome.refusals),
+                            errors=reasons[:20], refused=outcome.refusals)
 
-    def _plan(self, updates: Sequence[Update], twin_models: dict[str, str], letters: list[DeadLetter]) -> _Plan:
-        """Check every update and turn the batch into the rows to write."""
-        models = self.graph.models
-        now = self.graph.clock()
-        now_ts = parse_time(now)
-        result = IngestResult(rejected=len(letters))
-        plan = _Plan(now, result, letters)
-        changes, patches, points, events = plan.changes, plan.patches, plan.points, plan.events
-        last_ts: dict[tuple[str, str, str], int] = {}
-        now_stamp = orjson.dumps({"lastUpdateTime": now}).decode()
-        for index, update in enumerate(updates):
-            model = twin_models.get(update.twin)
-            if model is None:
-                self._refuse(letters, result, update, "unknown_twin",
-                             f"there is no digital twin '{update.twin}'", index)
-                continue
-            target = model
-            if update.component:
-                target = models.interface(model).components.get(update.component, "")
-                if not target:
-                    self._refuse(letters, result, update, "unknown_name",
-                                 f"{model} has no component '{update.component}'", index)
-                    continue
-            problems = self._problems(target, update)
-            if problems:
-                kind = "unknown_name" if any(("is not" in p) or ("is telemetry" in p) or
-                                             ("relationship" in p) for p in problems) else "invalid_value"
-                self._refuse(letters, result, update, kind, "; ".join(problems[:3]), index)
-                continue
-            base_ts = update.ts if update.ts is not None else now_ts
-            twin_id, component = update.twin, update.component
-            if update.telemetry:
-                twin_changes = None
-                message = {"component": component or None, "values": dict(update.values),
-                           "sourceTime": from_us(base_ts) if update.ts is not None else None}
-                events.append(EventRecord(now, "Telemetry", twin_id, orjson.dumps(message).decode(),
-                                          model=model))
-                stamp = ""
-            else:
-                twin_changes = changes.setdefault(twin_id, {})
-                patch = patches.setdefault(twin_id, [])
-                stamp = now_stamp if update.ts is None else orjson.dumps(
-                    {"lastUpdateTime": from_us(base_ts)}).decode()
-                prefix = f"/{component}/" if component else "/"
-            for name, value in update.values.items():
-                # Two samples of one value at the same microsecond: keep both, one µs apart.
-                key = (twin_id, component, name)
-                previous = last_ts.get(key)
-                ts = base_ts if previous is None or previous < base_ts else previous + 1
-                last_ts[key] = ts
-                text = orjson.dumps(value).decode()
-                kind_of = type(value)
-                points.append(HistoryPoint(twin_id, component, name, ts,
-                                           float(value) if kind_of is float or kind_of is int or kind_of is bool
-                                           else None, text))
-                if twin_changes is not None:
-                    twin_changes[(component, name)] = (text, stamp)
-                    patch.append({"op": "add", "path": prefix + name, "value": value})
-            result.accepted += 1
-        for twin_id in changes:
-            events.append(EventRecord(now, "Twin.Update", twin_id, orjson.dumps(patches[twin_id]).decode(),
-                                      model=twin_models[twin_id]))
-        return plan
 
-    def _problems(self, model: str, update: Update) -> list[str]:
-        models = self.graph.models
-        values = update.values
-        if not isinstance(values, Mapping) or not values:
-            return ["the update holds no values (expected a JSON object of name: value)"]
-        if not update.telemetry:
-            # Fast path: primitive properties checked straight from the interface's member table.
-            members = models.member_table(model)
-            for name, value in values.items():
-                kind, schema = members.get(name, _UNKNOWN)
-                if kind != "property" or not isinstance(schema, str) or check_primitive(schema, value):
-                    return models.validate_twin(model, values)
-            return []
-        telemetry = models.interface(model).telemetry
-        problems: list[str] = []
-        for name, value in update.values.items():
-            element = telemetry.get(name)
-            if element is None:
-                problems.append(f"'{name}' is not telemetry of {model}")
-            else:
-                problems.extend(check_value(element, value, name, models.deref))
-        return problems
+def apply_resilient(ingestor: Ingestor, messages: Sequence[M],
+                    decode: Callable[[M, list[DeadLetter]], list[Update]],
+                    describe: Callable[[M], tuple[str, Any]]) -> IngestResult:
+    """Decode and apply a batch of connector messages so that no input can stop a connector.
 
-    def _refuse(self, letters: list[DeadLetter], result: IngestResult, update: Update, kind: str,
-                reason: str, index: int) -> None:
-        result.rejected += 1
-        result.refused.append((index, f"{update.twin}: {reason}"))
-        if len(result.errors) < 20:
-            result.errors.append(f"{update.twin}: {reason}")
-        payload = {"twin": update.twin, "component": update.component or None,
-                   "telemetry" if update.telemetry else "properties": dict(update.values)
-                   if isinstance(update.values, Mapping) else update.values}
-        self.dead_letter(letters, update.source, kind, reason, payload)
+    A message whose decoding raises becomes a ``bad_message`` dead letter. When applying
+    the batch raises, each message is applied alone to find the one at fault, which
+    becomes an ``internal_error`` dead letter. Only a failing store (a dead letter cannot
+    be written either) raises, and the connector then retries the batch later.
+    """
+    letters: list[DeadLetter] = []
+    updates: list[Update] = []
+    for message in messages:
+        updates.extend(_decode_safely(ingestor, message, decode, describe, letters))
+    try:
+        return ingestor.apply(updates, letters)
+    except Exception as batch_error:
+        log.warning("a batch of %d message(s) failed (%s); applying them one by one", len(messages), batch_error)
+        total = IngestResult()
+        for message in messages:
+            own: list[DeadLetter] = []
+            found = _decode_safely(ingestor, message, decode, describe, own)
+            try:
+                result = ingestor.apply(found, own)
+            except Exception as exc:
+                source, payload = describe(message)
+                culprit: list[DeadLetter] = []
+                ingestor.dead_letter(culprit, source, "internal_error",
+                                     f"applying this message failed: {type(exc).__name__}: {exc}", payload)
+                try:
+                    ingestor.keep_dead_letters(culprit)
+                except Exception:
+                    raise batch_error from exc  # the store itself is failing: retry later
+                result = IngestResult(rejected=1, errors=[culprit[0].reason])
+            total.accepted += result.accepted
+            total.rejected += result.rejected
+            total.errors = (total.errors + result.errors)[:20]
+        return total
+
+
+def _decode_safely(ingestor: Ingestor, message: M, decode: Callable[[M, list[DeadLetter]], list[Update]],
+                   describe: Callable[[M], tuple[str, Any]], letters: list[DeadLetter]) -> list[Update]:
+    try:
+        return decode(message, letters)
+    except Exception as exc:
+        source, payload = describe(message)
+        ingestor.dead_letter(letters, source, "bad_message", f"{type(exc).__name__}: {exc}", payload)
+        return []
 
 
 def update_from_json(obj: Any, source: str) -> tuple[Update | None, str, str]:
@@ -258,9 +156,9 @@ def update_from_json(obj: Any, source: str) -> tuple[Update | None, str, str]:
     if obj.get("time") is not None:
         try:
             ts = parse_time(str(obj["time"]))
-        except Exception:  # a BadRequest: kept as a dead letter, not raised
+        except InvalidArgument:  # kept as a dead letter, not raised
             return None, "bad_shape", f"'time' {obj['time']!r} is not ISO 8601"
     return Update(twin, values, telemetry=has_tel, component=component, ts=ts, source=source), "", ""
 
 
-__all__ = ["IngestResult", "Ingestor", "Update", "update_from_json"]
+__all__ = ["IngestResult", "Ingestor", "RefusalKind", "Update", "apply_resilient", "update_from_json"]

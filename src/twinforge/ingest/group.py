@@ -63,7 +63,7 @@ class GroupCommitter:
                 start = 0
                 for submission in taken:
                     end = start + len(submission.updates)
-                    reasons = [reason for index, reason in result.refused if start <= index < end]
+                    reasons = [f"{updates[r.index].twin}: {r.reason}" for r in result.refused if start <= r.index < end]
                     outcome = IngestResult(accepted=len(submission.updates) - len(reasons),
                                            rejected=len(reasons), errors=reasons[:20])
                     with contextlib.suppress(asyncio.InvalidStateError):

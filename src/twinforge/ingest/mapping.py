@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.history import parse_time, to_us
 from twinforge.ingest.core import Update
 
@@ -41,7 +41,7 @@ _PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 MISSING = object()
 
 
-class MappingError(BadRequest):
+class MappingError(InvalidArgument):
     code = "InvalidMapping"
 
 

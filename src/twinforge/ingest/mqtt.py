@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from twinforge.errors import BadRequest
-from twinforge.ingest.core import Ingestor, Update, update_from_json
+from twinforge.errors import InvalidArgument, MissingDependency, TwinforgeError
+from twinforge.ingest.core import Ingestor, Update, apply_resilient, update_from_json
 from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
 from twinforge.store.base import DeadLetter
 
@@ -30,7 +29,7 @@ def _paho() -> Any:
     try:
         import paho.mqtt.client as mqtt
     except ImportError:  # pragma: no cover - paho is in the [mqtt] extra
-        raise BadRequest("MQTT needs paho-mqtt: pip install 'twinforge[mqtt]'") from None
+        raise MissingDependency("MQTT needs paho-mqtt: pip install 'twinforge[mqtt]'") from None
     return mqtt
 
 
@@ -46,7 +45,7 @@ class BrokerAddress:
     def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise BadRequest(f"'{url}' is not an MQTT URL like mqtt://host:1883 or mqtts://user:pass@host:8883",
+            raise InvalidArgument(f"'{url}' is not an MQTT URL like mqtt://host:1883 or mqtts://user:pass@host:8883",
                              code="InvalidArgument")
         tls = parts.scheme == "mqtts"
         return cls(parts.hostname, parts.port or (8883 if tls else 1883), tls,
@@ -81,6 +80,7 @@ class MqttConnector:
         self.flush_interval = flush_interval
         self.insecure_tls = insecure_tls
         self.stats = ConnectorStats()
+        self._per_message = 1.0  # updates per message in the last batch, to size the next
         self._inbox: deque[tuple[str, bytes, int, int]] = deque()
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -107,6 +107,7 @@ class MqttConnector:
             self.client.tls_set_context(context)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
 
     # -- lifecycle --------------------------------------------------------
@@ -131,7 +132,7 @@ class MqttConnector:
             else:
                 self.client.connect_async(self.address.host, self.address.port, keepalive=30)
         except OSError as exc:  # pragma: no cover - connect_async defers network errors
-            raise BadRequest(f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {exc}") from exc
+            raise InvalidArgument(f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {exc}") from exc
         self.client.loop_start()
         if not self.connected.wait(timeout):
             log.warning("MQTT broker %s:%d not reachable yet; retrying in the background",
@@ -150,7 +151,7 @@ class MqttConnector:
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if getattr(reason, "is_failure", False):
-            self.stats.last_error = str(reason)
+            self.stats.last_error = f"connection refused by the broker: {reason}"
             log.warning("MQTT connect refused: %s", reason)
             return
         self.stats.connects += 1
@@ -159,9 +160,14 @@ class MqttConnector:
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed to %s", self.address.host, self.address.port, topics)
 
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        self.stats.last_error = f"cannot reach the broker at {self.address.host}:{self.address.port}"
+        log.warning("MQTT broker %s:%d unreachable; retrying", self.address.host, self.address.port)
+
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connected.clear()
         if not self._stop.is_set():
+            self.stats.last_error = f"disconnected: {reason}"
             log.warning("MQTT disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
@@ -172,31 +178,31 @@ class MqttConnector:
     # -- the worker -------------------------------------------------------
 
     def _work(self) -> None:
+        # Nothing a message holds may end this loop: decoding and applying are isolated per
+        # message by apply_resilient; only a failing store makes a batch wait and retry.
         while not self._stop.is_set():
             self._wakeup.wait(self.flush_interval)
             self._wakeup.clear()
-            while self._inbox:
+            while self._inbox and not self._stop.is_set():
                 # A batch ends at batch_size messages or max_updates updates, whichever comes
                 # first: one transaction stays short even when every message carries many.
                 batch: list[tuple[str, bytes, int, int]] = []
-                updates: list[Update] = []
-                letters: list[DeadLetter] = []
-                while self._inbox and len(batch) < self.batch_size and len(updates) < self.max_updates:
-                    message = self._inbox.popleft()
-                    batch.append(message)
-                    updates.extend(self.decode(message[0], message[1], letters))
+                limit = min(self.batch_size, max(1, int(self.max_updates / self._per_message)))
+                while self._inbox and len(batch) < limit:
+                    batch.append(self._inbox.popleft())
                 try:
-                    self._apply(batch, updates, letters)
+                    self._apply(batch)
                 except Exception as exc:  # the store is unavailable: retry without acknowledging
-                    self.stats.last_error = str(exc)
+                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
                     log.exception("MQTT batch failed; it will be retried")
                     self._inbox.extendleft(reversed(batch))
-                    time.sleep(1.0)
+                    self._stop.wait(1.0)
                     break
 
-    def _apply(self, batch: list[tuple[str, bytes, int, int]], updates: list[Update],
-               letters: list[DeadLetter]) -> None:
-        result = self.ingestor.apply(updates, letters)
+    def _apply(self, batch: list[tuple[str, bytes, int, int]]) -> None:
+        result = apply_resilient(self.ingestor, batch, lambda m, letters: self.decode(m[0], m[1], letters),
+                                 lambda m: (f"mqtt:{m[0]}", m[1].decode("utf-8", "replace")))
+        self._per_message = max(1.0, (result.accepted + result.rejected) / len(batch))
         self.stats.messages += len(batch)
         self.stats.updates += result.accepted
         self.stats.rejected += result.rejected
@@ -204,6 +210,21 @@ class MqttConnector:
         for _, _, mid, qos in batch:
             if qos > 0:
                 self.client.ack(mid, qos)
+
+    def status(self) -> dict[str, Any]:
+        """State (running, connecting, failed, stopped), counters and the last error."""
+        if self._stop.is_set():
+            state = "stopped"
+        elif self._worker is not None and not self._worker.is_alive():
+            state = "failed"
+        elif self.connected.is_set():
+            state = "running"
+        else:
+            state = "connecting"
+        return {"type": "mqtt", "name": f"mqtt {self.address.host}:{self.address.port}", "state": state,
+                "connected": self.connected.is_set(), "broker": f"{self.address.host}:{self.address.port}",
+                "lastError": self.stats.last_error or None, **{k: v for k, v in vars(self.stats).items()
+                                                               if k != "last_error"}}
 
     def decode(self, topic: str, payload: bytes, letters: list[DeadLetter]) -> list[Update]:
         """Updates from one message; anything unusable becomes a dead letter."""
@@ -229,7 +250,7 @@ class MqttConnector:
                 continue
             try:
                 return rule.updates(captures, data, source)
-            except (ValueError, TypeError, KeyError) as exc:
+            except (TwinforgeError, ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
                 self.ingestor.dead_letter(letters, source, "bad_shape", str(exc), data)
                 return []
         self.ingestor.dead_letter(letters, source, "no_mapping", "no mapping rule matches this topic", data)
@@ -255,7 +276,7 @@ class EmbeddedBroker:
         try:
             from amqtt.broker import Broker
         except ImportError:  # pragma: no cover - amqtt is in the [mqtt] extra
-            raise BadRequest("the embedded broker needs amqtt: pip install 'twinforge[mqtt]'") from None
+            raise MissingDependency("the embedded broker needs amqtt: pip install 'twinforge[mqtt]'") from None
         config = {"listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
                   "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}}
         self._broker = Broker(config)

@@ -7,12 +7,13 @@ the ingest core in small batches.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from typing import Any
 
-from twinforge.errors import BadRequest
-from twinforge.ingest.core import Ingestor, Update
+from twinforge.errors import MissingDependency
+from twinforge.ingest.core import Ingestor, Update, apply_resilient
 from twinforge.ingest.mapping import NodeRule, OpcUaSource
 from twinforge.store.base import DeadLetter
 
@@ -28,6 +29,8 @@ class OpcUaConnector:
         self.pending: list[Update] = []
         self.letters: list[DeadLetter] = []
         self.changes = 0
+        self.last_error = ""
+        self.stopped = False
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -35,15 +38,30 @@ class OpcUaConnector:
         try:
             import asyncua  # noqa: F401
         except ImportError:  # pragma: no cover - asyncua is in the [opcua] extra
-            raise BadRequest("OPC UA needs asyncua: pip install 'twinforge[opcua]'") from None
+            raise MissingDependency("OPC UA needs asyncua: pip install 'twinforge[opcua]'") from None
         self._task = asyncio.create_task(self._run(), name=f"opcua {self.source.endpoint}")
 
     async def stop(self) -> None:
+        self.stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self.flush()
+        await self.flush()
+
+    def status(self) -> dict[str, Any]:
+        """State (running, connecting, failed, stopped), counters and the last error."""
+        if self.stopped:
+            state = "stopped"
+        elif self._task is not None and self._task.done():
+            state = "failed"
+        elif self.connected.is_set():
+            state = "running"
+        else:
+            state = "connecting"
+        return {"type": "opcua", "name": f"opcua {self.source.endpoint}", "state": state,
+                "endpoint": self.source.endpoint, "connected": self.connected.is_set(),
+                "changes": self.changes, "lastError": self.last_error or None}
 
     # called by asyncua for every subscribed change
     def datachange_notification(self, node: Any, value: Any, data: Any) -> None:
@@ -58,19 +76,25 @@ class OpcUaConnector:
                                           f"'{rule.name}' must be a number to be scaled, got {value!r}", repr(value))
                 return
             value = value * rule.scale + rule.offset
-        if hasattr(value, "isoformat"):
-            value = value.isoformat()
+        value = _json_value(value)
         self.pending.append(Update(rule.twin, {rule.name: value}, telemetry=rule.kind == "telemetry",
                                    component=rule.component, source=source))
 
     def status_change_notification(self, status: Any) -> None:  # pragma: no cover - asyncua hook
         log.warning("OPC UA subscription status changed: %s", status)
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
+        """Apply what arrived since the last flush, in a worker thread."""
         if self.pending or self.letters:
             updates, letters = self.pending, self.letters
             self.pending, self.letters = [], []
-            self.ingestor.apply(updates, letters)
+
+            def apply() -> None:
+                self.ingestor.keep_dead_letters(letters)
+                apply_resilient(self.ingestor, updates, lambda update, _: [update],
+                                lambda update: (update.source, dict(update.values)))
+
+            await asyncio.to_thread(apply)
 
     async def _run(self) -> None:
         from asyncua.client.client import Client
@@ -87,17 +111,35 @@ class OpcUaConnector:
                     subscription = await client.create_subscription(self.source.interval_ms, self)
                     await subscription.subscribe_data_change(nodes)
                     self.connected.set()
+                    self.last_error = ""
                     log.info("OPC UA subscribed to %d node(s) at %s", len(nodes), self.source.endpoint)
                     delay = 1.0
                     while True:
                         await asyncio.sleep(self.flush_interval)
-                        self.flush()
+                        await self.flush()
                         await client.check_connection()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                was_connected = self.connected.is_set()
                 self.connected.clear()
-                self.flush()
-                log.warning("OPC UA %s: %s; retrying in %.0f s", self.source.endpoint, exc, delay)
+                what = "connection lost" if was_connected else "cannot connect"
+                self.last_error = f"{what}: {type(exc).__name__}: {exc}".rstrip(": ")
+                log.warning("OPC UA %s: %s; retrying in %.0f s", self.source.endpoint, self.last_error, delay)
+                with contextlib.suppress(Exception):  # the store may be what failed: retried next round
+                    await self.flush()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+
+def _json_value(value: Any) -> Any:
+    """An OPC UA value as JSON: times as ISO 8601, bytes as base64, other objects as text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    return str(value)

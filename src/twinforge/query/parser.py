@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.query.ast import (
     And,
     Compare,
@@ -49,11 +49,11 @@ _TOKEN = re.compile(
 )
 
 
-class QuerySyntaxError(BadRequest):
+class QuerySyntaxError(InvalidArgument):
     code = "QueryParseError"
 
 
-class InvalidQuery(BadRequest):
+class InvalidQuery(InvalidArgument):
     code = "InvalidQuery"
 
 

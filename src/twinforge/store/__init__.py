@@ -1,31 +1,51 @@
-"""Twin stores, chosen by URL: ``sqlite:///path.db`` (default) or ``postgresql://...``."""
+"""Twin stores, chosen by URL: ``sqlite:///path.db`` (default) or ``postgresql://...``.
+
+The small protocols in `twinforge.store.base` say what each part of the library needs of
+a store; `TwinStore` is their sum, and `SQLiteStore` implements it.
+"""
 
 from __future__ import annotations
 
-from twinforge.errors import BadRequest
+from twinforge.errors import InvalidArgument
 from twinforge.store.base import (
     DeadLetter,
+    DeadLetterStore,
     EventRecord,
+    EventStore,
     HistoryPoint,
     HistoryStore,
+    Lease,
+    LeaseStore,
     ModelRecord,
+    ModelStore,
+    QueryStore,
     RelationshipRecord,
+    RelationshipStore,
+    SettingStore,
+    Transactional,
+    TwinDocumentStore,
     TwinRecord,
     TwinStore,
+    TwinValues,
 )
-from twinforge.store.sqlite import SQLiteStore
+from twinforge.store.sqlite import FileLease, SQLiteStore
 
 DEFAULT_URL = "sqlite:///twinforge.db"
 
 
-def open_store(url: str = DEFAULT_URL) -> TwinStore:
-    """Open the store a URL names."""
-    if url.startswith("sqlite:") or "://" not in url:
-        return SQLiteStore.from_url(url)
+def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> TwinStore:
+    """Open the store a URL names. With ``create=False`` a store that does not exist yet
+    is `NotFound` (for commands that only read); otherwise it is made, and its
+    ``created`` attribute says so."""
+    if url.startswith("sqlite:"):
+        return SQLiteStore.from_url(url, create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        raise BadRequest("the PostgreSQL store is not available yet; use sqlite:///path.db")
-    raise BadRequest(f"unsupported store URL '{url}' (expected sqlite:///path.db)")
+        raise InvalidArgument("the PostgreSQL store is not available yet; use sqlite:///path.db")
+    raise InvalidArgument(f"'{url}' is not a store URL; use sqlite:///path.db (relative), "
+                          "sqlite:////abs/path.db or sqlite:///:memory:")
 
 
-__all__ = ["DEFAULT_URL", "DeadLetter", "EventRecord", "HistoryPoint", "HistoryStore", "ModelRecord", "RelationshipRecord", "SQLiteStore",
-           "TwinRecord", "TwinStore", "open_store"]
+__all__ = ["DEFAULT_URL", "DeadLetter", "DeadLetterStore", "EventRecord", "EventStore", "FileLease",
+           "HistoryPoint", "HistoryStore", "Lease", "LeaseStore", "ModelRecord", "ModelStore", "QueryStore",
+           "RelationshipRecord", "RelationshipStore", "SQLiteStore", "SettingStore", "Transactional",
+           "TwinDocumentStore", "TwinRecord", "TwinStore", "TwinValues", "open_store"]

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from twinforge.errors import BadRequest, Conflict
+from twinforge.errors import Conflict, InvalidArgument, NotFound, QueryTimeout
+from twinforge.query.compiler import Dialect
 from twinforge.store.base import (
     DeadLetter,
     EventRecord,
@@ -84,6 +85,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 """
 
+_DIALECT = Dialect()
+
 
 def _sql_path(*keys: str) -> str:
     """A SQL string literal holding the JSON path of ``keys`` (each key quoted)."""
@@ -91,26 +94,36 @@ def _sql_path(*keys: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-class QueryTimeout(BadRequest):
-    code = "QueryTimeout"
-
-
 def path_from_url(url: str) -> str:
-    """``sqlite:///rel.db``, ``sqlite:////abs.db`` or a bare path -> a file path."""
-    if url.startswith("sqlite:///"):
-        return url[len("sqlite:///"):] or ":memory:"
-    if url.startswith("sqlite://"):
-        return url[len("sqlite://"):] or ":memory:"
-    return url
+    """``sqlite:///rel.db``, ``sqlite:////abs.db`` or ``sqlite:///:memory:`` -> a file path
+    (``~`` expanded); a URL that names no file is refused."""
+    for prefix in ("sqlite:///", "sqlite://"):
+        if url.startswith(prefix):
+            path = url[len(prefix):]
+            break
+    else:
+        raise InvalidArgument(f"'{url}' is not a SQLite URL like sqlite:///path.db")
+    if not path:
+        raise InvalidArgument(f"'{url}' names no file: use sqlite:///path.db, or sqlite:///:memory: "
+                              "for a store that lives only as long as the process")
+    return path if path == ":memory:" else str(Path(path).expanduser())
 
 
 class SQLiteStore:
     """A `TwinStore` on one SQLite file, safe to share between threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = str(path)
+        self.created = False
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            file = Path(self.path)
+            if not file.exists():
+                if not create:
+                    raise NotFound(f"there is no store at {file} (it is made by the commands that "
+                                   "write, such as 'twinforge models load' or 'twinforge demo building')")
+                if not file.parent.is_dir():
+                    raise InvalidArgument(f"cannot make a store at {file}: folder {file.parent} does not exist")
+                self.created = True
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._lock = threading.RLock()
         self._depth = 0
@@ -122,16 +135,14 @@ class SQLiteStore:
         self._conn.execute("PRAGMA cache_size=-262144")
         self._conn.execute("PRAGMA mmap_size=1073741824")
         self._conn.executescript(SCHEMA)
-        # Reads outside a transaction go through a second connection: in WAL mode they see
-        # the last commit and never wait for a writer (an ingest batch, say) to finish.
+        # Reads outside a transaction go through per-thread reader connections: in WAL mode
+        # they see the last commit, never wait for a writer (an ingest batch, say), and a
+        # slow query in one thread does not hold up a point read in another.
         self._writer_thread: int | None = None
-        self._reader: sqlite3.Connection | None = None
-        self._reader_lock = threading.Lock()
-        if self.path != ":memory:":
-            self._reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._reader.execute("PRAGMA busy_timeout=10000")
-            self._reader.execute("PRAGMA cache_size=-65536")
-            self._reader.execute("PRAGMA mmap_size=1073741824")
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
         # Checkpoints (copying the WAL into the database file, with an fsync) run in a
         # background thread on their own connection instead of inside a writer's commit.
         self._stop = threading.Event()
@@ -155,8 +166,9 @@ class SQLiteStore:
             conn.close()
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
-        return cls(path_from_url(url))
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteStore:
+        """The store a ``sqlite:///...`` URL names."""
+        return cls(path_from_url(url), create=create)
 
     # -- transactions -----------------------------------------------------
 
@@ -181,11 +193,27 @@ class SQLiteStore:
                 self._writer_thread = None
                 self._conn.execute("COMMIT")
 
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=1073741824")
+            with self._readers_lock:
+                if self._closed:
+                    conn.close()
+                    raise sqlite3.ProgrammingError("the store is closed")
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
+
     def _reading(self) -> tuple[sqlite3.Connection, Any]:
-        """The connection (and its lock) for a read: the writer's own inside its transaction."""
-        if self._reader is None or self._writer_thread == threading.get_ident():
+        """The connection (and its lock) for a read: the writer's own inside its transaction
+        or for an in-memory database, else this thread's reader."""
+        if self.path == ":memory:" or self._writer_thread == threading.get_ident():
             return self._conn, self._lock
-        return self._reader, self._reader_lock
+        return self._reader(), contextlib.nullcontext()
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         conn, lock = self._reading()
@@ -395,6 +423,10 @@ class SQLiteStore:
 
     # -- queries ----------------------------------------------------------
 
+    @property
+    def dialect(self) -> Dialect:
+        return _DIALECT
+
     def select(self, sql: str, params: list[Any], *, limit: int | None = None, offset: int = 0,
                timeout: float = 10.0) -> list[tuple[Any, ...]]:
         if limit is not None:
@@ -537,6 +569,10 @@ class SQLiteStore:
         return [DeadLetter(time=r[1], source=r[2], kind=r[3], reason=r[4], payload=r[5], seq=r[0])
                 for r in rows]
 
+    def count_dead_letters(self) -> dict[str, int]:
+        rows = self._query("SELECT kind, count(*) FROM dead_letters GROUP BY kind ORDER BY kind")
+        return {str(kind): int(n) for kind, n in rows}
+
     def iter_events(self, after: int = 0) -> Iterator[EventRecord]:
         while True:
             batch = self.read_events(after, 1000)
@@ -549,14 +585,55 @@ class SQLiteStore:
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(5)
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            with contextlib.suppress(sqlite3.Error):
+                reader.close()
         with self._lock:
             # Another process may hold the database: its checkpointer then finishes the job.
-            if self._reader is not None:
-                with self._reader_lock:
-                    self._reader.close()
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
+
+    # -- leases -----------------------------------------------------------
+
+    def lease(self, name: str) -> FileLease:
+        """A lease held as an exclusive lock on a file beside the database: the processes
+        sharing a SQLite file share its folder. In memory, the one process always leads."""
+        return FileLease(None if self.path == ":memory:" else Path(f"{self.path}.{name}.lock"))
+
+
+class FileLease:
+    """A `Lease` as an advisory file lock (``flock``): the kernel frees it when its holder
+    dies, so another process takes over at its next try."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: Any = None
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        if self.path is None or self.held:
+            self.held = True
+            return True
+        import fcntl
+
+        if self._file is None:
+            self._file = open(self.path, "a")  # noqa: SIM115 - held while the lease is
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self.held = True
+        return True
+
+    def release(self) -> None:
+        self.held = False
+        if self._file is not None:
+            self._file.close()  # closing the file drops the lock
+            self._file = None
 
 
 def _model(row: tuple[object, ...]) -> ModelRecord:

@@ -1,0 +1,120 @@
+"""HTTP helpers shared by every router: JSON bodies and answers, paging, and running
+blocking store work off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from twinforge.errors import InvalidArgument
+
+DEFAULT_PAGE_SIZE = 1000
+QUERY_PAGE_SIZE = 100
+MAX_BODY_BYTES = 32 * 1024 * 1024
+T = TypeVar("T")
+
+
+class Workers:
+    """Thread pools for the store's blocking calls, so the event loop never waits on them.
+
+    Point reads and writes share one pool; queries have their own, smaller one, so that
+    however many slow queries run, a twin read or write still finds a free thread.
+    """
+
+    def __init__(self, threads: int = 16, query_threads: int = 4) -> None:
+        self.store = ThreadPoolExecutor(threads, thread_name_prefix="twinforge-store")
+        self.queries = ThreadPoolExecutor(query_threads, thread_name_prefix="twinforge-query")
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in the store pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.store, functools.partial(fn, *args, **kwargs))
+
+    async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in the query pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.queries, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self.store.shutdown(wait=False, cancel_futures=True)
+        self.queries.shutdown(wait=False, cancel_futures=True)
+
+
+async def blocking(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking library call for a request in the app's store pool."""
+    workers: Workers = request.app.state.workers
+    return await workers.run(fn, *args, **kwargs)
+
+
+def json_response(body: Any, status: int = 200, *, etag: str | None = None) -> Response:
+    headers = {"ETag": etag} if etag else None
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def raw_json_response(text: str, *, etag: str | None = None) -> Response:
+    headers = {"ETag": etag} if etag else None
+    return Response(text, media_type="application/json", headers=headers)
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status)
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, or a clear 400 when it is not."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+    if not body.strip():
+        raise InvalidArgument("request body is empty; expected JSON", code="InvalidArgument")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"request body is not valid JSON: {exc}", code="InvalidArgument") from exc
+
+
+def page_size(request: Request, default: int = DEFAULT_PAGE_SIZE) -> int:
+    raw = request.headers.get("max-items-per-page")
+    if raw is None:
+        return default
+    try:
+        size = int(raw)
+    except ValueError:
+        raise InvalidArgument("max-items-per-page must be an integer", code="InvalidArgument") from None
+    return max(1, min(size, DEFAULT_PAGE_SIZE))
+
+
+def page_position(request: Request) -> tuple[int, Any]:
+    """Page size and where the page starts: from the continuation token, else the request."""
+    token = request.query_params.get("continuationToken")
+    if token:
+        decoded = decode_token(token)
+        if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], int)):
+            raise InvalidArgument("continuationToken is not valid", code="InvalidArgument")
+        return decoded[0], decoded[1]
+    return page_size(request), None
+
+
+def encode_token(value: Any) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
+
+
+def decode_token(token: str) -> Any:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, orjson.JSONDecodeError):
+        raise InvalidArgument("continuationToken is not valid", code="InvalidArgument") from None
+
+
+def next_link(request: Request, token: Any) -> str:
+    url = request.url.remove_query_params("continuationToken")
+    return str(url.include_query_params(continuationToken=encode_token(token)))

@@ -1,0 +1,211 @@
+"""A server from Python: `ServerConfig` holds what ``twinforge serve`` takes as flags, and
+`Server` turns it into a running app (TLS, MQTT, OPC UA, history upkeep, workers).
+
+    >>> from twinforge.api.server import Server, ServerConfig
+    >>> config = ServerConfig(db="sqlite:///:memory:", port=8080)
+    >>> config.url
+    'http://127.0.0.1:8080'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from twinforge.errors import InvalidArgument, NotFound
+from twinforge.graph import TwinGraph
+
+log = logging.getLogger("twinforge.server")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+@dataclass
+class ServerConfig:
+    """Everything a server is started with; the CLI only parses flags into this."""
+
+    db: str = "sqlite:///twinforge.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls: bool = False
+    cert: Path | None = None
+    key: Path | None = None
+    tls_dir: Path = field(default_factory=lambda: Path.home() / ".twinforge" / "tls")
+    workers: int = 1
+    mqtt: str | None = None  # "embedded" or mqtt(s)://...
+    mqtt_port: int = 1883
+    mqtt_ca: Path | None = None
+    mqtt_client_id: str = "twinforge-ingest"
+    mapping: Path | None = None
+    retention: str | None = None
+    downsample_after: str | None = None
+    downsample_bucket: str = "1h"
+    log_level: str = "warning"
+    threads: int = 16
+    query_threads: int = 4
+    query_timeout: float = 10.0
+    # Called with the app before it starts (the demo adds its simulated sensors here).
+    before_start: list[Callable[[FastAPI], None]] = field(default_factory=list)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if (self.tls or self.cert) else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def check(self) -> None:
+        """Refuse a configuration that cannot work, with the flag at fault named."""
+        for name, port in (("--port", self.port), ("--mqtt-port", self.mqtt_port)):
+            if not 1 <= port <= 65535:
+                raise InvalidArgument(f"{name} {port} is not a port (1 to 65535)")
+        if self.workers < 1:
+            raise InvalidArgument("--workers must be 1 or more")
+        if self.log_level not in LOG_LEVELS:
+            raise InvalidArgument(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+        if (self.cert is None) != (self.key is None):
+            raise InvalidArgument("--cert and --key go together")
+        for name, path in (("--cert", self.cert), ("--key", self.key), ("--mqtt-ca", self.mqtt_ca),
+                           ("--mapping", self.mapping)):
+            if path is not None and not Path(path).is_file():
+                raise NotFound(f"{name}: no such file: {path}")
+        if self.workers > 1 and (self.mqtt or self.mapping):
+            raise InvalidArgument("--mqtt and --mapping run in a single worker; drop --workers")
+        if self.query_timeout <= 0:
+            raise InvalidArgument("the query timeout must be positive")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (or the port cannot be bound)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+class Server:
+    """A configured twinforge server. `app()` builds the ASGI app; `run()` serves it."""
+
+    def __init__(self, config: ServerConfig, graph: TwinGraph | None = None) -> None:
+        config.check()
+        self.config = config
+        self._graph = graph
+        self.ssl: dict[str, str] = {}
+        self.certificate: Path | None = None
+
+    @property
+    def graph(self) -> TwinGraph:
+        if self._graph is None:
+            self._graph = TwinGraph.open(self.config.db)
+        return self._graph
+
+    def _tls(self) -> None:
+        config = self.config
+        if config.cert and config.key:
+            self.ssl = {"ssl_certfile": str(config.cert), "ssl_keyfile": str(config.key)}
+            self.certificate = Path(config.cert)
+        elif config.tls:
+            from twinforge.api.tls import ensure_self_signed
+
+            cert_path, key_path = ensure_self_signed(config.tls_dir, config.host)
+            self.ssl = {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
+            self.certificate = cert_path
+
+    def app(self) -> FastAPI:
+        """The ASGI app with every connector and background task of the configuration."""
+        from twinforge.api.app import create_app
+        from twinforge.api.connectors import attach_history_maintenance, attach_mqtt, attach_opcua
+
+        config = self.config
+        application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
+                                 query_timeout=config.query_timeout)
+        rules = None
+        if config.mapping is not None:
+            from twinforge.ingest.mapping import load_mapping
+
+            rules = load_mapping(config.mapping)
+        if config.mqtt:
+            attach_mqtt(application, config.mqtt, mapping=rules, port=config.mqtt_port,
+                        client_id=config.mqtt_client_id, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None)
+        if rules is not None and rules.opcua:
+            attach_opcua(application, rules)
+        if config.retention or config.downsample_after:
+            attach_history_maintenance(application, retention=config.retention,
+                                       downsample_after=config.downsample_after,
+                                       downsample_bucket=config.downsample_bucket)
+        for hook in config.before_start:
+            hook(application)
+        return application
+
+    def announcements(self) -> list[str]:
+        """What the server says once it listens."""
+        config = self.config
+        lines = [f"twinforge serving {config.db} at {config.url} (OpenAPI: {config.url}/docs)"]
+        if self.certificate is not None:
+            lines.append(f"TLS certificate: {self.certificate} (clients verify with it, e.g. the Azure SDK's "
+                         f"connection_verify=\"{self.certificate}\")")
+        if config.mqtt == "embedded":
+            lines.append(f"MQTT ingestion from the embedded broker on mqtt://127.0.0.1:{config.mqtt_port} "
+                         "(topics twinforge/twins/{id}/properties|telemetry)")
+        elif config.mqtt:
+            lines.append(f"MQTT ingestion from {config.mqtt}")
+        return lines
+
+    def run(self, announce: Callable[[str], None] = print) -> None:
+        """Serve until interrupted; ``announce`` gets each start-up line once the port listens."""
+        import gc
+
+        import uvicorn
+
+        config = self.config
+        if port_in_use(config.host, config.port):
+            raise InvalidArgument(f"port {config.port} on {config.host} is already in use (choose another with --port)")
+        if config.mqtt == "embedded" and port_in_use("127.0.0.1", config.mqtt_port):
+            raise InvalidArgument(f"port {config.mqtt_port} for the embedded MQTT broker is already in use "
+                                  "(choose another with --mqtt-port)")
+        self._tls()
+        access_log = config.log_level in ("info", "debug")
+        logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if config.workers > 1:
+            if self._graph is not None:
+                self._graph.close()
+            os.environ["TWINFORGE_DB"] = config.db
+            for line in self.announcements():
+                announce(line)
+            uvicorn.run("twinforge.api.asgi:app_from_env", factory=True, workers=config.workers,
+                        host=config.host, port=config.port, log_level=config.log_level,
+                        access_log=access_log, **self.ssl)  # type: ignore[arg-type]
+            return
+        application = self.app()
+        lines = self.announcements()
+
+        class _Announcing(uvicorn.Server):
+            async def startup(self, sockets: Any = None) -> None:
+                await super().startup(sockets)
+                if self.started:
+                    for line in lines:
+                        announce(line)
+
+        # Models and the app live as long as the server: keep the collector from re-scanning
+        # them (a full collection over a large ontology is a latency spike).
+        gc.collect()
+        gc.freeze()
+        server = _Announcing(uvicorn.Config(application, host=config.host, port=config.port,
+                                            log_level=config.log_level, access_log=access_log,
+                                            timeout_graceful_shutdown=3, **self.ssl))  # type: ignore[arg-type]
+        server.run()
+        if not server.started:
+            raise InvalidArgument(f"the server did not start on {config.host}:{config.port}; see the log above")
+
+
+__all__ = ["LOG_LEVELS", "Server", "ServerConfig", "port_in_use"]

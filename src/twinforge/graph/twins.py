@@ -1,0 +1,397 @@
+"""Twins: create, read, patch and delete documents, components, and batches of new values.
+
+Every change here is the one owner of what a twin change means: the document is checked
+against its model, gets a fresh ETag and ``$metadata`` times, and is written together with
+its event and history points in one store transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+import orjson
+
+from twinforge.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    ValidationError,
+)
+from twinforge.graph.catalog import ModelCatalog
+from twinforge.graph.jsonpatch import apply_patch, parse_pointer
+from twinforge.graph.records import MAX_ID_LENGTH, Json, dumps, history_point, new_etag
+from twinforge.graph.updates import Refusal, Update, UpdateOutcome, plan_updates
+from twinforge.history.timeutil import parse_time
+from twinforge.store.base import (
+    DeadLetter,
+    DeadLetterStore,
+    EventRecord,
+    EventStore,
+    HistoryPoint,
+    HistoryStore,
+    RelationshipStore,
+    Transactional,
+    TwinDocumentStore,
+    TwinRecord,
+)
+
+
+class TwinsStore(Transactional, TwinDocumentStore, RelationshipStore, EventStore, HistoryStore,
+                 DeadLetterStore, Protocol):
+    """What the twins part needs of a store."""
+
+
+def check_id(value: Any, what: str = "twin") -> str:
+    """``value`` if it can be a twin or relationship id, else `InvalidArgument`."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise InvalidArgument(f"a {what} id must be 1 to {MAX_ID_LENGTH} characters", code="InvalidArgument")
+    if not value.isprintable():
+        raise InvalidArgument(f"a {what} id may not contain control or separator characters",
+                              code="InvalidArgument")
+    return value
+
+
+def refuse(model: str, problems: list[str]) -> ValidationError:
+    """The error for a document that does not conform (the first three problems named)."""
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return ValidationError("twin does not conform to " + model + ": " + "; ".join(problems[:3]) + more)
+
+
+class Twins:
+    """The twins of a graph."""
+
+    def __init__(self, store: TwinsStore, catalog: ModelCatalog, clock: Callable[[], str],
+                 notify: Callable[[], None]) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.notify = notify
+        # Bumped when a twin is created, replaced, deleted or changes model in this process.
+        self.version = 0
+        self._model_cache: dict[str, str] = {}
+        self._cache_version: tuple[int, int] = (-1, -1)
+
+    # -- documents --------------------------------------------------------
+
+    def _build(self, twin_id: str, body: Any, now: str, etag: str, points: list[HistoryPoint],
+               ts: int) -> tuple[str, Json]:
+        """The stored document of a new twin; its initial values go to ``points``."""
+        if not isinstance(body, dict):
+            raise InvalidArgument("a twin must be a JSON object", code="InvalidArgument")
+        meta = body.get("$metadata")
+        if not isinstance(meta, dict):
+            raise ValidationError("twin must have $metadata.$model naming its DTDL interface")
+        model = self.catalog.usable(meta.get("$model"))
+        if "$dtId" in body and body["$dtId"] != twin_id:
+            raise InvalidArgument(f"$dtId '{body['$dtId']}' does not match the twin id '{twin_id}'",
+                                  code="InvalidArgument")
+        models = self.catalog.models
+        problems = models.validate_twin(model, body)
+        if problems:
+            raise refuse(model, problems)
+        components = models.interface(model).components
+        stamp = {"lastUpdateTime": now}  # one stamp object per document: every value has this time
+        doc_meta: Json = {"$model": model, "$lastUpdateTime": now}
+        doc: Json = {"$dtId": twin_id, "$etag": etag, "$metadata": doc_meta}
+        for key, value in body.items():
+            if key[:1] == "$":
+                continue
+            if key in components:
+                comp = {k: v for k, v in value.items() if k[:1] != "$"}
+                points.extend(history_point(twin_id, key, k, ts, v) for k, v in comp.items())
+                comp["$metadata"] = dict.fromkeys(comp, stamp)
+                doc[key] = comp
+            else:
+                doc[key] = value
+                doc_meta[key] = stamp
+                points.append(history_point(twin_id, "", key, ts, value))
+        for name in components:
+            if name not in doc:
+                doc[name] = {"$metadata": {}}
+        return model, doc
+
+    def create(self, twin_id: str, body: Any, *, if_none_match: bool = False) -> Json:
+        """Create or replace a twin (ADT's PUT). ``if_none_match`` refuses a replace."""
+        self.catalog.refresh()
+        check_id(twin_id)
+        now = self.clock()
+        points: list[HistoryPoint] = []
+        model, doc = self._build(twin_id, body, now, new_etag(), points, parse_time(now))
+        with self.store.transaction():
+            existing = self.store.get_twin(twin_id)
+            if existing is not None and if_none_match:
+                raise PreconditionFailed(f"twin '{twin_id}' already exists (If-None-Match: *)")
+            record = TwinRecord(twin_id, model, doc["$etag"], dumps(doc))
+            if existing is None:
+                self.store.insert_twins([record])
+            else:
+                self.store.replace_twin(record)
+            self.version += 1
+            kind = "Twin.Create" if existing is None else "Twin.Update"
+            self.store.append_events([EventRecord(now, kind, twin_id, record.document, model=model)])
+            self.store.append_history(points)
+        self.notify()
+        return doc
+
+    def create_many(self, items: Iterable[tuple[str, Any]], *, chunk: int = 10_000) -> int:
+        """Create many new twins in one transaction: all of them or none. The same rules as
+        `create` with ``if_none_match``; a twin that exists already is a `Conflict`."""
+        self.catalog.refresh()
+        now = self.clock()
+        ts = parse_time(now)
+        count = 0
+        with self.store.transaction():
+            for batch in chunks(items, chunk):
+                records: list[TwinRecord] = []
+                events: list[EventRecord] = []
+                points: list[HistoryPoint] = []
+                for twin_id, body in batch:
+                    check_id(twin_id)
+                    model, doc = self._build(twin_id, body, now, new_etag(), points, ts)
+                    text = dumps(doc)
+                    records.append(TwinRecord(twin_id, model, doc["$etag"], text))
+                    events.append(EventRecord(now, "Twin.Create", twin_id, text, model=model))
+                self.store.insert_twins(records)
+                self.version += 1
+                self.store.append_events(events)
+                self.store.append_history(points)
+                count += len(records)
+        self.notify()
+        return count
+
+    def record(self, twin_id: str) -> TwinRecord:
+        """The stored twin; `NotFound` when there is none."""
+        record = self.store.get_twin(twin_id)
+        if record is None:
+            raise NotFound(f"there is no digital twin '{twin_id}'", code="DigitalTwinNotFound")
+        return record
+
+    def get(self, twin_id: str) -> Json:
+        """A twin's document."""
+        doc: Json = orjson.loads(self.record(twin_id).document)
+        return doc
+
+    def get_raw(self, twin_id: str) -> tuple[str, str]:
+        """The stored JSON text and ETag, for callers that serve it as is."""
+        record = self.record(twin_id)
+        return record.document, record.etag
+
+    def update(self, twin_id: str, patch: Any, *, if_match: str | None = None) -> Json:
+        """Apply a JSON Patch to a twin; ``if_match`` gives optimistic concurrency."""
+        self.catalog.refresh()
+        now = self.clock()
+        with self.store.transaction():
+            record = self.record(twin_id)
+            check_etag(record.etag, if_match, f"twin '{twin_id}'")
+            old = orjson.loads(record.document)
+            touched = touched_paths(patch)
+            new = apply_patch(old, patch)
+            if not isinstance(new, dict) or new.get("$dtId") != twin_id or new.get("$etag") != old["$etag"]:
+                raise InvalidArgument("a patch may not change $dtId or $etag", code="JsonPatchInvalid")
+            meta = new.get("$metadata")
+            if not isinstance(meta, dict):
+                raise InvalidArgument("a patch may not remove $metadata", code="JsonPatchInvalid")
+            model = meta.get("$model")
+            if model != old["$metadata"]["$model"]:
+                model = self.catalog.usable(model)
+                self.version += 1
+            content = {k: v for k, v in new.items() if not k.startswith("$")}
+            problems = self.catalog.models.validate_twin(model, content)
+            if problems:
+                raise refuse(model, problems)
+            components = self.catalog.models.interface(model).components
+            stamp_touched(new, touched, now, components)
+            new["$etag"] = new_etag()
+            meta["$lastUpdateTime"] = now
+            self.store.replace_twin(TwinRecord(twin_id, model, new["$etag"], dumps(new)))
+            self.store.append_events([EventRecord(now, "Twin.Update", twin_id, dumps(patch), model=model)])
+            self.store.append_history(touched_points(twin_id, new, touched, components, parse_time(now)))
+        self.notify()
+        return new
+
+    def delete(self, twin_id: str, *, if_match: str | None = None) -> None:
+        """Delete a twin; refused while relationships start or end at it."""
+        now = self.clock()
+        with self.store.transaction():
+            record = self.record(twin_id)
+            check_etag(record.etag, if_match, f"twin '{twin_id}'")
+            if self.store.has_relationships(twin_id):
+                raise Conflict(f"twin '{twin_id}' has relationships; delete them first",
+                               code="RelationshipsNotDeleted")
+            self.store.delete_twin(twin_id)
+            self.version += 1
+            self.store.append_events([EventRecord(now, "Twin.Delete", twin_id, record.document,
+                                                  model=record.model)])
+        self.notify()
+
+    def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[Json]:
+        """Twins in id order (of exactly ``model`` when given), after the id ``after``."""
+        if limit < 0:
+            raise InvalidArgument("limit must be zero or more", code="InvalidArgument")
+        return [orjson.loads(r.document) for r in self.store.list_twins(model=model, after=after, limit=limit)]
+
+    # -- components -------------------------------------------------------
+
+    def get_component(self, twin_id: str, component: str) -> Json:
+        """One component of a twin."""
+        self.catalog.refresh()
+        doc = self.get(twin_id)
+        model = doc["$metadata"]["$model"]
+        if component not in self.catalog.models.interface(model).components:
+            raise NotFound(f"twin '{twin_id}' has no component '{component}'", code="ComponentNotFound")
+        value: Json = doc.get(component, {"$metadata": {}})
+        return value
+
+    def update_component(self, twin_id: str, component: str, patch: Any, *,
+                         if_match: str | None = None) -> Json:
+        """Apply a JSON Patch (paths relative to the component) to one component of a twin."""
+        self.get_component(twin_id, component)
+        if not isinstance(patch, list):
+            raise InvalidArgument("a JSON Patch must be an array of operations", code="JsonPatchInvalid")
+        prefixed = []
+        for op in patch:
+            if not isinstance(op, dict):
+                raise InvalidArgument("each patch operation must be an object", code="JsonPatchInvalid")
+            moved = dict(op)
+            for key in ("path", "from"):
+                if isinstance(op.get(key), str):
+                    moved[key] = f"/{component}{op[key]}"
+            prefixed.append(moved)
+        return self.update(twin_id, prefixed, if_match=if_match)
+
+    # -- batches of values ------------------------------------------------
+
+    def apply_updates(self, updates: Sequence[Update], *, dead_letters: Sequence[DeadLetter] = (),
+                      on_refusals: Callable[[list[Refusal]], list[DeadLetter]] | None = None) -> UpdateOutcome:
+        """Apply a batch of `Update`s in one transaction; refused ones are reported, not raised.
+
+        ``dead_letters`` (and what ``on_refusals`` makes of the refusals) are written in the
+        same transaction. The batch is checked before the transaction, so processes sharing
+        a store hold the write lock only to write; inside it, the twins' models are checked
+        again and the batch planned anew if one changed meanwhile.
+        """
+        self.catalog.refresh()
+        store = self.store
+        ids = list({u.twin for u in updates})
+        seen = (self.version, store.data_version())
+        twin_models = self.models_of(ids, seen)
+        plan = plan_updates(self.catalog.models, updates, twin_models, self.clock())
+        with store.transaction():
+            if (self.version, store.data_version()) != seen:
+                current = store.get_twin_models(ids)  # a twin may have gone or changed model
+                if current != twin_models:
+                    plan = plan_updates(self.catalog.models, updates, current, self.clock())
+            if plan.changes:
+                store.set_twin_values(plan.write_values())
+            if plan.events:
+                store.append_events(plan.events)
+            if plan.points:
+                store.append_history(plan.points)
+            letters = list(dead_letters)
+            if on_refusals is not None and plan.outcome.refusals:
+                letters.extend(on_refusals(plan.outcome.refusals))
+            if letters:
+                store.append_dead_letters(letters)
+        if plan.events:
+            self.notify()
+        return plan.outcome
+
+    def models_of(self, ids: list[str], version: tuple[int, int]) -> dict[str, str]:
+        """Each twin's model, from a cache kept while no twin was created, replaced or
+        deleted (here or by another process); what the cache lacks is read from the store."""
+        if version != self._cache_version or len(self._model_cache) > 1_000_000:
+            self._model_cache = {}
+            self._cache_version = version
+        cache = self._model_cache
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            cache.update(self.store.get_twin_models(missing))
+        return {i: cache[i] for i in ids if i in cache}
+
+
+def check_etag(current: str, if_match: str | None, what: str) -> None:
+    """`PreconditionFailed` unless ``if_match`` is absent, ``*`` or the current ETag."""
+    if if_match is not None and if_match != "*" and if_match != current:
+        raise PreconditionFailed(f"{what} has changed: ETag {if_match} is stale (now {current})")
+
+
+def touched_paths(patch: Any) -> list[list[str]]:
+    """The JSON Pointer tokens of every path a patch touches; system paths are refused."""
+    if not isinstance(patch, list):
+        return []
+    out = []
+    for op in patch:
+        if isinstance(op, dict) and isinstance(op.get("path"), str):
+            tokens = parse_pointer(op["path"])
+            if (tokens and tokens[0] in ("$dtId", "$etag")) or (
+                tokens and tokens[0] == "$metadata" and tokens[1:] != ["$model"]
+            ):
+                raise InvalidArgument(f"'{op['path']}' cannot be patched", code="JsonPatchInvalid")
+            out.append(tokens)
+    return out
+
+
+def stamp_touched(doc: Json, touched: list[list[str]], now: str, components: dict[str, str]) -> None:
+    """Keep per-property lastUpdateTime in step with what a patch touched."""
+    meta = doc["$metadata"]
+    for tokens in touched:
+        if not tokens or tokens[0].startswith("$"):
+            continue
+        head = tokens[0]
+        if head in components and len(tokens) > 1 and isinstance(doc.get(head), dict):
+            comp = doc[head]
+            comp_meta = comp.setdefault("$metadata", {})
+            if tokens[1] in comp:
+                comp_meta[tokens[1]] = {"lastUpdateTime": now}
+            else:
+                comp_meta.pop(tokens[1], None)
+        elif head in doc:
+            if head in components:
+                doc[head].setdefault("$metadata", {})
+            else:
+                meta[head] = {"lastUpdateTime": now}
+        else:
+            meta.pop(head, None)
+
+
+def touched_points(twin: str, doc: Json, touched: list[list[str]], components: dict[str, str],
+                   ts: int) -> list[HistoryPoint]:
+    """History points for every value a patch touched (its new value, null when removed)."""
+    seen: set[tuple[str, str]] = set()
+    out: list[HistoryPoint] = []
+    for tokens in touched:
+        if not tokens or tokens[0][:1] == "$":
+            continue
+        if tokens[0] in components:
+            if len(tokens) < 2:
+                comp = doc.get(tokens[0], {})
+                keys = [(tokens[0], k) for k in comp if k[:1] != "$"]
+            else:
+                keys = [(tokens[0], tokens[1])]
+        else:
+            keys = [("", tokens[0])]
+        for component, name in keys:
+            if (component, name) in seen:
+                continue
+            seen.add((component, name))
+            holder = doc.get(component, {}) if component else doc
+            out.append(history_point(twin, component, name, ts,
+                                     holder.get(name) if isinstance(holder, dict) else None))
+    return out
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+__all__ = ["Twins", "TwinsStore", "check_etag", "check_id", "chunks", "touched_paths"]
