@@ -80,7 +80,9 @@ def test_cli_history_export(live: TwinGraph, tmp_path: Path) -> None:
     assert run("--parquet", str(tmp_path / "h.parquet")).returncode == 0
     assert pd.read_parquet(tmp_path / "h.parquet")["value"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
     table = run("--bucket", "2s", "--agg", "max", "--from", "1970-01-01T00:00:00Z", "--to", "1970-01-01T00:00:10Z")
-    assert "max(reading)" in table.stdout and "5.0" in table.stdout
+    assert "max(reading)" in table.stdout and "│ 5 " in table.stdout
+    frame = pd.read_csv(tmp_path / "h.csv")
+    assert frame["time"].tolist()[0] == "1970-01-01T00:00:01.000000Z"  # the wire's ISO form, with Z
     bad = run("--agg", "median", "--bucket", "1s")
     assert bad.returncode == 1 and bad.stderr.startswith("error: agg must be one of")
 

@@ -248,13 +248,22 @@ def parse_models(
         raise ModelError([ModelIssue("(batch)", "$", "expected a list of DTDL documents")])
     parser = Parser(allow_undefined_extensions=allow_undefined_extensions)
     roots = parser.parse_documents(documents)
-    if parser.issues:
-        raise ModelError(parser.issues)
     lookup = known.element if known is not None else (lambda _dtmi: None)
     resolver = Resolver(parser.elements, parser.by_id, lookup)
-    issues = resolver.run()
-    if issues:
-        raise ModelError(issues)
+    try:
+        issues = resolver.run()
+    except Exception:
+        # Resolving what did not parse cleanly can trip over the broken parts: the parse
+        # errors are then the ones to report.
+        if not parser.issues:
+            raise
+        issues = []
+    # Every problem at once: reference and duplicate-name errors are found even where
+    # other parts of the batch did not parse.
+    seen = {str(i) for i in parser.issues}
+    every = parser.issues + [i for i in issues if str(i) not in seen]
+    if every:
+        raise ModelError(every)
     by_id = dict(parser.by_id)
     if known is not None:
         by_id = {**known._by_id, **by_id}

@@ -1,0 +1,3 @@
+from twinforge.cli import main
+
+main()

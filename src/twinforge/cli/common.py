@@ -1,0 +1,71 @@
+"""What every command group shares: consoles, the one-line error, store opening, JSON input."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from twinforge.store import DEFAULT_URL
+
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
+
+DbOption = Annotated[str, typer.Option("--db", help="Store URL, e.g. sqlite:///twins.db")]
+DEFAULT_DB = DEFAULT_URL
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line."""
+
+
+def fail(message: str) -> None:
+    raise CliError(message)
+
+
+def open_graph(db: str, *, write: bool = False) -> Any:
+    """The graph in ``db``. Commands that only read refuse a store that does not exist;
+    commands that write make it, and say so."""
+    from twinforge.graph import TwinGraph
+
+    graph = TwinGraph.open(db, create=write)
+    if getattr(graph.store, "created", False):
+        err.print(f"created a new store: {db}", markup=False)
+    return graph
+
+
+def read_json(source: str) -> Any:
+    """JSON from a file path, '-' for standard input, or an inline JSON string."""
+    if source == "-":
+        text = sys.stdin.read()
+    elif source.lstrip().startswith(("{", "[")):
+        text = source
+    else:
+        path = Path(source)
+        if not path.exists():
+            fail(f"no such file: {source}")
+        text = path.read_text(encoding="utf-8-sig")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{source}: not valid JSON ({exc})")
+
+
+def print_json(value: Any) -> None:
+    console.print_json(json.dumps(value))
+
+
+def cell(value: Any) -> str:
+    """A value as a table cell: text as is, numbers without float noise, JSON otherwise."""
+    if value is None:
+        return ""
+    if isinstance(value, dict) and "$dtId" in value:
+        return str(value["$dtId"])
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.10g}"
+    return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,97 @@
+"""`twinforge models validate|load`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph
+
+models_app = typer.Typer(help="Validate and load DTDL models.", no_args_is_help=True)
+
+
+def collect_documents(paths: list[Path]) -> list[tuple[Path, Any]]:
+    """Every ``*.json`` file named or below a named folder, parsed."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.json") if p.is_file())
+            if not found:
+                fail(f"no *.json files in folder {path}")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            fail(f"no such file or folder: {path}")
+    out = []
+    for file in files:
+        try:
+            out.append((file, json.loads(file.read_text(encoding="utf-8-sig"))))
+        except json.JSONDecodeError as exc:
+            fail(f"{file}: not valid JSON ({exc})")
+    return out
+
+
+def print_model_errors(errors: list[str], files: int) -> None:
+    for line in errors:
+        err.print(f"error {line}", markup=False)
+    err.print(f"{len(errors)} error(s) in {files} file(s)")
+
+
+@models_app.command("validate")
+def models_validate(
+    paths: Annotated[list[Path], typer.Argument(help="DTDL files or folders.")],
+    allow_undefined_extensions: Annotated[bool, typer.Option(help="Tolerate unknown extension contexts.")] = False,
+) -> None:
+    """Parse and check DTDL models; print the interfaces found and every error."""
+    from twinforge.dtdl import ModelError, parse_models
+
+    docs = collect_documents(paths)
+    try:
+        models = parse_models([d for _, d in docs], allow_undefined_extensions=allow_undefined_extensions)
+    except ModelError as exc:
+        print_model_errors(exc.errors, len(docs))
+        raise typer.Exit(1) from None
+    title = f"{len(models)} interface(s) in {len(docs)} file(s)"
+    if not sys.stdout.isatty():
+        # Not a terminal: one plain line per interface, DTMIs whole, for grep and scripts.
+        print(title)
+        for dtmi in models.root_ids():
+            view = models.interface(dtmi)
+            print(f"{dtmi}\textends={','.join(view.extends) or '-'}\tcontents={_contents(view)}")
+        return
+    table = Table("interface", "extends", "contents", title=title)
+    table.columns[0].overflow = "fold"
+    table.columns[1].overflow = "fold"
+    for dtmi in models.root_ids():
+        view = models.interface(dtmi)
+        table.add_row(dtmi, ", ".join(view.extends), str(_contents(view)))
+    console.print(table)
+
+
+def _contents(view: Any) -> int:
+    return (len(view.properties) + len(view.telemetry) + len(view.relationships) + len(view.components)
+            + len(view.commands))
+
+
+@models_app.command("load")
+def models_load(
+    paths: Annotated[list[Path], typer.Argument(help="DTDL files or folders.")],
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Upload DTDL models into a store (one batch: all or nothing)."""
+    from twinforge.dtdl import ModelError
+
+    docs = collect_documents(paths)
+    graph = open_graph(db, write=True)
+    try:
+        infos = graph.add_models([d for _, d in docs])
+    except ModelError as exc:
+        print_model_errors(exc.errors, len(docs))
+        raise typer.Exit(1) from None
+    console.print(f"loaded {len(infos)} model(s) into {db}")

@@ -1,0 +1,104 @@
+"""`twinforge serve` and `twinforge demo`: flags into a `ServerConfig`, then `Server.run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, open_graph
+
+demo_app = typer.Typer(help="Run a ready-made demo.", no_args_is_help=True)
+
+LogLevel = Annotated[str, typer.Option("--log-level", help="critical, error, warning, info (adds a request "
+                                                           "log) or debug.")]
+
+
+def _announce(line: str) -> None:
+    err.print(line, markup=False)
+
+
+def serve(
+    db: DbOption = DEFAULT_DB,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS (self-signed unless --cert/--key).")] = False,
+    cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    key: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes sharing the store.")] = 1,
+    mqtt: Annotated[str | None, typer.Option(
+        "--mqtt", help="'embedded' (in-process broker) or a broker URL: mqtt://host:1883, "
+                       "mqtts://user:password@host:8883")] = None,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded broker.")] = 1883,
+    mqtt_ca: Annotated[Path | None, typer.Option(
+        "--mqtt-ca", help="CA certificate (PEM) to trust for an mqtts:// broker.")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
+    retention: Annotated[str | None, typer.Option(
+        help="Drop history points older than this (e.g. 90d), checked hourly.")] = None,
+    downsample_after: Annotated[str | None, typer.Option(
+        "--downsample-after", help="Replace numeric history older than this (e.g. 7d) by averages.")] = None,
+    downsample_bucket: Annotated[str, typer.Option(
+        "--downsample-bucket", help="Bucket of those averages.")] = "1h",
+    query_timeout: Annotated[float, typer.Option("--query-timeout", help="Seconds a query may run.")] = 10.0,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Serve the ADT-compatible REST API over a store, with optional MQTT and OPC UA ingestion."""
+    from twinforge.api.server import Server, ServerConfig
+
+    config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
+                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, retention=retention,
+                          downsample_after=downsample_after, downsample_bucket=downsample_bucket,
+                          query_timeout=query_timeout, log_level=log_level)
+    config.check()
+    Server(config, open_graph(db, write=True)).run(_announce)
+
+
+@demo_app.command("building")
+def demo_building(
+    db: DbOption = DEFAULT_DB,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8080,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    tls: Annotated[bool, typer.Option("--tls")] = False,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    sensors: Annotated[bool, typer.Option("--sensors/--no-sensors",
+                                          help="Run simulated sensors publishing over MQTT.")] = True,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Load RealEstateCore, build a small smart building and serve it, with live sensors over MQTT."""
+    from twinforge.api.server import Server, ServerConfig
+    from twinforge.packs.building import SensorSimulator, demo_sensor_ids, load_demo
+
+    config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
+                          log_level=log_level)
+    config.check()
+    graph = open_graph(db, write=True)
+    with console.status("loading RealEstateCore and the demo building..."):
+        twins, rels = load_demo(graph)
+    console.print(f"demo building ready in {db}: {len(graph.models)} models, "
+                  f"{graph.store.count_twins()} twins ({twins} new), {rels} new relationships")
+    if not serve_api:
+        return
+    k = "-k " if tls else ""
+    console.print(f"try: curl {k}{config.url}/digitaltwins/temp-101")
+    console.print(f"     curl {k}'{config.url}/digitaltwins/temp-101/history?name=lastValue'")
+    console.print(f"     curl -N {k}'{config.url}/stream?twin=temp-101'")
+    console.print(f"     twinforge query \"SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'room-101'\" --db {db}")
+
+    def add_sensors(application: Any) -> None:
+        simulator = SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())
+
+        async def start(app: Any) -> None:
+            simulator.start()
+
+        async def stop(app: Any) -> None:
+            simulator.stop()
+
+        application.state.on_start.append(start)
+        application.state.on_stop.append(stop)
+
+    if sensors:
+        config.before_start.append(add_sensors)
+    Server(config, graph).run(_announce)
