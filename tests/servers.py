@@ -29,11 +29,12 @@ def free_port() -> int:
 
 @contextmanager
 def running_api(graph: TwinGraph, *, cert: Path | None = None, key: Path | None = None,
-                configure: Callable[[Any], None] | None = None) -> Iterator[str]:
-    """Serve ``graph`` with uvicorn (``configure`` may attach connectors); yields the base URL."""
+                configure: Callable[[Any], None] | None = None, **options: Any) -> Iterator[str]:
+    """Serve ``graph`` with uvicorn (``configure`` may attach connectors, ``options`` go to
+    `create_app`); yields the base URL."""
     port = free_port()
     ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)} if cert and key else {}
-    app = create_app(graph)
+    app = create_app(graph, **options)
     if configure is not None:
         configure(app)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
