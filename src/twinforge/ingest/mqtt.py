@@ -123,7 +123,7 @@ class MqttConnector:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = 7 * 24 * 3600  # keep our session across restarts
             properties.ReceiveMaximum = 1000
-        self._worker = threading.Thread(target=self._work, name="twinforge-mqtt-ingest", daemon=True)
+        self._worker = threading.Thread(target=self._run_worker, name="twinforge-mqtt-ingest", daemon=True)
         self._worker.start()
         try:
             if self.mqtt5:
@@ -176,6 +176,13 @@ class MqttConnector:
             self._wakeup.set()
 
     # -- the worker -------------------------------------------------------
+
+    def _run_worker(self) -> None:
+        try:
+            self._work()
+        except Exception as exc:  # a bug: say so loudly; /health reports the connector as failed
+            self.stats.last_error = f"ingest worker stopped: {type(exc).__name__}: {exc}"
+            log.exception("MQTT ingest worker stopped")
 
     def _work(self) -> None:
         # Nothing a message holds may end this loop: decoding and applying are isolated per
