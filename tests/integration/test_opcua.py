@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,28 @@ def test_opcua_changes_reach_twins(graph: TwinGraph, tmp_path: Path) -> None:
                 await connector.stop()
 
     asyncio.run(scenario())
+
+
+def test_unreachable_endpoint_shows_its_error(graph: TwinGraph, tmp_path: Path) -> None:
+    """Nothing listens at the endpoint: the status says it cannot connect, with the reason."""
+    import httpx
+
+    from tests.servers import running_api
+    from twinforge.api.connectors import attach_opcua
+
+    port = free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{port}/nobody/"
+    mapping = parse_mapping({"opcua": [{"endpoint": endpoint, "nodes": [
+        {"node": "ns=2;i=2", "twin": "s1", "name": "temperature"}]}]})
+    with running_api(graph, configure=lambda app: attach_opcua(app, mapping)) as url, \
+            httpx.Client(base_url=url) as client:
+        deadline = time.monotonic() + 20
+        status = client.get("/ingest/status").json()["opcua"][0]
+        while status["lastError"] is None:
+            assert time.monotonic() < deadline, "no error reported"
+            time.sleep(0.05)
+            status = client.get("/ingest/status").json()["opcua"][0]
+        assert status["state"] == "connecting" and not status["connected"]
+        assert status["lastError"].startswith("cannot connect") and status["endpoint"] == endpoint
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and endpoint in health["problems"][0]

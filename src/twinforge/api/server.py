@@ -105,9 +105,23 @@ class Server:
 
     @property
     def graph(self) -> TwinGraph:
+        """The graph served (opened from ``config.db`` on first use unless given)."""
         if self._graph is None:
             self._graph = TwinGraph.open(self.config.db)
         return self._graph
+
+    @graph.setter
+    def graph(self, graph: TwinGraph) -> None:
+        self._graph = graph
+
+    def preflight(self) -> None:
+        """Refuse to start when a port is taken, before anything is opened or printed."""
+        config = self.config
+        if port_in_use(config.host, config.port):
+            raise InvalidArgument(f"port {config.port} on {config.host} is already in use (choose another with --port)")
+        if config.mqtt == "embedded" and port_in_use("127.0.0.1", config.mqtt_port):
+            raise InvalidArgument(f"port {config.mqtt_port} for the embedded MQTT broker is already in use "
+                                  "(choose another with --mqtt-port)")
 
     def _tls(self) -> None:
         config = self.config
@@ -168,11 +182,7 @@ class Server:
         import uvicorn
 
         config = self.config
-        if port_in_use(config.host, config.port):
-            raise InvalidArgument(f"port {config.port} on {config.host} is already in use (choose another with --port)")
-        if config.mqtt == "embedded" and port_in_use("127.0.0.1", config.mqtt_port):
-            raise InvalidArgument(f"port {config.mqtt_port} for the embedded MQTT broker is already in use "
-                                  "(choose another with --mqtt-port)")
+        self.preflight()
         self._tls()
         access_log = config.log_level in ("info", "debug")
         logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -51,8 +51,10 @@ def serve(
                           mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, log_level=log_level)
-    config.check()
-    Server(config, open_graph(db, write=True)).run(_announce)
+    server = Server(config)
+    server.preflight()
+    server.graph = open_graph(db, write=True)
+    server.run(_announce)
 
 
 @demo_app.command("building")
@@ -73,8 +75,9 @@ def demo_building(
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
                           log_level=log_level)
-    config.check()
-    graph = open_graph(db, write=True)
+    server = Server(config)
+    server.preflight()
+    graph = server.graph = open_graph(db, write=True)
     with console.status("loading RealEstateCore and the demo building..."):
         twins, rels = load_demo(graph)
     console.print(f"demo building ready in {db}: {len(graph.models)} models, "
@@ -101,4 +104,4 @@ def demo_building(
 
     if sensors:
         config.before_start.append(add_sensors)
-    Server(config, graph).run(_announce)
+    server.run(_announce)

@@ -37,6 +37,11 @@ class Resolver:
     def run(self) -> list[ModelIssue]:
         self.check_references()
         if self.issues:
+            # The checks below follow references; with some unresolved, report at least the
+            # names an interface's own contents use twice, so every error shows at once.
+            for el in self.elements:
+                if el.cls == "Interface":
+                    self.check_own_names(el)
             return self.issues
         for el in self.elements:
             if el.cls == "Interface":
@@ -111,6 +116,14 @@ class Resolver:
             elif name in names:
                 self.error(iface, f"content name '{name}' is used twice", ".contents")
             names[name] = owner
+
+    def check_own_names(self, iface: Element) -> None:
+        seen: set[str] = set()
+        for ref in iface.refs.get("contents", []):
+            if isinstance(ref, Element) and ref.name is not None:
+                if ref.name in seen:
+                    self.error(iface, f"content name '{ref.name}' is used twice", ".contents")
+                seen.add(ref.name)
 
     def extends_depth(self, iface: Element, stack: list[Element]) -> int | None:
         if any(s is iface for s in stack):
