@@ -4,7 +4,6 @@ shows in /ingest/status and /health."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
