@@ -14,7 +14,7 @@ import orjson
 
 from twinforge.dtdl.elements import Element
 from twinforge.dtdl.values import check_value
-from twinforge.errors import InvalidArgument, NotFound, PreconditionFailed, ValidationError
+from twinforge.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed, ValidationError
 from twinforge.graph.catalog import ModelCatalog
 from twinforge.graph.jsonpatch import apply_patch
 from twinforge.graph.records import Json, dumps, new_etag
@@ -129,6 +129,7 @@ class Relationships:
         count = 0
         twins: dict[str, TwinRecord | None] = {}
         counts: dict[tuple[str, str], int] = {}
+        added: set[tuple[str, str]] = set()
 
         def twin(twin_id: str) -> TwinRecord | None:
             if twin_id not in twins:
@@ -147,6 +148,11 @@ class Relationships:
                     target_id = body.get("$targetId") if isinstance(body, dict) else None
                     target = twin(target_id) if isinstance(target_id, str) else None
                     rel, doc = self._build(source, rel_id, body, target.model if target else None, new_etag())
+                    # Checked in order, as one create after another would be.
+                    if (source_id, rel_id) in added or self.store.get_relationship(source_id, rel_id) is not None:
+                        raise Conflict(f"relationship '{rel_id}' of twin '{source_id}' already exists",
+                                       code="RelationshipAlreadyExists")
+                    added.add((source_id, rel_id))
                     name = doc["$relationshipName"]
                     key = (source_id, name)
                     if key not in counts:

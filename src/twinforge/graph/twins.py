@@ -147,9 +147,15 @@ class Twins:
                 records: list[TwinRecord] = []
                 events: list[EventRecord] = []
                 points: list[HistoryPoint] = []
+                ids = [twin_id for twin_id, _ in batch if isinstance(twin_id, str)]
+                existing = set(self.store.get_twin_models(ids))
                 for twin_id, body in batch:
                     check_id(twin_id)
                     model, doc = self._build(twin_id, body, now, new_etag(), points, ts)
+                    # Checked in order, as one create after another would be.
+                    if twin_id in existing:
+                        raise Conflict(f"twin '{twin_id}' already exists", code="DigitalTwinAlreadyExists")
+                    existing.add(twin_id)
                     text = dumps(doc)
                     records.append(TwinRecord(twin_id, model, doc["$etag"], text))
                     events.append(EventRecord(now, "Twin.Create", twin_id, text, model=model))
