@@ -14,7 +14,13 @@ import orjson
 
 from twinforge.dtdl.elements import Element
 from twinforge.dtdl.values import check_value
-from twinforge.errors import Conflict, InvalidArgument, NotFound, PreconditionFailed, ValidationError
+from twinforge.errors import (
+    Conflict,
+    InvalidArgument,
+    NotFound,
+    PreconditionFailed,
+    ValidationError,
+)
 from twinforge.graph.catalog import ModelCatalog
 from twinforge.graph.jsonpatch import apply_patch
 from twinforge.graph.records import Json, dumps, new_etag
