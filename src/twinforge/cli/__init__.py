@@ -87,4 +87,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["app", "main"]
+__all__ = ["CliError", "app", "bench", "history", "main", "query", "serve"]

@@ -33,10 +33,12 @@ class Element:
         return value if isinstance(value, str) else None
 
     def ref(self, prop: str) -> Ref | None:
+        """The single reference held under ``prop`` (an element, a DTMI or a primitive), or None."""
         values = self.refs.get(prop)
         return values[0] if values else None
 
     def label(self) -> str:
+        """How errors name this element: its class and name or DTMI."""
         return self.id or f"{self.owner} at {self.path}"
 
 

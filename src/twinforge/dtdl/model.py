@@ -59,20 +59,25 @@ class ModelSet:
         return sum(1 for e in self._by_id.values() if e.cls == "Interface")
 
     def element(self, dtmi: str) -> Element | None:
+        """The element with this DTMI (an interface or a named schema), or None."""
         return self._by_id.get(dtmi)
 
     def interface_ids(self) -> list[str]:
+        """The DTMI of every interface, top-level or nested."""
         return [k for k, e in self._by_id.items() if e.cls == "Interface"]
 
     def root_ids(self) -> list[str]:
+        """The DTMIs of the top-level interfaces of the parsed documents."""
         return [e.id for e in self._roots if e.id is not None]
 
     def deref(self, ref: Ref | None) -> Ref | None:
+        """A reference resolved: a DTMI replaced by the element it names."""
         if isinstance(ref, str) and ref.startswith("dtmi:"):
             return self._by_id.get(ref)
         return ref
 
     def interface(self, dtmi: str) -> InterfaceView:
+        """An interface with everything it inherits through ``extends``, by kind of content."""
         view = self._views.get(dtmi)
         if view is not None:
             return view
@@ -196,9 +201,11 @@ class ModelSet:
     # -- combining --------------------------------------------------------
 
     def merged_with(self, other: ModelSet) -> ModelSet:
+        """A model set holding the elements of both."""
         return ModelSet({**self._by_id, **other._by_id}, [*self._roots, *other._roots])
 
     def without(self, dtmis: Iterable[str]) -> ModelSet:
+        """A model set without these top-level interfaces."""
         drop = set(dtmis)
         by_id = {k: e for k, e in self._by_id.items() if e.owner not in drop and k not in drop}
         return ModelSet(by_id, [r for r in self._roots if r.id not in drop])

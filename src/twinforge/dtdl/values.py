@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
@@ -32,6 +31,19 @@ _INT_RANGES = {
 _GEO_TYPES = {
     "point": "Point", "multiPoint": "MultiPoint", "lineString": "LineString",
     "multiLineString": "MultiLineString", "polygon": "Polygon", "multiPolygon": "MultiPolygon",
+}
+# RFC 3339 text forms (Python's fromisoformat alone accepts more, such as 20260101).
+_TEXT_FORMS = {
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
+    "dateTime": re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"),
+    "time": re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$"),
+    "duration": _DURATION,
+    "uuid": re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+}
+_TEXT_HINTS = {
+    "date": "YYYY-MM-DD", "dateTime": "RFC 3339, with a time zone, e.g. 2026-01-31T12:00:00Z",
+    "time": "hh:mm:ss, e.g. 12:30:00", "duration": "ISO 8601, e.g. PT1H30M or P2D",
+    "uuid": "8-4-4-4-12 hexadecimal digits",
 }
 _GEO_DEPTH = {"point": 1, "multiPoint": 2, "lineString": 2, "multiLineString": 3, "polygon": 3,
               "multiPolygon": 4}
@@ -138,24 +150,22 @@ def check_primitive(schema: str, value: Any) -> str | None:
     if not isinstance(value, str) and schema not in _GEO_TYPES:
         wanted = "a string" if schema == "string" else f"{schema} (a string)"
         return f"expected {wanted}, got {_kind(value)}"
+    if schema == "string":
+        return None
+    if schema in _GEO_TYPES:
+        return _check_geo(schema, value)
+    pattern = _TEXT_FORMS.get(schema)
+    if pattern is not None and not pattern.match(value):
+        return f"'{value}' is not a valid {schema} ({_TEXT_HINTS[schema]})"
     try:
-        if schema == "string":
-            return None
         if schema == "date":
             date.fromisoformat(value)
         elif schema == "dateTime":
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
         elif schema == "time":
-            time.fromisoformat(value.replace("Z", "+00:00"))
-        elif schema == "duration":
-            if not _DURATION.match(value):
-                raise ValueError(value)
-        elif schema == "uuid":
-            uuid.UUID(value)
+            time.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
         elif schema == "bytes":
             base64.b64decode(value, validate=True)
-        elif schema in _GEO_TYPES:
-            return _check_geo(schema, value)
     except (ValueError, binascii.Error):
         return f"'{value}' is not a valid {schema}"
     return None
@@ -164,11 +174,24 @@ def check_primitive(schema: str, value: Any) -> str | None:
 def _check_geo(schema: str, value: Any) -> str | None:
     if not isinstance(value, dict) or value.get("type") != _GEO_TYPES[schema]:
         return f"expected a GeoJSON {_GEO_TYPES[schema]} object"
-    coords = value.get("coordinates")
-    depth = 0
-    while isinstance(coords, list) and coords:
-        depth += 1
-        coords = coords[0]
-    if depth != _GEO_DEPTH[schema] or not isinstance(coords, (int, float)):
-        return f"coordinates do not have the shape of a {_GEO_TYPES[schema]}"
+    problem = _check_coordinates(schema, value.get("coordinates"), _GEO_DEPTH[schema])
+    return f"coordinates of a {_GEO_TYPES[schema]}: {problem}" if problem else None
+
+
+def _check_coordinates(schema: str, coords: Any, depth: int) -> str | None:
+    """GeoJSON (RFC 7946) coordinates: positions of two or three numbers, nested ``depth`` deep."""
+    if depth == 1:
+        ok = (isinstance(coords, list) and 2 <= len(coords) <= 3
+              and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords))
+        return None if ok else "a position is a list of two or three numbers"
+    if not isinstance(coords, list) or not coords:
+        return "expected a non-empty list"
+    for item in coords:
+        problem = _check_coordinates(schema, item, depth - 1)
+        if problem:
+            return problem
+    if depth == 2 and schema in ("lineString", "multiLineString") and len(coords) < 2:
+        return "a line needs at least two positions"
+    if depth == 2 and schema in ("polygon", "multiPolygon") and (len(coords) < 4 or coords[0] != coords[-1]):
+        return "a ring needs at least four positions, the last equal to the first"
     return None

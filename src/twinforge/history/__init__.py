@@ -85,4 +85,5 @@ class History:
         return self.store.downsample_history(now_us() - parse_duration(older_than), parse_duration(bucket))
 
 
-__all__ = ["AGGREGATES", "History", "from_us", "now_us", "parse_duration", "parse_time", "point", "to_us"]
+__all__ = ["AGGREGATES", "History", "HistoryPoint", "HistoryStore", "from_us", "now_us", "parse_duration", "parse_time",
+           "point", "to_us"]

@@ -14,10 +14,12 @@ _UNITS = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_
 
 
 def now_us() -> int:
+    """The current UTC time in microseconds since the epoch."""
     return to_us(datetime.now(UTC))
 
 
 def to_us(moment: datetime) -> int:
+    """A datetime (naive means UTC) in microseconds since the epoch."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
@@ -25,6 +27,7 @@ def to_us(moment: datetime) -> int:
 
 
 def from_us(us: int) -> str:
+    """Microseconds since the epoch as ISO 8601 UTC with a ``Z``."""
     moment = _EPOCH + timedelta(microseconds=us)
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 

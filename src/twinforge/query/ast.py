@@ -91,6 +91,7 @@ class Query:
     where: Expr | None
 
     def aliases(self) -> list[str]:
+        """Every alias the query binds, in FROM and JOIN order."""
         out = [self.alias] if self.alias else []
         for j in self.joins:
             out.append(j.alias)
@@ -99,6 +100,7 @@ class Query:
         return out
 
     def twin_aliases(self) -> set[str | None]:
+        """The aliases that bind twins (not relationships)."""
         if self.collection == "RELATIONSHIPS":
             return set()
         return {self.alias, *(j.alias for j in self.joins)}

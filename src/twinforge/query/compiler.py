@@ -62,15 +62,19 @@ class Dialect:
         return f"json_type({column}, {sql_string(json_path(path))})"
 
     def quote_text(self, column: str) -> str:
+        """SQL giving a text column as a JSON string."""
         return f"json_quote({column})"
 
     def starts_with(self, value: str) -> str:
+        """A test that ``value`` starts with the next parameter (given twice)."""
         return f"substr({value}, 1, length(?)) = ?"
 
     def ends_with(self, value: str) -> str:
+        """A test that ``value`` ends with the next parameter (given twice)."""
         return f"substr({value}, -length(?)) = ?"
 
     def contains(self, value: str) -> str:
+        """A test that ``value`` contains the next parameter."""
         return f"instr({value}, ?) > 0"
 
 

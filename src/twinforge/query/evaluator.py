@@ -49,6 +49,9 @@ def compare(value: Any, op: str, literal: Any) -> bool:
 
 
 class Evaluator:
+    """Runs a query over twins and relationships held in memory: the reference the SQL
+    compiler is tested against, and the engine behind event-route filters."""
+
     def __init__(self, twins: dict[str, dict[str, Any]], relationships: list[dict[str, Any]],
                  descendants: Callable[[str], list[str]]) -> None:
         self.twins = twins
@@ -59,6 +62,7 @@ class Evaluator:
             self.outgoing.setdefault((rel["$sourceId"], rel["$relationshipName"]), []).append(rel)
 
     def bindings(self, query: Query) -> Iterator[Binding]:
+        """Every combination of twins and relationships the query's FROM and JOINs bind."""
         if query.collection == "RELATIONSHIPS":
             for rel in sorted(self.relationships, key=lambda r: (r["$sourceId"], r["$relationshipId"])):
                 yield {query.alias: rel}
@@ -83,6 +87,7 @@ class Evaluator:
             yield from extend({query.alias: self.twins[twin_id]}, query.joins)
 
     def test(self, expr: Expr, binding: Binding) -> bool:
+        """Whether a condition holds for one binding."""
         if isinstance(expr, Compare):
             return compare(self.value(expr.left, binding), expr.op, expr.right.value)
         if isinstance(expr, InList):
@@ -102,9 +107,11 @@ class Evaluator:
         return self.function(expr, binding)
 
     def value(self, ref: Ref, binding: Binding) -> Any:
+        """The value a property reference names in one binding."""
         return lookup(binding[ref.alias], ref.path)
 
     def function(self, func: Func, binding: Binding) -> bool:
+        """The result of a function call (IS_OF_MODEL, STARTSWITH, ...) for one binding."""
         if func.name == "IS_OF_MODEL":
             twin = binding[func.args[0] or None]  # type: ignore[index]
             model = str(func.args[1].value)  # type: ignore[union-attr]
@@ -127,6 +134,7 @@ class Evaluator:
         }[func.name]
 
     def run(self, query: Query) -> list[Any]:
+        """Every result row of the query."""
         matches = [b for b in self.bindings(query) if query.where is None or self.test(query.where, b)]
         if query.count:
             return [{"COUNT": len(matches)}]

@@ -18,9 +18,11 @@ from twinforge.store.base import (
     DeadLetter,
     EventRecord,
     HistoryPoint,
+    Lease,
     ModelRecord,
     RelationshipRecord,
     TwinRecord,
+    TwinStore,
     TwinValues,
 )
 
@@ -109,7 +111,7 @@ def path_from_url(url: str) -> str:
     return path if path == ":memory:" else str(Path(path).expanduser())
 
 
-class SQLiteStore:
+class SQLiteStore(TwinStore):
     """A `TwinStore` on one SQLite file, safe to share between threads."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -605,7 +607,7 @@ class SQLiteStore:
         return FileLease(None if self.path == ":memory:" else Path(f"{self.path}.{name}.lock"))
 
 
-class FileLease:
+class FileLease(Lease):
     """A `Lease` as an advisory file lock (``flock``): the kernel frees it when its holder
     dies, so another process takes over at its next try."""
 
