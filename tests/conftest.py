@@ -6,13 +6,15 @@ from typing import Any
 
 import pytest
 
+from tests.requirements import missing
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REC_DIR = SHARED / "dtdl" / "realestatecore"
 
 
 def load_rec() -> list[Any]:
     if not REC_DIR.is_dir():
-        pytest.skip(f"RealEstateCore ontology not found at {REC_DIR}")
+        missing(f"RealEstateCore ontology not found at {REC_DIR}")
     return [json.loads(p.read_text(encoding="utf-8-sig")) for p in sorted(REC_DIR.rglob("*.json"))]
 
 

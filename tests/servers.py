@@ -63,9 +63,10 @@ class Mosquitto:
 
     def __init__(self, directory: Path) -> None:
         if MOSQUITTO is None:
-            import pytest
 
-            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+            from tests.requirements import missing
+
+            missing("mosquitto is not installed (apt-get install mosquitto)")
         self.directory = directory
         self.port = free_port()
         (directory / "data").mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,10 @@ from collections import defaultdict
 import pytest
 
 from tests.dtdl.conformance import CASES_DIR, Case, accepts, load_cases
+from tests.requirements import missing
 
 if not CASES_DIR.is_dir():
-    pytest.skip(f"conformance cases not found at {CASES_DIR}", allow_module_level=True)
+    missing(f"conformance cases not found at {CASES_DIR}", module_level=True)
 
 CASES = load_cases()
 BY_RULE: dict[str, list[Case]] = defaultdict(list)

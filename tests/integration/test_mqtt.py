@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.graph.sensors import LIVE, sensor
+from tests.requirements import missing
 from tests.servers import Mosquitto, free_port, running_mosquitto
 from twinforge.graph import TwinGraph
 from twinforge.ingest import Ingestor
@@ -151,7 +152,7 @@ def test_mqtts_with_username_and_password(live: TwinGraph, tmp_path: Path) -> No
 
     passwd_tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
     if MOSQUITTO is None or not Path(passwd_tool).exists():
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        missing("mosquitto is not installed (apt-get install mosquitto)")
     cert, key = ensure_self_signed(tmp_path / "tls")
     key.chmod(0o644)  # Mosquitto reads it as the unprivileged user it may switch to
     passwords = tmp_path / "passwd"

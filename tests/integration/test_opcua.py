@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.graph.sensors import LIVE, sensor
+from tests.requirements import need_module
 from tests.servers import free_port
 from twinforge.graph import TwinGraph
 from twinforge.ingest import Ingestor
 from twinforge.ingest.mapping import parse_mapping
 from twinforge.ingest.opcua import OpcUaConnector
 
-asyncua = pytest.importorskip("asyncua")
+asyncua = need_module("asyncua")
 pytestmark = pytest.mark.integration
 
 

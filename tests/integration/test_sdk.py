@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from tests.graph.models import PLANT, pump, tank
+from tests.requirements import need_module
 from tests.servers import running_api
 from twinforge.api.tls import ensure_self_signed
 from twinforge.graph import TwinGraph
 
-sdk = pytest.importorskip("azure.digitaltwins.core")
+sdk = need_module("azure.digitaltwins.core")
 from azure.core.credentials import AccessToken  # noqa: E402
 from azure.core.exceptions import (  # noqa: E402
     HttpResponseError,
