@@ -156,3 +156,28 @@ def test_query_route_pages_and_errors(plant: httpx.Client) -> None:
     assert r.status_code == 400
     r = plant.post("/query", json={"continuationToken": "garbage!!"})
     assert r.status_code == 400
+
+
+def test_concurrent_patches_with_one_etag_apply_once(plant: httpx.Client) -> None:
+    """Patches arriving together share a transaction, yet each keeps its own ETag check."""
+    import concurrent.futures
+
+    etag = plant.put("/digitaltwins/p1", json=pump()).headers["ETag"]
+    url = str(plant.base_url)
+
+    def patch(i: int) -> int:
+        with httpx.Client(base_url=url) as own:
+            return own.patch("/digitaltwins/p1", json=[{"op": "add", "path": "/flow", "value": float(i)}],
+                             headers={"If-Match": etag}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(patch, range(32)))
+    assert sorted(statuses) == [204] + [412] * 31
+    twin = plant.get("/digitaltwins/p1").json()
+    assert twin["$etag"] != etag and isinstance(twin["flow"], float)
+    bad = plant.patch("/digitaltwins/p1", json=[{"op": "add", "path": "/flow", "value": "x"}])
+    assert bad.status_code == 400 and error_of(bad)["code"] == "ValidationFailed"
+    missing = plant.patch("/digitaltwins/nobody", json=[])
+    assert missing.status_code == 404 and error_of(missing)["code"] == "DigitalTwinNotFound"
+    broken = plant.patch("/digitaltwins/p1", content=b"[{")
+    assert broken.status_code == 400 and error_of(broken)["code"] == "InvalidArgument"

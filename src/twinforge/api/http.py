@@ -25,18 +25,26 @@ T = TypeVar("T")
 class Workers:
     """Thread pools for the store's blocking calls, so the event loop never waits on them.
 
-    Point reads and writes share one pool; queries have their own, smaller one, so that
-    however many slow queries run, a twin read or write still finds a free thread.
+    Reads share a small pool; changes go through one writer thread (a store takes one
+    write at a time anyway, and one thread avoids a convoy of threads on its lock); queries
+    have their own pool, so however many slow queries run, a twin read or write still
+    finds a free thread.
     """
 
-    def __init__(self, threads: int = 16, query_threads: int = 4) -> None:
-        self.store = ThreadPoolExecutor(threads, thread_name_prefix="twinforge-store")
+    def __init__(self, threads: int = 4, query_threads: int = 4) -> None:
+        self.store = ThreadPoolExecutor(threads, thread_name_prefix="twinforge-read")
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="twinforge-write")
         self.queries = ThreadPoolExecutor(query_threads, thread_name_prefix="twinforge-query")
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` in the store pool."""
+        """``fn(*args, **kwargs)`` (a read) in the read pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.store, functools.partial(fn, *args, **kwargs))
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` (a change) on the writer thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.writer, functools.partial(fn, *args, **kwargs))
 
     async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in the query pool."""
@@ -44,14 +52,20 @@ class Workers:
         return await loop.run_in_executor(self.queries, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
-        self.store.shutdown(wait=False, cancel_futures=True)
-        self.queries.shutdown(wait=False, cancel_futures=True)
+        for pool in (self.store, self.writer, self.queries):
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def blocking(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking library call for a request in the app's store pool."""
+    """Run a blocking library read for a request in the app's read pool."""
     workers: Workers = request.app.state.workers
     return await workers.run(fn, *args, **kwargs)
+
+
+async def writing(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking library change for a request on the app's writer thread."""
+    workers: Workers = request.app.state.workers
+    return await workers.write(fn, *args, **kwargs)
 
 
 def json_response(body: Any, status: int = 200, *, etag: str | None = None) -> Response:
@@ -74,6 +88,11 @@ async def read_json(request: Request) -> Any:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+    return parse_json_body(body)
+
+
+def parse_json_body(body: bytes) -> Any:
+    """A request body as JSON, or a clear 400 when it is not."""
     if not body.strip():
         raise InvalidArgument("request body is empty; expected JSON", code="InvalidArgument")
     try:

@@ -19,6 +19,7 @@ from twinforge.api.http import (
     page_size,
     raw_json_response,
     read_json,
+    writing,
 )
 from twinforge.errors import InvalidArgument
 from twinforge.graph import TwinGraph
@@ -62,7 +63,7 @@ def _page(items: list[Any], request: Request, token: Any | None) -> Response:
 @router.post("/models", status_code=201, tags=["models"], summary="Upload a batch of DTDL models")
 async def upload_models(request: Request) -> Response:
     documents = await read_json(request)
-    infos = await blocking(request, graph_of(request).add_models, documents)
+    infos = await writing(request, graph_of(request).add_models, documents)
     return json_response([i.to_json(include_definition=False) for i in infos], 201)
 
 
@@ -95,13 +96,13 @@ async def patch_model(model_id: str, request: Request) -> Response:
         raise InvalidArgument("the only model update is "
                          '[{"op": "replace", "path": "/decommissioned", "value": true}]',
                          code="InvalidArgument")
-    await blocking(request, graph_of(request).decommission_model, model_id)
+    await writing(request, graph_of(request).decommission_model, model_id)
     return Response(status_code=204)
 
 
 @router.delete("/models/{model_id}", status_code=204, tags=["models"], summary="Delete a model")
 async def delete_model(model_id: str, request: Request) -> Response:
-    await blocking(request, graph_of(request).delete_model, model_id)
+    await writing(request, graph_of(request).delete_model, model_id)
     return Response(status_code=204)
 
 
@@ -117,7 +118,7 @@ async def get_twin(twin_id: str, request: Request) -> Response:
 @router.put("/digitaltwins/{twin_id}", tags=["digitaltwins"], summary="Create or replace a twin")
 async def put_twin(twin_id: str, request: Request) -> Response:
     body = await read_json(request)
-    doc = await blocking(request, graph_of(request).create_twin, twin_id, body, if_none_match=_if_none_match(request))
+    doc = await writing(request, graph_of(request).create_twin, twin_id, body, if_none_match=_if_none_match(request))
     return json_response(doc, etag=doc["$etag"])
 
 
@@ -125,14 +126,14 @@ async def put_twin(twin_id: str, request: Request) -> Response:
               summary="Update a twin with JSON Patch")
 async def patch_twin(twin_id: str, request: Request) -> Response:
     patch = await read_json(request)
-    doc = await blocking(request, graph_of(request).update_twin, twin_id, patch, if_match=request.headers.get("if-match"))
+    doc = await writing(request, graph_of(request).update_twin, twin_id, patch, if_match=request.headers.get("if-match"))
     return _updated(doc)
 
 
 @router.delete("/digitaltwins/{twin_id}", status_code=204, tags=["digitaltwins"],
                summary="Delete a twin")
 async def delete_twin(twin_id: str, request: Request) -> Response:
-    await blocking(request, graph_of(request).delete_twin, twin_id, if_match=request.headers.get("if-match"))
+    await writing(request, graph_of(request).delete_twin, twin_id, if_match=request.headers.get("if-match"))
     return Response(status_code=204)
 
 
@@ -155,7 +156,7 @@ async def get_component(twin_id: str, component: str, request: Request) -> Respo
               tags=["components"], summary="Update a component with JSON Patch")
 async def patch_component(twin_id: str, component: str, request: Request) -> Response:
     patch = await read_json(request)
-    doc = await blocking(request, graph_of(request).update_component, twin_id, component, patch,
+    doc = await writing(request, graph_of(request).update_component, twin_id, component, patch,
                                              if_match=request.headers.get("if-match"))
     return _updated(doc)
 
@@ -196,7 +197,7 @@ async def get_relationship(twin_id: str, rel_id: str, request: Request) -> Respo
             summary="Create or replace a relationship")
 async def put_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
     body = await read_json(request)
-    doc = await blocking(request, graph_of(request).create_relationship, twin_id, rel_id, body,
+    doc = await writing(request, graph_of(request).create_relationship, twin_id, rel_id, body,
                                                 if_none_match=_if_none_match(request))
     return json_response(doc, etag=doc["$etag"])
 
@@ -205,7 +206,7 @@ async def put_relationship(twin_id: str, rel_id: str, request: Request) -> Respo
               tags=["relationships"], summary="Update a relationship with JSON Patch")
 async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
     patch = await read_json(request)
-    doc = await blocking(request, graph_of(request).update_relationship, twin_id, rel_id, patch,
+    doc = await writing(request, graph_of(request).update_relationship, twin_id, rel_id, patch,
                                                 if_match=request.headers.get("if-match"))
     return _updated(doc)
 
@@ -213,7 +214,7 @@ async def patch_relationship(twin_id: str, rel_id: str, request: Request) -> Res
 @router.delete("/digitaltwins/{twin_id}/relationships/{rel_id}", status_code=204,
                tags=["relationships"], summary="Delete a relationship")
 async def delete_relationship(twin_id: str, rel_id: str, request: Request) -> Response:
-    await blocking(request, graph_of(request).delete_relationship, twin_id, rel_id, if_match=request.headers.get("if-match"))
+    await writing(request, graph_of(request).delete_relationship, twin_id, rel_id, if_match=request.headers.get("if-match"))
     return Response(status_code=204)
 
 

@@ -17,6 +17,7 @@ from twinforge.api.http import (
     next_link,
     page_position,
     read_json,
+    writing,
 )
 from twinforge.errors import InvalidArgument
 from twinforge.history import History, parse_time
@@ -36,7 +37,7 @@ async def _telemetry(request: Request, twin_id: str, component: str, body: Any) 
         raise InvalidArgument("telemetry must be a non-empty JSON object of name: value", code="InvalidArgument")
     source_time = request.headers.get("telemetry-source-time")
     ts = parse_time(source_time) if source_time else None
-    result = await blocking(request, ingestor_of(request).apply,
+    result = await writing(request, ingestor_of(request).apply,
                             [Update(twin_id, body, telemetry=True, component=component, ts=ts, source="http")])
     if result.refused:
         refusal = result.refused[0]

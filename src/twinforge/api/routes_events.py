@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.http import blocking, json_response, read_json
+from twinforge.api.http import blocking, json_response, read_json, writing
 from twinforge.events.routes import RouteManager
 
 router = APIRouter()
@@ -18,7 +18,7 @@ def routes_of(request: Request) -> RouteManager:
 
 @router.put("/endpoints/{name}", tags=["events"], summary="Create or replace an endpoint (mqtt or webhook)")
 async def put_endpoint(name: str, request: Request) -> Response:
-    endpoint = await blocking(request, routes_of(request).put_endpoint, name, await read_json(request))
+    endpoint = await writing(request, routes_of(request).put_endpoint, name, await read_json(request))
     return json_response(endpoint.to_json())
 
 
@@ -34,14 +34,14 @@ async def get_endpoint(name: str, request: Request) -> Response:
 
 @router.delete("/endpoints/{name}", status_code=204, tags=["events"], summary="Delete an endpoint")
 async def delete_endpoint(name: str, request: Request) -> Response:
-    await blocking(request, routes_of(request).delete_endpoint, name)
+    await writing(request, routes_of(request).delete_endpoint, name)
     return Response(status_code=204)
 
 
 @router.put("/eventroutes/{route_id}", status_code=204, tags=["events"],
             summary="Create or replace an event route: {endpointName, filter}")
 async def put_route(route_id: str, request: Request) -> Response:
-    await blocking(request, routes_of(request).put_route, route_id, await read_json(request))
+    await writing(request, routes_of(request).put_route, route_id, await read_json(request))
     return Response(status_code=204)
 
 
@@ -57,5 +57,5 @@ async def get_route(route_id: str, request: Request) -> Response:
 
 @router.delete("/eventroutes/{route_id}", status_code=204, tags=["events"], summary="Delete an event route")
 async def delete_route(route_id: str, request: Request) -> Response:
-    await blocking(request, routes_of(request).delete_route, route_id)
+    await writing(request, routes_of(request).delete_route, route_id)
     return Response(status_code=204)

@@ -47,7 +47,7 @@ class ServerConfig:
     downsample_after: str | None = None
     downsample_bucket: str = "1h"
     log_level: str = "warning"
-    threads: int = 16
+    threads: int = 4
     query_threads: int = 4
     query_timeout: float = 10.0
     # Called with the app before it starts (the demo adds its simulated sensors here).

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from twinforge.dtdl import ModelSet
+from twinforge.errors import TwinforgeError
 from twinforge.graph.catalog import ModelCatalog, ModelInfo
 from twinforge.graph.queries import Queries
 from twinforge.graph.records import Json, utc_now
@@ -101,6 +102,11 @@ class TwinGraph:
     def update_twin(self, twin_id: str, patch: Any, *, if_match: str | None = None) -> Json:
         """Apply a JSON Patch to a twin; ``if_match`` gives optimistic concurrency."""
         return self.twins.update(twin_id, patch, if_match=if_match)
+
+    def update_twins(self, items: Sequence[tuple[str, Any, str | None]]) -> list[Json | TwinforgeError]:
+        """Apply several JSON Patches ((twin id, patch, If-Match) each) in one transaction;
+        each result is the new document or the error that refused that patch alone."""
+        return self.twins.update_many(items)
 
     def delete_twin(self, twin_id: str, *, if_match: str | None = None) -> None:
         """Delete a twin without relationships."""

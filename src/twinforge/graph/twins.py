@@ -17,6 +17,7 @@ from twinforge.errors import (
     InvalidArgument,
     NotFound,
     PreconditionFailed,
+    TwinforgeError,
     ValidationError,
 )
 from twinforge.graph.catalog import ModelCatalog
@@ -187,34 +188,54 @@ class Twins:
     def update(self, twin_id: str, patch: Any, *, if_match: str | None = None) -> Json:
         """Apply a JSON Patch to a twin; ``if_match`` gives optimistic concurrency."""
         self.catalog.refresh()
-        now = self.clock()
         with self.store.transaction():
-            record = self.record(twin_id)
-            check_etag(record.etag, if_match, f"twin '{twin_id}'")
-            old = orjson.loads(record.document)
-            touched = touched_paths(patch)
-            new = apply_patch(old, patch)
-            if not isinstance(new, dict) or new.get("$dtId") != twin_id or new.get("$etag") != old["$etag"]:
-                raise InvalidArgument("a patch may not change $dtId or $etag", code="JsonPatchInvalid")
-            meta = new.get("$metadata")
-            if not isinstance(meta, dict):
-                raise InvalidArgument("a patch may not remove $metadata", code="JsonPatchInvalid")
-            model = meta.get("$model")
-            if model != old["$metadata"]["$model"]:
-                model = self.catalog.usable(model)
-                self.version += 1
-            content = {k: v for k, v in new.items() if not k.startswith("$")}
-            problems = self.catalog.models.validate_twin(model, content)
-            if problems:
-                raise refuse(model, problems)
-            components = self.catalog.models.interface(model).components
-            stamp_touched(new, touched, now, components)
-            new["$etag"] = new_etag()
-            meta["$lastUpdateTime"] = now
-            self.store.replace_twin(TwinRecord(twin_id, model, new["$etag"], dumps(new)))
-            self.store.append_events([EventRecord(now, "Twin.Update", twin_id, dumps(patch), model=model)])
-            self.store.append_history(touched_points(twin_id, new, touched, components, parse_time(now)))
+            doc = self._update(twin_id, patch, if_match, self.clock())
         self.notify()
+        return doc
+
+    def update_many(self, items: Sequence[tuple[str, Any, str | None]]) -> list[Json | TwinforgeError]:
+        """Apply several JSON Patches (twin id, patch, If-Match) in one transaction, each on
+        its own: a refused patch is returned as its error and the others still apply."""
+        self.catalog.refresh()
+        out: list[Json | TwinforgeError] = []
+        with self.store.transaction():
+            now = self.clock()
+            for twin_id, patch, if_match in items:
+                try:
+                    out.append(self._update(twin_id, patch, if_match, now))
+                except TwinforgeError as exc:  # checked before anything is written: nothing to undo
+                    out.append(exc)
+        if any(not isinstance(r, TwinforgeError) for r in out):
+            self.notify()
+        return out
+
+    def _update(self, twin_id: str, patch: Any, if_match: str | None, now: str) -> Json:
+        """One patch inside the caller's transaction; every check comes before any write."""
+        record = self.record(twin_id)
+        check_etag(record.etag, if_match, f"twin '{twin_id}'")
+        old = orjson.loads(record.document)
+        touched = touched_paths(patch)
+        new = apply_patch(old, patch)
+        if not isinstance(new, dict) or new.get("$dtId") != twin_id or new.get("$etag") != old["$etag"]:
+            raise InvalidArgument("a patch may not change $dtId or $etag", code="JsonPatchInvalid")
+        meta = new.get("$metadata")
+        if not isinstance(meta, dict):
+            raise InvalidArgument("a patch may not remove $metadata", code="JsonPatchInvalid")
+        model = meta.get("$model")
+        if model != old["$metadata"]["$model"]:
+            model = self.catalog.usable(model)
+            self.version += 1
+        content = {k: v for k, v in new.items() if not k.startswith("$")}
+        problems = self.catalog.models.validate_twin(model, content)
+        if problems:
+            raise refuse(model, problems)
+        components = self.catalog.models.interface(model).components
+        stamp_touched(new, touched, now, components)
+        new["$etag"] = new_etag()
+        meta["$lastUpdateTime"] = now
+        self.store.replace_twin(TwinRecord(twin_id, model, new["$etag"], dumps(new)))
+        self.store.append_events([EventRecord(now, "Twin.Update", twin_id, dumps(patch), model=model)])
+        self.store.append_history(touched_points(twin_id, new, touched, components, parse_time(now)))
         return new
 
     def delete(self, twin_id: str, *, if_match: str | None = None) -> None:

@@ -1,0 +1,60 @@
+"""Writes that arrive together share one transaction.
+
+Under load many requests wait for the writer thread at once; `WriteBatcher` hands
+everything pending to it as one call (one transaction, one commit), then answers each
+request with its own result. Alone, a request is applied at once, as a batch of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from twinforge.api.http import Workers
+
+I = TypeVar("I")  # noqa: E741 - an item, as in the typing docs
+R = TypeVar("R")
+
+
+class WriteBatcher(Generic[I, R]):
+    """Batches items for ``apply(items) -> results`` (one result per item, in order)."""
+
+    def __init__(self, workers: Workers, apply: Callable[[Sequence[I]], Sequence[R]], *,
+                 max_items: int = 256) -> None:
+        self.workers = workers
+        self.apply = apply
+        self.max_items = max_items
+        self.batches = 0
+        self._pending: list[tuple[I, asyncio.Future[R]]] = []
+        self._draining = False
+
+    async def submit(self, item: I) -> R:
+        """The result of ``item``, applied with whatever else is pending."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                taken, self._pending = self._pending[:self.max_items], self._pending[self.max_items:]
+                try:
+                    results = await self.workers.write(self.apply, [item for item, _ in taken])
+                except Exception as exc:  # the store failed: every request of the batch learns it
+                    for _, future in taken:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                self.batches += 1
+                for (_, future), result in zip(taken, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+
+__all__ = ["WriteBatcher"]
