@@ -111,6 +111,40 @@ def load(port: int, kind: str, *, ids: int, seconds: float, connections: int,
     return result
 
 
+# 250 substring tests over every twin: seconds per query on 100,000 twins.
+SLOW_QUERY = ("SELECT COUNT() FROM DIGITALTWINS T WHERE "
+              + " OR ".join(f"CONTAINS(T.name, 'zz{i}')" for i in range(250)))
+
+
+def reads_during_slow_queries(port: int, n: int, seconds: float) -> dict[str, Any]:
+    """Reads by id (the load generator) while two clients keep a slow query running."""
+    import threading
+
+    stop = threading.Event()
+    durations: list[float] = []
+
+    def slow() -> None:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            while not stop.is_set():
+                started = time.perf_counter()
+                client.post("/query", json={"query": SLOW_QUERY})
+                durations.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=slow, daemon=True) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    try:
+        result = load(port, "get", ids=n, seconds=seconds, connections=64)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(120)
+    result["slow_queries"] = len(durations)
+    result["slow_query_seconds"] = sum(durations) / len(durations) if durations else 0.0
+    return result
+
+
 def main(quick: bool, progress: Any) -> dict[str, Any]:
     import socket
 
@@ -154,6 +188,9 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
                 results[f"rest_empty_{w}"] = load(port, "empty", ids=n, seconds=seconds, connections=64)
                 progress(f"[{workers} worker(s)] REST reads by id")
                 results[f"rest_get_{w}"] = load(port, "get", ids=n, seconds=seconds, connections=64)
+                if workers == 1:
+                    progress("[1 worker] REST reads by id while two slow queries run")
+                    results["rest_get_during_queries_w1"] = reads_during_slow_queries(port, n, seconds)
                 progress(f"[{workers} worker(s)] REST JSON Patch updates")
                 results[f"rest_patch_{w}"] = load(port, "patch", ids=n, seconds=seconds, connections=64)
             finally:
@@ -188,6 +225,11 @@ def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     for workers in (1, 2):
         w = f"w{workers}"
         tag = f"[{workers} worker{'s' if workers > 1 else ''}]"
+        if workers == 1:
+            during = results["rest_get_during_queries_w1"]
+            rows.append(("[1 worker] REST reads by id during slow queries", lat(during),
+                         f"2 clients running a {during['slow_query_seconds']:.1f} s query "
+                         f"({during['slow_queries']} finished); reads must not wait for them"))
         rows += [
             (f"{tag} REST twin creates (PUT)", lat(results[f"rest_twin_creates_{w}"]), "32 connections"),
             (f"{tag} REST empty endpoint", lat(results[f"rest_empty_{w}"]), "baseline, 64 connections"),
