@@ -4,8 +4,14 @@ Everything goes through a real Mosquitto started for the run (it must be install
 publisher in its own process (benchmarks/mqtt_publisher.py) sends property updates for
 10,000 twins; the server applies them (twin state, a history point and an event each).
 
-Baseline, measured in the same run: the same publisher into a plain paho subscriber that
-does nothing (benchmarks/mqtt_sink.py), the ceiling of a Python MQTT client here.
+The publisher is benchmarks/fast_publisher.py: pre-encoded MQTT packets written straight
+to a socket, many times faster than any Python subscriber can take them, so what is
+measured is the subscriber side. Its own rate (alone, into the broker) is reported beside
+the others, and so is paho's (benchmarks/mqtt_publisher.py), the publisher earlier runs used.
+
+Baseline, measured in the same run: the fast publisher into a plain paho subscriber that
+does nothing (benchmarks/mqtt_sink.py) -- the ceiling of a Python MQTT client here. The
+latency runs publish at 25 %, 50 % and 75 % of that ceiling and report the rate reached.
 """
 
 from __future__ import annotations
@@ -59,16 +65,18 @@ def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
-def publish(port: int, updates: int, *, batch: int = 1, rate: float = 0.0) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(HERE / "mqtt_publisher.py"), "--port", str(port),
+def publish(port: int, updates: int, *, batch: int = 1, rate: float = 0.0, paho: bool = False) -> dict[str, Any]:
+    script = "mqtt_publisher.py" if paho else "fast_publisher.py"
+    out = subprocess.run([sys.executable, str(HERE / script), "--port", str(port),
                           "--twins", str(TWINS), "--updates", str(updates), "--batch", str(batch),
                           "--rate", str(rate)], check=True, capture_output=True, text=True, timeout=900)
     result: dict[str, Any] = json.loads(out.stdout)
+    result.setdefault("rate", result["updates"] / result["seconds"])
     return result
 
 
-def raw_rate(port: int, updates: int, tmp: Path) -> dict[str, Any]:
-    ready = tmp / "sink-ready"
+def raw_rate(port: int, updates: int, tmp: Path, *, paho: bool = False) -> dict[str, Any]:
+    ready = tmp / f"sink-ready-{time.monotonic_ns()}"
     sink = subprocess.Popen([sys.executable, str(HERE / "mqtt_sink.py"), "--port", str(port),
                              "--expect", str(updates), "--ready", str(ready)], stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
@@ -77,9 +85,10 @@ def raw_rate(port: int, updates: int, tmp: Path) -> dict[str, Any]:
             sink.kill()
             raise RuntimeError("the raw subscriber did not subscribe")
         time.sleep(0.05)
-    publish(port, updates)
+    publisher = publish(port, updates, paho=paho)
     out, _ = sink.communicate(timeout=600)
     result: dict[str, Any] = json.loads(out)
+    result["publisher_rate"] = publisher["rate"]
     return result
 
 
@@ -137,6 +146,7 @@ def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, 
     from websockets.sync.client import connect
 
     latencies: list[float] = []
+    received_at: list[float] = []
     stop = threading.Event()
     connected = threading.Event()
 
@@ -149,6 +159,7 @@ def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, 
                 except TimeoutError:
                     continue
                 now = time.time()
+                received_at.append(time.perf_counter())
                 for op in json.loads(message)["data"]["patch"]:
                     if op["path"] == "/lastValue":
                         latencies.append(now - op["value"])
@@ -165,7 +176,10 @@ def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
-    return {"rate": rate, "published": published["updates"], "received": len(latencies),
+    span = max(received_at[-1] - received_at[0], 1e-9) if received_at else 1e-9
+    return {"target_rate": rate, "published_rate": published["updates"] / published["send_seconds"],
+            "received_rate": len(received_at) / span if len(received_at) > 1 else 0.0,
+            "published": published["updates"], "received": len(latencies),
             "p50_ms": pct(0.5), "p99_ms": pct(0.99), "mean_ms": statistics.fmean(latencies) * 1000 if latencies else 0}
 
 
@@ -179,8 +193,12 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
         broker, mqtt_port = start_mosquitto(tmp_path)
         server = None
         try:
+            progress(f"publishers alone: {single:,} messages into the broker")
+            results["publisher_fast"] = publish(mqtt_port, single)
+            results["publisher_paho"] = publish(mqtt_port, single // 2, paho=True)
             progress(f"raw ceiling: {single:,} messages into a plain paho subscriber")
             results["raw"] = raw_rate(mqtt_port, single, tmp_path)
+            results["raw_paho_publisher"] = raw_rate(mqtt_port, single // 2, tmp_path, paho=True)
             progress(f"creating {TWINS:,} sensor twins")
             db = tmp_path / "ingest.db"
             graph = TwinGraph.open(f"sqlite:///{db}")
@@ -205,8 +223,10 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the server did not connect to the broker")
                 time.sleep(0.1)
-            progress("latency publish -> WebSocket at 5,000 updates/s")
-            results["latency"] = latency(base_url, mqtt_port, 5000.0, seconds)
+            ceiling = results["raw"]["rate"]
+            for share in (0.25, 0.5, 0.75):
+                progress(f"latency publish -> WebSocket at {share:.0%} of the ceiling ({share * ceiling:,.0f}/s)")
+                results[f"latency_{int(share * 100)}"] = latency(base_url, mqtt_port, share * ceiling, seconds)
             progress(f"MQTT, one update per message: {single:,} updates")
             results["mqtt_single"] = applied_rate(client, mqtt_port, single, 1)
             progress(f"MQTT, 100 updates per message: {batched:,} updates")
@@ -232,19 +252,29 @@ def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     def rate(r: dict[str, Any]) -> str:
         return f"{r['rate']:,.0f}/s ({r.get('updates', r.get('messages', 0)):,} in {r['seconds']:.1f} s)"
 
-    lat = results["latency"]
-    return [
-        ("raw paho subscriber (baseline)", rate(results["raw"]), "the Python client's ceiling"),
+    raw = results["raw"]
+    rows = [
+        ("fast publisher alone (into the broker)", rate(results["publisher_fast"]), "what one raw-socket process sends"),
+        ("paho publisher alone", rate(results["publisher_paho"]), "the publisher of earlier runs"),
+        ("raw paho subscriber (baseline)", rate(raw),
+         f"the ceiling; fed at {raw['publisher_rate']:,.0f}/s by the fast publisher"),
+        ("raw paho subscriber fed by paho", rate(results["raw_paho_publisher"]),
+         f"publisher-bound: fed at {results['raw_paho_publisher']['publisher_rate']:,.0f}/s"),
         ("MQTT, 1 update per message", rate(results["mqtt_single"]),
-         f"goal >= 80% of raw; {results['single_ratio_to_raw']:.0%}"),
+         f"goal >= 80% of the ceiling; {results['single_ratio_to_raw']:.0%}"),
         ("MQTT, 100 updates per message", rate(results["mqtt_batched"]), "goal >= 50,000/s"),
         ("HTTP NDJSON bulk (10,000 lines/request)", rate(results["ndjson"]), "goal >= 50,000/s"),
         ("HTTP NDJSON bulk (10,000 lines/request, 4 clients)", rate(results["ndjson_4_clients"]),
          "goal >= 50,000/s; requests arriving together share a commit"),
         ("HTTP NDJSON bulk (50,000 lines/request)", rate(results["ndjson_50k"]),
          "goal >= 50,000/s; 5 updates per twin per request"),
-        ("publish -> WebSocket latency at 5,000/s",
-         f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms",
-         f"goal p99 < 50 ms; {lat['received']:,} of {lat['published']:,} events seen"),
-        ("refused inputs", json.dumps(results["refused"]), "expected: none"),
     ]
+    for share in (25, 50, 75):
+        lat = results[f"latency_{share}"]
+        rows.append((f"publish -> WebSocket latency at {share}% of the ceiling",
+                     f"p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms",
+                     f"goal p99 < 50 ms; asked {lat['target_rate']:,.0f}/s, published "
+                     f"{lat['published_rate']:,.0f}/s, {lat['received']:,} of {lat['published']:,} events seen "
+                     f"at {lat['received_rate']:,.0f}/s"))
+    rows.append(("refused inputs", json.dumps(results["refused"]), "expected: none"))
+    return rows
