@@ -24,7 +24,7 @@ from twinforge.errors import (
 from twinforge.graph.catalog import ModelCatalog
 from twinforge.graph.jsonpatch import apply_patch
 from twinforge.graph.records import Json, dumps, new_etag
-from twinforge.graph.twins import check_etag, check_id, chunks
+from twinforge.graph.rules import check_etag, check_id, chunks
 from twinforge.store.base import (
     EventRecord,
     EventStore,

@@ -1,0 +1,18 @@
+"""The SQLite store: one file, WAL mode, every multi-step change in one transaction."""
+
+from __future__ import annotations
+
+from twinforge.store.base import TwinStore
+from twinforge.store.sqlite.connections import FileLease, SQLiteConnections
+from twinforge.store.sqlite.documents import DocumentRows
+from twinforge.store.sqlite.logs import LogRows
+from twinforge.store.sqlite.queries import QueryRows
+from twinforge.store.sqlite.schema import SCHEMA, path_from_url
+
+
+class SQLiteStore(DocumentRows, QueryRows, LogRows, SQLiteConnections, TwinStore):
+    """A `TwinStore` on one SQLite file, safe to share between threads."""
+
+
+__all__ = ["SCHEMA", "DocumentRows", "FileLease", "LogRows", "QueryRows", "SQLiteConnections", "SQLiteStore", "TwinStore",
+           "path_from_url"]

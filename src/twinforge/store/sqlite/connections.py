@@ -1,0 +1,199 @@
+"""Connections to one SQLite file: the writer, per-thread readers, checkpoints, leases."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from twinforge.errors import InvalidArgument, NotFound
+from twinforge.store.base import (
+    Lease,
+)
+from twinforge.store.sqlite.schema import SCHEMA, path_from_url
+
+
+class SQLiteConnections:
+    """One SQLite file: a writer connection, per-thread readers, background checkpoints."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = str(path)
+        self.created = False
+        if self.path != ":memory:":
+            file = Path(self.path)
+            if not file.exists():
+                if not create:
+                    raise NotFound(f"there is no store at {file} (it is made by the commands that "
+                                   "write, such as 'twinforge models load' or 'twinforge demo building')")
+                if not file.parent.is_dir():
+                    raise InvalidArgument(f"cannot make a store at {file}: folder {file.parent} does not exist")
+                self.created = True
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        # Several processes may share the file (serve --workers): wait for the write lock.
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute("PRAGMA foreign_keys=OFF")
+        self._conn.execute("PRAGMA cache_size=-262144")
+        self._conn.execute("PRAGMA mmap_size=1073741824")
+        self._conn.executescript(SCHEMA)
+        # Reads outside a transaction go through per-thread reader connections: in WAL mode
+        # they see the last commit, never wait for a writer (an ingest batch, say), and a
+        # slow query in one thread does not hold up a point read in another.
+        self._writer_thread: int | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        # Checkpoints (copying the WAL into the database file, with an fsync) run in a
+        # background thread on their own connection instead of inside a writer's commit.
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="sqlite-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float = 1.0) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=1000")
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    continue  # busy or locked: the next round catches up
+        finally:
+            conn.close()
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> Self:
+        """The store a ``sqlite:///...`` URL names."""
+        return cls(path_from_url(url), create=create)
+
+    # -- transactions -----------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._writer_thread = threading.get_ident()
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._writer_thread = None
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._writer_thread = None
+                self._conn.execute("COMMIT")
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA mmap_size=1073741824")
+            with self._readers_lock:
+                if self._closed:
+                    conn.close()
+                    raise sqlite3.ProgrammingError("the store is closed")
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def _reading(self) -> tuple[sqlite3.Connection, Any]:
+        """The connection (and its lock) for a read: the writer's own inside its transaction
+        or for an in-memory database, else this thread's reader."""
+        if self.path == ":memory:" or self._writer_thread == threading.get_ident():
+            return self._conn, self._lock
+        return self._reader(), contextlib.nullcontext()
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        conn, lock = self._reading()
+        with lock:
+            return conn.execute(sql, args).fetchall()
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        conn, lock = self._reading()
+        with lock:
+            row: tuple[Any, ...] | None = conn.execute(sql, args).fetchone()
+            return row
+
+    def _write(self, sql: str, args: tuple[object, ...] = ()) -> None:
+        with self.transaction():
+            self._conn.execute(sql, args)
+
+    def _write_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        with self.transaction():
+            self._conn.executemany(sql, rows)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(5)
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            with contextlib.suppress(sqlite3.Error):
+                reader.close()
+        with self._lock:
+            # Another process may hold the database: its checkpointer then finishes the job.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
+
+    # -- leases -----------------------------------------------------------
+
+    def lease(self, name: str) -> FileLease:
+        """A lease held as an exclusive lock on a file beside the database: the processes
+        sharing a SQLite file share its folder. In memory, the one process always leads."""
+        return FileLease(None if self.path == ":memory:" else Path(f"{self.path}.{name}.lock"))
+
+
+class FileLease(Lease):
+    """A `Lease` as an advisory file lock (``flock``): the kernel frees it when its holder
+    dies, so another process takes over at its next try."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._file: Any = None
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        if self.path is None or self.held:
+            self.held = True
+            return True
+        import fcntl
+
+        if self._file is None:
+            self._file = open(self.path, "a")  # noqa: SIM115 - held while the lease is
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self.held = True
+        return True
+
+    def release(self) -> None:
+        self.held = False
+        if self._file is not None:
+            self._file.close()  # closing the file drops the lock
+            self._file = None
+
+__all__ = ["FileLease", "SQLiteConnections"]
