@@ -81,6 +81,15 @@ class Ingestor:
                             errors=reasons[:20], refused=outcome.refusals)
 
 
+def connector_state(*, stopped: bool, dead: bool, connected: bool) -> str:
+    """A connector's state as `/ingest/status` and `/health` report it."""
+    if stopped:
+        return "stopped"
+    if dead:
+        return "failed"  # its loop ended although nobody stopped it: a bug, said loudly
+    return "running" if connected else "connecting"
+
+
 def apply_resilient(ingestor: Ingestor, messages: Sequence[M],
                     decode: Callable[[M, list[DeadLetter]], list[Update]],
                     describe: Callable[[M], tuple[str, Any]]) -> IngestResult:
@@ -161,4 +170,5 @@ def update_from_json(obj: Any, source: str) -> tuple[Update | None, str, str]:
     return Update(twin, values, telemetry=has_tel, component=component, ts=ts, source=source), "", ""
 
 
-__all__ = ["IngestResult", "Ingestor", "RefusalKind", "Update", "apply_resilient", "update_from_json"]
+__all__ = ["IngestResult", "Ingestor", "RefusalKind", "Update", "apply_resilient", "connector_state",
+           "update_from_json"]

@@ -18,7 +18,13 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from twinforge.errors import InvalidArgument, MissingDependency, TwinforgeError
-from twinforge.ingest.core import Ingestor, Update, apply_resilient, update_from_json
+from twinforge.ingest.core import (
+    Ingestor,
+    Update,
+    apply_resilient,
+    connector_state,
+    update_from_json,
+)
 from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
 from twinforge.store.base import DeadLetter
 
@@ -220,14 +226,8 @@ class MqttConnector:
 
     def status(self) -> dict[str, Any]:
         """State (running, connecting, failed, stopped), counters and the last error."""
-        if self._stop.is_set():
-            state = "stopped"
-        elif self._worker is not None and not self._worker.is_alive():
-            state = "failed"
-        elif self.connected.is_set():
-            state = "running"
-        else:
-            state = "connecting"
+        state = connector_state(stopped=self._stop.is_set(), connected=self.connected.is_set(),
+                                dead=self._worker is not None and not self._worker.is_alive())
         return {"type": "mqtt", "name": f"mqtt {self.address.host}:{self.address.port}", "state": state,
                 "connected": self.connected.is_set(), "broker": f"{self.address.host}:{self.address.port}",
                 "lastError": self.stats.last_error or None, **{k: v for k, v in vars(self.stats).items()

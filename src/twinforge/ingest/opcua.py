@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from twinforge.errors import MissingDependency
-from twinforge.ingest.core import Ingestor, Update, apply_resilient
+from twinforge.ingest.core import Ingestor, Update, apply_resilient, connector_state
 from twinforge.ingest.mapping import NodeRule, OpcUaSource
 from twinforge.store.base import DeadLetter
 
@@ -51,14 +51,8 @@ class OpcUaConnector:
 
     def status(self) -> dict[str, Any]:
         """State (running, connecting, failed, stopped), counters and the last error."""
-        if self.stopped:
-            state = "stopped"
-        elif self._task is not None and self._task.done():
-            state = "failed"
-        elif self.connected.is_set():
-            state = "running"
-        else:
-            state = "connecting"
+        state = connector_state(stopped=self.stopped, connected=self.connected.is_set(),
+                                dead=self._task is not None and self._task.done())
         return {"type": "opcua", "name": f"opcua {self.source.endpoint}", "state": state,
                 "endpoint": self.source.endpoint, "connected": self.connected.is_set(),
                 "changes": self.changes, "lastError": self.last_error or None}
