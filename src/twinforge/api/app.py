@@ -203,10 +203,11 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.api.routes_stream import router as stream_router
     from twinforge.events.routes import RouteManager
     from twinforge.ingest import Ingestor
-    from twinforge.ingest.group import GroupCommitter
 
     app.state.ingestor = Ingestor(graph)
-    app.state.committer = GroupCommitter(app.state.ingestor)
+    # Bulk ingest requests that arrive together share one transaction on the writer thread.
+    app.state.committer = WriteBatcher(workers, app.state.ingestor.apply_many, max_weight=200_000,
+                                       weight=lambda submission: len(submission[0]))
     app.state.routes = RouteManager(bus, app.state.ingestor)
     app.include_router(router)
     app.include_router(data_router)

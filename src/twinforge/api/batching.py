@@ -21,10 +21,11 @@ class WriteBatcher(Generic[I, R]):
     """Batches items for ``apply(items) -> results`` (one result per item, in order)."""
 
     def __init__(self, workers: Workers, apply: Callable[[Sequence[I]], Sequence[R]], *,
-                 max_items: int = 256) -> None:
+                 max_weight: int = 256, weight: Callable[[I], int] = lambda _: 1) -> None:
         self.workers = workers
         self.apply = apply
-        self.max_items = max_items
+        self.max_weight = max_weight  # a batch stops growing past this much (one item at least)
+        self.weight = weight
         self.batches = 0
         self._pending: list[tuple[I, asyncio.Future[R]]] = []
         self._draining = False
@@ -41,7 +42,13 @@ class WriteBatcher(Generic[I, R]):
     async def _drain(self) -> None:
         try:
             while self._pending:
-                taken, self._pending = self._pending[:self.max_items], self._pending[self.max_items:]
+                count = total = 0
+                for item, _ in self._pending:
+                    total += self.weight(item)
+                    if count and total > self.max_weight:
+                        break
+                    count += 1
+                taken, self._pending = self._pending[:count], self._pending[count:]
                 try:
                     results = await self.workers.write(self.apply, [item for item, _ in taken])
                 except Exception as exc:  # the store failed: every request of the batch learns it

@@ -99,7 +99,7 @@ async def bulk_ingest(request: Request) -> Response:
         if len(errors) < 20:
             errors.append(reason)
         ingestor.dead_letter(letters, "http:ingest", kind, reason, payload)
-    result = await request.app.state.committer.submit(updates, letters)
+    result = await request.app.state.committer.submit((updates, letters))
     result.rejected += refused
     result.errors = (errors + result.errors)[:20]
     return json_response(result.to_json())

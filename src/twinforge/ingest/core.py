@@ -80,6 +80,24 @@ class Ingestor:
         return IngestResult(accepted=outcome.accepted, rejected=len(letters or []) + len(outcome.refusals),
                             errors=reasons[:20], refused=outcome.refusals)
 
+    def apply_many(self, submissions: Sequence[tuple[Sequence[Update], list[DeadLetter]]]) -> list[IngestResult]:
+        """Several submissions (updates and their dead letters) as one batch, one transaction,
+        each answered with its own result (its refused updates; the dead letters it brought
+        were counted by whoever made them): requests that arrive together share a commit."""
+        updates = [u for batch, _ in submissions for u in batch]
+        result = self.apply(updates, [d for _, letters in submissions for d in letters])
+        out: list[IngestResult] = []
+        start = 0
+        for batch, _ in submissions:
+            end = start + len(batch)
+            mine = [r for r in result.refused if start <= r.index < end]
+            reasons = [f"{updates[r.index].twin}: {r.reason}" for r in mine]
+            out.append(IngestResult(accepted=len(batch) - len(mine), rejected=len(mine),
+                                    errors=reasons[:20],
+                                    refused=[Refusal(r.index - start, r.kind, r.reason) for r in mine]))
+            start = end
+        return out
+
 
 def connector_state(*, stopped: bool, dead: bool, connected: bool) -> str:
     """A connector's state as `/ingest/status` and `/health` report it."""
