@@ -19,7 +19,8 @@ _FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
 async def swagger_ui(request: Request) -> HTMLResponse:
     return get_swagger_ui_html(openapi_url=request.app.openapi_url, title="twinforge API",
                                swagger_js_url="/static/docs/swagger-ui-bundle.js",
-                               swagger_css_url="/static/docs/swagger-ui.css", swagger_favicon_url="")
+                               swagger_css_url="/static/docs/swagger-ui.css", swagger_favicon_url="",
+                               swagger_ui_parameters={"validatorUrl": None})  # no calls to an outside validator
 
 
 @router.get("/redoc")
