@@ -194,7 +194,7 @@ class Server:
                 announce(line)
             uvicorn.run("twinforge.api.asgi:app_from_env", factory=True, workers=config.workers,
                         host=config.host, port=config.port, log_level=config.log_level,
-                        access_log=access_log, **self.ssl)  # type: ignore[arg-type]
+                        access_log=access_log, ws_per_message_deflate=False, **self.ssl)  # type: ignore[arg-type]
             return
         application = self.app()
         lines = self.announcements()
@@ -206,13 +206,16 @@ class Server:
                     for line in lines:
                         announce(line)
 
+        # WebSocket events are small JSON messages: compressing each one (per-message deflate,
+        # on by default) cost a sixth of the server's CPU under a live stream.
         # Models and the app live as long as the server: keep the collector from re-scanning
         # them (a full collection over a large ontology is a latency spike).
         gc.collect()
         gc.freeze()
         server = _Announcing(uvicorn.Config(application, host=config.host, port=config.port,
                                             log_level=config.log_level, access_log=access_log,
-                                            timeout_graceful_shutdown=3, **self.ssl))  # type: ignore[arg-type]
+                                            timeout_graceful_shutdown=3, ws_per_message_deflate=False,
+                                            **self.ssl))  # type: ignore[arg-type]
         server.run()
         if not server.started:
             raise InvalidArgument(f"the server did not start on {config.host}:{config.port}; see the log above")
