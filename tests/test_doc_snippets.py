@@ -184,3 +184,28 @@ def test_readme_python_runs(workdir: Path) -> None:
     finally:
         if tls is not None:
             tls.stop()
+
+
+def test_mapping_examples_load(tmp_path: Path) -> None:
+    from twinforge.ingest.mapping import load_mapping
+
+    found = 0
+    for path in FILES:
+        for suffix in ("yaml", "toml"):
+            for n, block in enumerate(blocks(path, suffix)):
+                file = tmp_path / f"{path.stem}-{n}.{suffix}"
+                file.write_text(block)
+                mapping = load_mapping(file)
+                assert mapping.topics or mapping.opcua, f"{path.name}: an empty {suffix} mapping"
+                found += 1
+    assert found >= 2
+
+
+def test_json_examples_parse() -> None:
+    import json
+
+    examples = [(path.name, block) for path in FILES for block in blocks(path, "json")]
+    assert examples
+    for where, block in examples:
+        json.loads(block)  # raises with the position when an example is not JSON
+        assert where
