@@ -88,7 +88,9 @@ def demo_building(
     console.print(f"try: curl {k}{config.url}/digitaltwins/temp-101")
     console.print(f"     curl {k}'{config.url}/digitaltwins/temp-101/history?name=lastValue'")
     console.print(f"     curl -N {k}'{config.url}/stream?twin=temp-101'")
-    console.print(f"     twinforge query \"SELECT * FROM DIGITALTWINS T WHERE T.$dtId = 'room-101'\" --db {db}")
+    where = "" if db == DEFAULT_DB else f" --db {db}"
+    console.print(f"     twinforge query \"SELECT T.name FROM DIGITALTWINS T WHERE T.levelNumber >= 2\"{where}",
+                  markup=False)
 
     def add_sensors(application: Any) -> None:
         simulator = SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())
