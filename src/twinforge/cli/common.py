@@ -13,7 +13,7 @@ from rich.console import Console
 
 from twinforge.store import DEFAULT_URL
 
-console = Console(emoji=False)
+console = Console(emoji=False, soft_wrap=True)  # long lines (commands, DTMIs) are never cut
 err = Console(stderr=True, emoji=False, highlight=False, soft_wrap=True)
 
 DbOption = Annotated[str, typer.Option("--db", help="Store URL, e.g. sqlite:///twins.db")]
