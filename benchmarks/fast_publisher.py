@@ -10,11 +10,12 @@ JSON line: messages, updates, seconds, rate (updates/s), acknowledged.
 
 from __future__ import annotations
 
-import argparse
 import json
 import socket
 import threading
 import time
+
+from mqtt_publisher import arguments  # this script's folder is on sys.path
 
 WINDOW = 30_000  # messages awaiting their PUBACK at most (packet ids wrap at 65,535)
 
@@ -44,14 +45,7 @@ def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--twins", type=int, default=10_000)
-    parser.add_argument("--updates", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--rate", type=float, default=0.0, help="updates per second; 0: as fast as possible")
-    parser.add_argument("--offset", type=int, default=0, help="first twin number (several publishers)")
-    args = parser.parse_args()
+    args = arguments().parse_args()  # the same options as mqtt_publisher.py
 
     sock = socket.create_connection(("127.0.0.1", args.port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -81,7 +75,7 @@ def main() -> None:
     reader.start()
     start = time.perf_counter()
     sent_updates = messages = 0
-    i = args.offset
+    i = 0
     chunk = max(1, min(500, int(args.rate * 0.002) if args.rate else 500))  # messages per write
     while sent_updates < args.updates:
         while messages - acked > WINDOW:

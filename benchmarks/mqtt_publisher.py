@@ -15,13 +15,19 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The options every bench publisher takes (fast_publisher.py uses them too)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--twins", type=int, default=10_000)
     parser.add_argument("--updates", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0.0, help="updates per second; 0: as fast as possible")
+    return parser
+
+
+def main() -> None:
+    parser = arguments()
     parser.add_argument("--topic-prefix", default="twinforge/twins")
     parser.add_argument("--qos", type=int, default=1)
     args = parser.parse_args()
