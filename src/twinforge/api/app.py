@@ -97,6 +97,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.state.ingestor = Ingestor(graph)
     # Bulk ingest requests that arrive together share one transaction on the writer thread.
     app.state.patches = WriteBatcher(workers, graph.update_twins)
+    app.state.puts = WriteBatcher(workers, graph.put_twins)
     app.state.committer = WriteBatcher(workers, app.state.ingestor.apply_many, max_weight=200_000,
                                        weight=lambda submission: len(submission[0]))
     app.state.routes = RouteManager(bus, app.state.ingestor)

@@ -21,7 +21,7 @@ from twinforge.api.http import (
     read_json,
     writing,
 )
-from twinforge.errors import InvalidArgument
+from twinforge.errors import InvalidArgument, TwinforgeError
 from twinforge.graph import TwinGraph
 
 router = APIRouter()
@@ -118,8 +118,11 @@ async def get_twin(twin_id: str, request: Request) -> Response:
 @router.put("/digitaltwins/{twin_id}", tags=["digitaltwins"], summary="Create or replace a twin")
 async def put_twin(twin_id: str, request: Request) -> Response:
     body = await read_json(request)
-    doc = await writing(request, graph_of(request).create_twin, twin_id, body, if_none_match=_if_none_match(request))
-    return json_response(doc, etag=doc["$etag"])
+    # Creates that arrive together share one transaction, each checked on its own.
+    result = await request.app.state.puts.submit((twin_id, body, _if_none_match(request)))
+    if isinstance(result, TwinforgeError):
+        raise result
+    return json_response(result, etag=result["$etag"])
 
 
 @router.patch("/digitaltwins/{twin_id}", status_code=204, tags=["digitaltwins"],

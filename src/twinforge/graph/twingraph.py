@@ -87,6 +87,11 @@ class TwinGraph:
         """Create or replace a twin; ``if_none_match`` refuses a replace."""
         return self.twins.create(twin_id, body, if_none_match=if_none_match)
 
+    def put_twins(self, items: Sequence[tuple[str, Any, bool]]) -> list[Json | TwinforgeError]:
+        """Several creates or replaces ((twin id, body, If-None-Match) each) in one
+        transaction; each result is the new document or the error that refused it alone."""
+        return self.twins.put_many(items)
+
     def create_twins(self, items: Iterable[tuple[str, Any]], *, chunk: int = 10_000) -> int:
         """Create many new twins in one transaction: all of them or none."""
         return self.twins.create_many(items, chunk=chunk)

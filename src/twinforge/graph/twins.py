@@ -114,20 +114,45 @@ class Twins:
         points: list[HistoryPoint] = []
         model, doc = self._build(twin_id, body, now, new_etag(), points, parse_time(now))
         with self.store.transaction():
-            existing = self.store.get_twin(twin_id)
-            if existing is not None and if_none_match:
-                raise PreconditionFailed(f"twin '{twin_id}' already exists (If-None-Match: *)")
-            record = TwinRecord(twin_id, model, doc["$etag"], dumps(doc))
-            if existing is None:
-                self.store.insert_twins([record])
-            else:
-                self.store.replace_twin(record)
-            self.version += 1
-            kind = "Twin.Create" if existing is None else "Twin.Update"
-            self.store.append_events([EventRecord(now, kind, twin_id, record.document, model=model)])
-            self.store.append_history(points)
+            self._put(twin_id, model, doc, points, now, if_none_match)
         self.notify()
         return doc
+
+    def put_many(self, items: Sequence[tuple[str, Any, bool]]) -> list[Json | TwinforgeError]:
+        """Several creates or replaces ((twin id, body, If-None-Match) each) in one
+        transaction, each on its own: a refused one is returned as its error."""
+        self.catalog.refresh()
+        now = self.clock()
+        ts = parse_time(now)
+        out: list[Json | TwinforgeError] = []
+        with self.store.transaction():
+            for twin_id, body, if_none_match in items:
+                try:  # every check comes before anything of this twin is written
+                    check_id(twin_id)
+                    points: list[HistoryPoint] = []
+                    model, doc = self._build(twin_id, body, now, new_etag(), points, ts)
+                    self._put(twin_id, model, doc, points, now, if_none_match)
+                    out.append(doc)
+                except TwinforgeError as exc:
+                    out.append(exc)
+        if any(not isinstance(r, TwinforgeError) for r in out):
+            self.notify()
+        return out
+
+    def _put(self, twin_id: str, model: str, doc: Json, points: list[HistoryPoint], now: str,
+             if_none_match: bool) -> None:
+        existing = self.store.get_twin_models([twin_id])
+        if existing and if_none_match:
+            raise PreconditionFailed(f"twin '{twin_id}' already exists (If-None-Match: *)")
+        record = TwinRecord(twin_id, model, doc["$etag"], dumps(doc))
+        if existing:
+            self.store.replace_twin(record)
+        else:
+            self.store.insert_twins([record])
+        self.version += 1
+        kind = "Twin.Update" if existing else "Twin.Create"
+        self.store.append_events([EventRecord(now, kind, twin_id, record.document, model=model)])
+        self.store.append_history(points)
 
     def create_many(self, items: Iterable[tuple[str, Any]], *, chunk: int = 10_000) -> int:
         """Create many new twins in one transaction: all of them or none. The same rules as
