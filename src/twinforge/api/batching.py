@@ -29,6 +29,7 @@ class WriteBatcher(Generic[I, R]):
         self.batches = 0
         self._pending: list[tuple[I, asyncio.Future[R]]] = []
         self._draining = False
+        self._task: asyncio.Task[None] | None = None  # held so the loop cannot drop it
 
     async def submit(self, item: I) -> R:
         """The result of ``item``, applied with whatever else is pending."""
@@ -36,7 +37,7 @@ class WriteBatcher(Generic[I, R]):
         self._pending.append((item, future))
         if not self._draining:
             self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._task = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
