@@ -6,7 +6,6 @@ import json
 import socket
 from pathlib import Path
 
-from tests.graph.models import PLANT
 from tests.servers import free_port
 from tests.test_cli import tf, write_models
 
@@ -115,7 +114,3 @@ def test_version() -> None:
 
     out = tf("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"twinforge {__version__}"
-
-
-def test_plant_models_exist() -> None:
-    assert len(PLANT) == 4
