@@ -10,6 +10,7 @@ from typing import Any
 from twinforge.dtdl import ModelError, parse_models
 
 CASES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "dtdl" / "conformance" / "specification"
+CASES_DIR_V4 = CASES_DIR.parent / "specification-v4"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Every official DTDL v2/v3 conformance case must get the expected verdict."""
+"""Every official DTDL v2, v3 and v4 conformance case must get the expected verdict."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections import defaultdict
 
 import pytest
 
-from tests.dtdl.conformance import CASES_DIR, Case, accepts, load_cases
+from tests.dtdl.conformance import CASES_DIR, CASES_DIR_V4, Case, accepts, load_cases
 from tests.requirements import missing
 
-if not CASES_DIR.is_dir():
-    missing(f"conformance cases not found at {CASES_DIR}", module_level=True)
+for _folder in (CASES_DIR, CASES_DIR_V4):
+    if not _folder.is_dir():
+        missing(f"conformance cases not found at {_folder}", module_level=True)
 
-CASES = load_cases()
+CASES = load_cases() + load_cases(CASES_DIR_V4)
 BY_RULE: dict[str, list[Case]] = defaultdict(list)
 for _case in CASES:
     BY_RULE[_case.rule].append(_case)
@@ -39,6 +40,6 @@ def test_pass_rate_per_version() -> None:
         got, _ = accepts(case)
         totals[case.version][0] += got == case.valid
         totals[case.version][1] += 1
-    assert set(totals) == {"V2", "V3"}
+    assert set(totals) == {"V2", "V3", "V4"}
     for version, (ok, total) in totals.items():
         assert ok / total >= 0.99, f"{version}: {ok}/{total}"

@@ -1,4 +1,4 @@
-"""DTDL v2 and v3: parse, resolve and validate interfaces, and check twins against them.
+"""DTDL v2, v3 and v4: parse, resolve and validate interfaces, and check twins against them.
 
     >>> from twinforge.dtdl import parse_models
     >>> models = parse_models([{

@@ -1,4 +1,4 @@
-"""Digital Twin Model Identifier (DTMI) syntax, for DTDL v2 and v3."""
+"""Digital Twin Model Identifier (DTMI) syntax, for DTDL v2 and v3 (v4 as v3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The DTDL v2/v3 metamodel as tables: classes, their properties, schemas and units.
+"""The DTDL v2/v3/v4 metamodel as tables: classes, their properties, schemas and units.
 
 The parser is driven by these tables, so a rule that differs between versions
 is a difference in data here rather than a branch in the parser.
@@ -6,13 +6,21 @@ is a difference in data here rather than a branch in the parser.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-DTDL_CONTEXTS = {"dtmi:dtdl:context;2": 2, "dtmi:dtdl:context;3": 3}
+LIMITLESS_CONTEXT = "dtmi:dtdl:context;4#limitless"
+CORE_LIMITS_CONTEXT = "dtmi:dtdl:context;4#limits"
+DTDL_CONTEXTS = {"dtmi:dtdl:context;2": 2, "dtmi:dtdl:context;3": 3, "dtmi:dtdl:context;4": 4,
+                 LIMITLESS_CONTEXT: 4}
+# What may follow the limitless context: the core limits (also set by the core context)...
+LIMITS_CONTEXTS = frozenset({CORE_LIMITS_CONTEXT})
+# ... or a limit extension, which raises some limits (applied here as the core limits).
+LIMIT_EXTENSION = re.compile(r"^dtmi:dtdl:limits:[A-Za-z][A-Za-z0-9_]*;[1-9][0-9]*$")
 QUANTITATIVE_TYPES = "dtmi:dtdl:extension:quantitativeTypes;1"
 # Extension contexts the parser knows, by DTDL version they may be used with.
 KNOWN_EXTENSIONS: dict[str, frozenset[int]] = {
-    QUANTITATIVE_TYPES: frozenset({3}),
+    QUANTITATIVE_TYPES: frozenset({3, 4}),  # v4 keeps version 1 (the v4 conformance cases use it)
     "dtmi:dtdl:extension:historization;1": frozenset({3}),
     "dtmi:dtdl:extension:annotation;1": frozenset({3}),
     "dtmi:dtdl:extension:overriding;1": frozenset({3}),
@@ -282,17 +290,18 @@ def build_classes(version: int) -> dict[str, ClassDef]:
     return classes
 
 
-CLASSES = {2: build_classes(2), 3: build_classes(3)}
-ALL_TERMS = {v: {p for cd in CLASSES[v].values() for p in cd.props} for v in (2, 3)}
+CLASSES = {2: build_classes(2), 3: build_classes(3), 4: build_classes(4)}
+ALL_TERMS = {v: {p for cd in CLASSES[v].values() for p in cd.props} for v in (2, 3, 4)}
 # Extra terms defined by the language that are not class properties here.
 ALL_TERMS[2] |= {"unit"}
 ALL_TERMS[3] |= {"unit"}
+ALL_TERMS[4] |= {"unit"}
 
 
 LANGUAGE_TERMS = {
     v: frozenset(ALL_TERMS[v] | set(CLASSES[v]) | (PRIMITIVES_V2 if v == 2 else PRIMITIVES_V3)
                  | GEOSPATIAL | COMMAND_TYPES | {"Schema", "Content", "Entity", "NamedEntity"})
-    for v in (2, 3)
+    for v in (2, 3, 4)
 }
 
 
@@ -307,8 +316,15 @@ def semantic_types(version: int, quantitative: bool) -> dict[str, str]:
 
 
 def max_schema_depth(version: int) -> int:
-    return 5
+    """How deep complex schemas may nest (v4 raised it)."""
+    return 8 if version >= 4 else 5
 
 
 def max_extends_depth(version: int) -> int:
-    return 10
+    """How long an ``extends`` chain may be (v4 raised it)."""
+    return 12 if version >= 4 else 10
+
+
+def recursive_schemas(version: int) -> bool:
+    """Whether a schema may contain itself (v4 allows it)."""
+    return version >= 4

@@ -1,4 +1,4 @@
-"""Parse DTDL v2/v3 JSON-LD documents into Elements, checking each one locally.
+"""Parse DTDL v2/v3/v4 JSON-LD documents into Elements, checking each one locally.
 
 Checks that need the whole batch (references, inheritance, names across
 `extends`, schema depth) live in `resolver.py`.
@@ -16,18 +16,20 @@ from twinforge.dtdl.elements import Element, ModelIssue, Ref
 
 _KEYWORDS = {"@id", "@type", "@context"}
 _STRUCTURAL_KEYWORDS = {"@graph", "@list", "@set", "@reverse", "@index", "@nest", "@included"}
-_CLASS_DTMI = re.compile(r"^dtmi:dtdl:class:([A-Za-z]+);([23])$")
-_PROP_DTMI = re.compile(r"^dtmi:dtdl:property:([A-Za-z]+);([23])$")
-_SCHEMA_DTMI = re.compile(r"^dtmi:dtdl:instance:Schema:([A-Za-z]+);([23])$")
-_GEO_DTMI = re.compile(r"^dtmi:standard:schema:geospatial:([A-Za-z]+);([23])$")
-_SEMANTIC_DTMI = re.compile(r"^dtmi:standard:class:([A-Za-z]+);([23])$")
-_UNIT_DTMI = re.compile(r"^dtmi:standard:unit:([A-Za-z]+);([23])$")
-_COMMAND_TYPE_DTMI = re.compile(r"^dtmi:dtdl:instance:CommandType:([A-Za-z]+);[23]$")
+_CLASS_DTMI = re.compile(r"^dtmi:dtdl:class:([A-Za-z]+);([234])$")
+_PROP_DTMI = re.compile(r"^dtmi:dtdl:property:([A-Za-z]+);([234])$")
+_SCHEMA_DTMI = re.compile(r"^dtmi:dtdl:instance:Schema:([A-Za-z]+);([234])$")
+_GEO_DTMI = re.compile(r"^dtmi:standard:schema:geospatial:([A-Za-z]+);([234])$")
+_SEMANTIC_DTMI = re.compile(r"^dtmi:standard:class:([A-Za-z]+);([234])$")
+_UNIT_DTMI = re.compile(r"^dtmi:standard:unit:([A-Za-z]+);([234])$")
+_COMMAND_TYPE_DTMI = re.compile(r"^dtmi:dtdl:instance:CommandType:([A-Za-z]+);[234]$")
 # Classes whose @type may be left out where the property fixes it.
 _INFERABLE = {"EnumValue", "Field", "MapKey", "MapValue", "CommandPayload", "CommandRequest",
               "CommandResponse"}
 # Properties whose values must be of the same DTDL version as their parent.
 _SAME_VERSION_ONLY = {"schemas", "enumValues", "mapKey", "mapValue", "fields"}
+# ... and, from v4 on, a Command's request and response.
+_SAME_VERSION_FROM_V4 = {"request", "response"}
 _XSD_IRI = "http://www.w3.org/2001/XMLSchema#"
 _XSD = {"string": "xsd:string", "boolean": "xsd:boolean", "integer": "xsd:integer"}
 
@@ -45,7 +47,7 @@ def primitive_term(value: str, version: int) -> str | None:
     """The primitive schema a term or its DTMI form names, if any."""
     if value in mm.primitives(version) or value in mm.GEOSPATIAL:
         return value
-    if version == 3 and value == "scaledDecimal":
+    if version >= 3 and value == "scaledDecimal":
         return value
     for pattern in (_SCHEMA_DTMI, _GEO_DTMI):
         m = pattern.match(value)
@@ -53,7 +55,7 @@ def primitive_term(value: str, version: int) -> str | None:
             term = m.group(1)
             if term in mm.primitives(version) or term in mm.GEOSPATIAL:
                 return term
-    if version == 3 and value == "dtmi:standard:schema:scaledDecimal;3":
+    if version >= 3 and value == f"dtmi:standard:schema:scaledDecimal;{version}":
         return "scaledDecimal"
     return None
 
@@ -121,7 +123,24 @@ class Parser:
         quantitative = parent.quantitative if parent else False
         tolerant = parent.tolerant if parent else False
         seen_dtdl = False
+        skip = -1
         for k, value in enumerate(values):
+            if k == skip:
+                continue
+            if value in mm.LIMITS_CONTEXTS or mm.LIMIT_EXTENSION.match(value):
+                self.error(owner, where, f"'{value}' may only follow '{mm.LIMITLESS_CONTEXT}'")
+                return None
+            if value == mm.LIMITLESS_CONTEXT:
+                # DTDL v4 without its limits, which the next context must set: the core
+                # limits (#limits, or the core context itself) or a limit extension.
+                following = values[k + 1] if k + 1 < len(values) else None
+                if following is None or not (following in mm.LIMITS_CONTEXTS or following == "dtmi:dtdl:context;4"
+                                             or mm.LIMIT_EXTENSION.match(following)):
+                    self.error(owner, where, f"'{value}' must be followed by a limits context "
+                               f"('{mm.CORE_LIMITS_CONTEXT}' or a limit extension)")
+                    return None
+                if following != "dtmi:dtdl:context;4":
+                    skip = k + 1  # the limits context is taken; the core context is read as usual
             if value in mm.DTDL_CONTEXTS:
                 v = mm.DTDL_CONTEXTS[value]
                 if parent is not None and v > parent.version:
@@ -156,7 +175,7 @@ class Parser:
                 return None
             tolerant = True
         if version is None:
-            self.error(owner, where, "@context must name a DTDL context (dtmi:dtdl:context;2 or ;3)")
+            self.error(owner, where, "@context must name a DTDL context (dtmi:dtdl:context;2, ;3 or ;4)")
             return None
         return Scope(version, quantitative, tolerant)
 
@@ -186,7 +205,7 @@ class Parser:
         version = scope.version
         for key in obj:
             if key.startswith("@") and key not in _KEYWORDS and (
-                version == 3 or key in _STRUCTURAL_KEYWORDS
+                version >= 3 or key in _STRUCTURAL_KEYWORDS
             ):
                 self.error(owner, path, f"keyword '{key}' is not allowed in DTDL")
         cls, semantic, open_type = self.read_type(obj, path, owner, expected, scope)
@@ -388,7 +407,7 @@ class Parser:
         """A plain JSON literal, or a JSON-LD value object holding one."""
         if isinstance(value, dict):
             extra = set(value) - {"@value", "@type"}
-            if version == 3 and extra:
+            if version >= 3 and extra:
                 self.error(owner, path, f"a value object may hold only @value and @type, not {sorted(extra)}")
                 return None
             for key in value:
@@ -453,7 +472,7 @@ class Parser:
                         return
                 elif isinstance(item, dict):
                     extra = set(item) - {"@value", "@language"}
-                    if el.version == 3:
+                    if el.version >= 3:
                         bad = extra
                     else:
                         bad = {x for x in extra if x in ("@id", "@context", "@graph") or not x.startswith("@")}
@@ -530,7 +549,8 @@ class Parser:
                     continue
                 child = self.parse_element(item, where, owner, prop.range, scope,
                                            in_schemas=(term == "schemas"), parent=el)
-                if child is not None and child.version < el.version and term in _SAME_VERSION_ONLY:
+                if child is not None and child.version < el.version and (
+                        term in _SAME_VERSION_ONLY or (el.version >= 4 and term in _SAME_VERSION_FROM_V4)):
                     self.error(owner, where, f"a DTDL v{child.version} element cannot be a value "
                                f"of '{term}' in a DTDL v{el.version} element")
                     continue

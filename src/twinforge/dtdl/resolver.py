@@ -253,7 +253,7 @@ class Resolver:
         if not isinstance(target, Element) or target.cls not in mm.COMPLEX_SCHEMAS:
             return
         limit = mm.max_schema_depth(el.version)
-        depth = self.schema_depth(target, [])
+        depth = self.schema_depth(target, [], cycles=mm.recursive_schemas(el.version))
         if depth is None:
             self.error(el, "a schema contains itself", "")
         elif depth > limit:
@@ -266,14 +266,16 @@ class Resolver:
         if isinstance(schema, str) and schema in mm.GEOSPATIAL:
             self.error(el, "in DTDL v2 a Property's schema may not be geospatial", ".schema")
 
-    def schema_depth(self, schema: Element, stack: list[Element]) -> int | None:
+    def schema_depth(self, schema: Element, stack: list[Element], *, cycles: bool = False) -> int | None:
+        """How deep complex schemas nest below ``schema``; None for a schema that contains
+        itself, unless ``cycles`` allows that (the reference back then adds no depth)."""
         if any(s is schema for s in stack):
-            return None
+            return 0 if cycles else None
         best = 0
         for ref in self.children(schema):
             child = self.deref(ref)
             if isinstance(child, Element) and child.cls in mm.COMPLEX_SCHEMAS:
-                d = self.schema_depth(child, [*stack, schema])
+                d = self.schema_depth(child, [*stack, schema], cycles=cycles)
                 if d is None:
                     return None
                 best = max(best, d)
