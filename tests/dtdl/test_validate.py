@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from twinforge.dtdl import ModelSet, parse_models
+from twinforge.dtdl import ModelError, ModelSet, parse_models
 
 CTX = "dtmi:dtdl:context;3"
 
@@ -80,3 +80,39 @@ def test_named_schema_validation(models: ModelSet) -> None:
     assert models.validate_value("dtmi:ex:Mode;1", "manual") == []
     assert models.validate_value("dtmi:ex:Mode;1", "x") != []
     assert models.validate_value("dtmi:ex:Nope;1", {}) == ["unknown model or schema 'dtmi:ex:Nope;1'"]
+
+
+def test_enum_values_keep_their_kind() -> None:
+    models = parse_models([{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Fan;1", "@type": "Interface",
+                            "contents": [{"@type": "Property", "name": "speed", "schema": {
+                                "@type": "Enum", "valueSchema": "integer",
+                                "enumValues": [{"name": "low", "enumValue": 1}, {"name": "high", "enumValue": 2}]}}]}])
+    assert models.validate_value("dtmi:ex:Fan;1", {"speed": 1}) == []
+    for wrong in (1.0, True, "1"):
+        assert models.validate_value("dtmi:ex:Fan;1", {"speed": wrong}), wrong
+
+
+def test_enum_value_objects_must_match_their_literal() -> None:
+    def fan(value: Any, value_schema: str = "integer") -> list[Any]:
+        return [{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:Fan;1", "@type": "Interface",
+                 "contents": [{"@type": "Property", "name": "speed", "schema": {
+                     "@type": "Enum", "valueSchema": value_schema,
+                     "enumValues": [{"name": "low", "enumValue": value}]}}]}]
+
+    parse_models(fan({"@value": 1, "@type": "xsd:integer"}))
+    parse_models(fan({"@value": "x", "@type": "xsd:string"}, "string"))
+    for bad in ({"@value": 1, "@type": "xsd:string"}, {"@value": 1.5}, {"@value": "x", "@type": "xsd:integer"}):
+        with pytest.raises(ModelError, match="enumValue"):
+            parse_models(fan(bad))
+
+
+@pytest.mark.parametrize(("schema", "good", "bad"), [
+    ("dtmi:dtdl:instance:Schema:double;2", 1.5, "x"),
+    ("dtmi:dtdl:instance:Schema:dateTime;3", "2026-01-01T00:00:00Z", "yesterday"),
+    ("dtmi:standard:schema:geospatial:point;3", {"type": "Point", "coordinates": [1, 2]}, [1, 2]),
+    ("integer", 3, 3.5),
+])
+def test_validate_value_knows_primitive_schema_identifiers(schema: str, good: Any, bad: Any) -> None:
+    models = parse_models([{"@context": "dtmi:dtdl:context;3", "@id": "dtmi:ex:A;1", "@type": "Interface"}])
+    assert models.validate_value(schema, good) == []
+    assert models.validate_value(schema, bad)

@@ -32,8 +32,16 @@ STATUS: tuple[tuple[type[TwinforgeError], int], ...] = (
 )
 
 
+# Where Azure Digital Twins answers a code with another status than its class would get.
+CODE_STATUS: dict[str, int] = {
+    "RelationshipsNotDeleted": 400,  # DELETE of a twin that still has relationships
+}
+
+
 def status_of(exc: TwinforgeError) -> int:
     """The HTTP status for a library error (500 for one the table does not know)."""
+    if exc.code in CODE_STATUS:
+        return CODE_STATUS[exc.code]
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status
@@ -48,4 +56,4 @@ def error_body(exc: TwinforgeError) -> dict[str, Any]:
     return {"error": error}
 
 
-__all__ = ["STATUS", "error_body", "status_of"]
+__all__ = ["CODE_STATUS", "STATUS", "error_body", "status_of"]

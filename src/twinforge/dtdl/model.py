@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,9 +135,15 @@ class ModelSet:
     # -- validation -------------------------------------------------------
 
     def validate_value(self, dtmi: str, value: Any) -> list[str]:
-        """Problems of ``value`` against the interface or named schema ``dtmi``; empty if it conforms."""
+        """Problems of ``value`` against the interface, named schema or primitive schema
+        ``dtmi`` (``dtmi:dtdl:instance:Schema:double;3``, or a term such as ``double``);
+        empty if it conforms."""
         el = self._by_id.get(dtmi)
         if el is None:
+            primitive = primitive_schema(dtmi)
+            if primitive is not None:
+                problem = check_primitive(primitive, value)
+                return [f"$: {problem}"] if problem else []
             return [f"unknown model or schema '{dtmi}'"]
         if el.cls == "Interface":
             return self.validate_twin(dtmi, value)
@@ -226,6 +233,20 @@ class ModelSet:
 
 
 _UNKNOWN: tuple[str, Ref | None] = ("unknown", None)
+
+
+_PRIMITIVE_DTMI = re.compile(
+    r"^dtmi:(?:dtdl:instance:Schema|standard:schema:geospatial|standard:schema):([A-Za-z]+);([234])$")
+
+
+def primitive_schema(name: str) -> str | None:
+    """The primitive schema a term or a standard schema DTMI names, or None."""
+    m = _PRIMITIVE_DTMI.match(name)
+    term = m.group(1) if m else name
+    version = int(m.group(2)) if m else 4
+    if term in mm.primitives(version) or term in mm.GEOSPATIAL or (version >= 3 and term == "scaledDecimal"):
+        return term
+    return None
 
 
 def _walk(el: Element, seen: set[int]) -> Iterator[Element]:

@@ -397,9 +397,14 @@ class Parser:
                 el.props[term] = number
         elif prop.kind == "enumvalue":
             if isinstance(value, dict):
-                value = value.get("@value")
+                # A JSON-LD value object must say what its literal is: xsd:string for a
+                # string, xsd:integer for an integer (anything else is not an enumValue).
+                kind = "string" if isinstance(value.get("@value"), str) else "integer"
+                value = self.literal(value, kind, owner, path, el.version)
+                if value is None:
+                    return
             if isinstance(value, bool) or not isinstance(value, (int, str)):
-                self.error(owner, path, "enumValue must be an integer or a string")
+                self.error(owner, path, f"enumValue must be an integer or a string, got {value!r}"[:200])
                 return
             el.props[term] = value
 
@@ -433,7 +438,8 @@ class Parser:
             "integer": isinstance(value, int) and not isinstance(value, bool),
         }[kind]
         if not ok:
-            self.error(owner, path, f"expected a {kind}, got {type(value).__name__}: {value!r}"[:200])
+            article = "an" if kind[0] in "aeiou" else "a"
+            self.error(owner, path, f"expected {article} {kind}, got {type(value).__name__}: {value!r}"[:200])
             return None
         return value
 

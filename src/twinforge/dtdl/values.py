@@ -69,7 +69,9 @@ def check_schema(schema: Ref | None, value: Any, path: str, deref: Deref) -> lis
             ev = deref(ref)
             if isinstance(ev, Element):
                 allowed.append(ev.props.get("enumValue"))
-        if isinstance(value, bool) or value not in allowed:
+        # Enum values are integers or strings: a JSON 1.0 (or true, which Python equates
+        # with 1) is neither, even where it compares equal to one.
+        if type(value) not in (int, str) or value not in allowed:
             return [f"{where}: {value!r} is not one of the enum values {allowed}"]
         return []
     if schema.cls == "Object":
