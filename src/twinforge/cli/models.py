@@ -43,21 +43,39 @@ def print_model_errors(errors: list[str], files: int) -> None:
     err.print(f"{len(errors)} error(s) in {files} file(s)")
 
 
+RepoOption = Annotated[Path | None, typer.Option(
+    "--repo", help="A models repository folder (dtmi/com/example/thermostat-1.json) to fetch "
+                   "models the files refer to but do not define.")]
+
+
+def _resolver(repo: Path | None) -> Any:
+    if repo is None:
+        return None
+    from twinforge.store.repository import FolderResolver
+
+    return FolderResolver(repo)
+
+
 @models_app.command("validate")
 def models_validate(
     paths: Annotated[list[Path], typer.Argument(help="DTDL files or folders.")],
     allow_undefined_extensions: Annotated[bool, typer.Option(help="Tolerate unknown extension contexts.")] = False,
+    repo: RepoOption = None,
 ) -> None:
     """Parse and check DTDL models; print the interfaces found and every error."""
     from twinforge.dtdl import ModelError, parse_models
 
     docs = collect_documents(paths)
+    resolver = _resolver(repo)
     try:
-        models = parse_models([d for _, d in docs], allow_undefined_extensions=allow_undefined_extensions)
+        models = parse_models([d for _, d in docs], allow_undefined_extensions=allow_undefined_extensions,
+                              resolver=resolver)
     except ModelError as exc:
         print_model_errors(exc.errors, len(docs))
         raise typer.Exit(1) from None
     title = f"{len(models)} interface(s) in {len(docs)} file(s)"
+    if resolver is not None:
+        title += f" and {len(resolver.read)} from {repo}"
     if not sys.stdout.isatty():
         # Not a terminal: one plain line per interface, DTMIs whole, for grep and scripts.
         print(title)
@@ -83,15 +101,19 @@ def _contents(view: Any) -> int:
 def models_load(
     paths: Annotated[list[Path], typer.Argument(help="DTDL files or folders.")],
     db: DbOption = DEFAULT_DB,
+    repo: RepoOption = None,
 ) -> None:
-    """Upload DTDL models into a store (one batch: all or nothing)."""
+    """Upload DTDL models into a store (one batch: all or nothing), with the dependencies
+    found in --repo."""
     from twinforge.dtdl import ModelError
 
     docs = collect_documents(paths)
+    resolver = _resolver(repo)
     graph = open_graph(db, write=True)
     try:
-        infos = graph.add_models([d for _, d in docs])
+        infos = graph.add_models([d for _, d in docs], resolver=resolver)
     except ModelError as exc:
         print_model_errors(exc.errors, len(docs))
         raise typer.Exit(1) from None
-    console.print(f"loaded {len(infos)} model(s) into {db}")
+    fetched = f" ({len(resolver.read)} from {repo})" if resolver is not None else ""
+    console.print(f"loaded {len(infos)} model(s){fetched} into {db}")

@@ -10,6 +10,6 @@
 
 from twinforge.dtdl.elements import Element, ModelIssue
 from twinforge.dtdl.errors import ModelError
-from twinforge.dtdl.model import InterfaceView, ModelSet, parse_models
+from twinforge.dtdl.model import InterfaceView, ModelSet, Resolve, parse_models
 
-__all__ = ["Element", "InterfaceView", "ModelError", "ModelIssue", "ModelSet", "parse_models"]
+__all__ = ["Element", "InterfaceView", "ModelError", "ModelIssue", "ModelSet", "Resolve", "parse_models"]

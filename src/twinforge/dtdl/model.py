@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,32 +260,51 @@ def _walk(el: Element, seen: set[int]) -> Iterator[Element]:
                 yield from _walk(ref, seen)
 
 
+Resolve = Callable[[list[str]], list[Any]]
+MAX_RESOLVE_ROUNDS = 64
+
+
 def parse_models(
     documents: list[Any],
     *,
     allow_undefined_extensions: bool = False,
     known: ModelSet | None = None,
+    resolver: Resolve | None = None,
 ) -> ModelSet:
     """Parse, resolve and check a batch of DTDL documents.
 
     ``documents`` is a list of DTDL JSON documents, each an interface or an
     array of interfaces. References may point into ``known`` (models already
-    stored). Raises `ModelError` listing every problem found.
+    stored), or be fetched by ``resolver``: a callable that takes the DTMIs still
+    undefined and returns documents defining them (or fewer; what stays undefined is an
+    error naming it). Fetched documents join the batch, and their own references are
+    resolved the same way. Raises `ModelError` listing every problem found.
     """
     if not isinstance(documents, list):
         raise ModelError([ModelIssue("(batch)", "$", "expected a list of DTDL documents")])
-    parser = Parser(allow_undefined_extensions=allow_undefined_extensions)
-    roots = parser.parse_documents(documents)
     lookup = known.element if known is not None else (lambda _dtmi: None)
-    resolver = Resolver(parser.elements, parser.by_id, lookup)
-    try:
-        issues = resolver.run()
-    except Exception:
-        # Resolving what did not parse cleanly can trip over the broken parts: the parse
-        # errors are then the ones to report.
-        if not parser.issues:
-            raise
-        issues = []
+    batch = list(documents)
+    asked: set[str] = set()
+    for _ in range(MAX_RESOLVE_ROUNDS):
+        parser = Parser(allow_undefined_extensions=allow_undefined_extensions)
+        roots = parser.parse_documents(batch)
+        checker = Resolver(parser.elements, parser.by_id, lookup)
+        try:
+            issues = checker.run()
+        except Exception:
+            # Resolving what did not parse cleanly can trip over the broken parts: the parse
+            # errors are then the ones to report.
+            if not parser.issues:
+                raise
+            issues = []
+        wanted = sorted(checker.unresolved - asked) if resolver is not None else []
+        if not wanted:
+            break
+        asked.update(wanted)
+        fetched = resolver(wanted) if resolver is not None else []
+        if not fetched:
+            break
+        batch.extend(fetched)
     # Every problem at once: reference and duplicate-name errors are found even where
     # other parts of the batch did not parse.
     seen = {str(i) for i in parser.issues}
@@ -298,4 +317,4 @@ def parse_models(
     return ModelSet(by_id, roots)
 
 
-__all__ = ["InterfaceView", "ModelSet", "mm", "parse_models"]
+__all__ = ["InterfaceView", "ModelSet", "Resolve", "mm", "parse_models", "primitive_schema"]

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from twinforge.dtdl import ModelSet, parse_models
+from twinforge.dtdl import ModelSet, Resolve, parse_models
 from twinforge.errors import Conflict, InvalidArgument, NotFound, ValidationError
 from twinforge.graph.records import Json, dumps
 from twinforge.store.base import ModelRecord, ModelStore, Transactional
@@ -64,15 +64,26 @@ class ModelCatalog:
         self._usable = set()
         self.generation = generation
 
-    def add(self, documents: list[Any]) -> list[ModelInfo]:
-        """Upload a batch of DTDL interfaces; dependencies may be in the batch or stored."""
+    def add(self, documents: list[Any], *, resolver: Resolve | None = None) -> list[ModelInfo]:
+        """Upload a batch of DTDL interfaces; dependencies may be in the batch, stored, or
+        fetched by ``resolver`` (a models repository, say), and then are uploaded too."""
         self.refresh()
         if not isinstance(documents, list) or not documents:
             raise InvalidArgument("expected a non-empty JSON array of DTDL interfaces", code="InvalidArgument")
         flat: list[Any] = []
         for doc in documents:
             flat.extend(doc if isinstance(doc, list) else [doc])
-        parsed = parse_models(flat, known=self.models)
+        fetched: list[Any] = []
+
+        def fetch(dtmis: list[str]) -> list[Any]:
+            assert resolver is not None
+            found = resolver(dtmis)
+            fetched.extend(found)
+            return found
+
+        parsed = parse_models(flat, known=self.models, resolver=fetch if resolver is not None else None)
+        for doc in fetched:
+            flat.extend(doc if isinstance(doc, list) else [doc])
         new_ids = parsed.root_ids()
         clash = [i for i in new_ids if self.store.get_model(i) is not None]
         if clash:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from twinforge.dtdl import ModelSet
+from twinforge.dtdl import ModelSet, Resolve
 from twinforge.errors import TwinforgeError
 from twinforge.graph.catalog import ModelCatalog, ModelInfo
 from twinforge.graph.queries import Queries
@@ -61,9 +61,10 @@ class TwinGraph:
         """Reload models if another process (or this one) changed them."""
         self.catalog.refresh()
 
-    def add_models(self, documents: list[Any]) -> list[ModelInfo]:
-        """Upload a batch of DTDL interfaces; dependencies may be in the batch or stored."""
-        return self.catalog.add(documents)
+    def add_models(self, documents: list[Any], *, resolver: Resolve | None = None) -> list[ModelInfo]:
+        """Upload a batch of DTDL interfaces; dependencies may be in the batch, stored, or
+        fetched by ``resolver`` (and then uploaded too)."""
+        return self.catalog.add(documents, resolver=resolver)
 
     def get_model(self, model_id: str) -> ModelInfo:
         """One stored model."""

@@ -28,6 +28,7 @@ from twinforge.store.base import (
     TwinStore,
     TwinValues,
 )
+from twinforge.store.repository import FolderResolver, StoreResolver, dtmi_to_path
 from twinforge.store.sqlite import FileLease, SQLiteStore
 
 DEFAULT_URL = "sqlite:///twinforge.db"
@@ -45,7 +46,7 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> TwinStore:
                           "sqlite:////abs/path.db or sqlite:///:memory:")
 
 
-__all__ = ["DEFAULT_URL", "DeadLetter", "DeadLetterStore", "EventRecord", "EventStore", "FileLease",
+__all__ = ["DEFAULT_URL", "DeadLetter", "DeadLetterStore", "EventRecord", "EventStore", "FileLease", "FolderResolver",
            "HistoryPoint", "HistoryStore", "Lease", "LeaseStore", "ModelRecord", "ModelStore", "QueryStore",
-           "RelationshipRecord", "RelationshipStore", "SQLiteStore", "SettingStore", "Transactional",
-           "TwinDocumentStore", "TwinRecord", "TwinStore", "TwinValues", "open_store"]
+           "RelationshipRecord", "RelationshipStore", "SQLiteStore", "SettingStore", "StoreResolver", "Transactional",
+           "TwinDocumentStore", "TwinRecord", "TwinStore", "TwinValues", "dtmi_to_path", "open_store"]
