@@ -53,7 +53,7 @@ def test_models_validate_reports_every_error(tmp_path: Path) -> None:
     out = tf("models", "validate", str(bad))
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 3 and "dtmi:x:A;1 $[0].contents[0].name" in lines[0]
+    assert len(lines) == 3 and f"Property '1x' (dtmi:x:A;1, {bad} $.contents[0].name)" in lines[0]
     assert "Traceback" not in out.stderr
     broken = tmp_path / "broken.json"
     broken.write_text("{nope")

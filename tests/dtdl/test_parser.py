@@ -24,13 +24,24 @@ def test_realestatecore_parses_and_resolves(rec_documents: list[Any]) -> None:
     assert models.is_of_model("dtmi:digitaltwins:rec_3_3:core:Room;1", "dtmi:digitaltwins:rec_3_3:core:Space;1")
 
 
-def test_error_names_dtmi_and_path() -> None:
+def test_error_names_element_dtmi_and_path() -> None:
     doc = iface("dtmi:ex:Pump;1", {"@type": "Property", "name": "1bad", "schema": "double"})
     with pytest.raises(ModelError) as info:
         parse_models([doc])
     (message,) = info.value.errors
-    assert message.startswith("dtmi:ex:Pump;1 $[0].contents[0].name:")
-    assert "1bad" in message
+    assert message.startswith("Property '1bad' (dtmi:ex:Pump;1, $[0].contents[0].name):")
+    assert info.value.issues[0].element == "Property '1bad'"
+
+
+def test_error_names_the_file_and_the_position_in_it() -> None:
+    good = iface("dtmi:ex:Tank;1", {"@type": "Property", "name": "level", "schema": "double"})
+    bad = iface("dtmi:ex:Hvac;1", {"@type": "Property", "name": "fanMode", "schema": {
+        "@type": "Enum", "valueSchema": "string", "enumValues": [{"name": "low", "enumValue": 1}]}})
+    with pytest.raises(ModelError) as info:
+        parse_models([good, [good | {"@id": "dtmi:ex:Tank;2"}, bad]], sources=["tank.json", "hvac.json"])
+    (message,) = info.value.errors
+    assert message.startswith("EnumValue 'low' (dtmi:ex:Hvac;1, hvac.json $[1].contents[0].schema.enumValues[0]")
+    assert "[0][" not in message
 
 
 def test_every_error_is_reported() -> None:

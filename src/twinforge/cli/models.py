@@ -69,7 +69,7 @@ def models_validate(
     resolver = _resolver(repo)
     try:
         models = parse_models([d for _, d in docs], allow_undefined_extensions=allow_undefined_extensions,
-                              resolver=resolver)
+                              resolver=resolver, sources=[str(path) for path, _ in docs])
     except ModelError as exc:
         print_model_errors(exc.errors, len(docs))
         raise typer.Exit(1) from None
@@ -111,7 +111,7 @@ def models_load(
     resolver = _resolver(repo)
     graph = open_graph(db, write=True)
     try:
-        infos = graph.add_models([d for _, d in docs], resolver=resolver)
+        infos = graph.add_models([d for _, d in docs], resolver=resolver, sources=[str(p) for p, _ in docs])
     except ModelError as exc:
         print_model_errors(exc.errors, len(docs))
         raise typer.Exit(1) from None

@@ -49,6 +49,9 @@ class ModelIssue:
     dtmi: str
     path: str
     message: str
+    element: str = ""  # the element at fault, as "Property 'fanMode'", when known
 
     def __str__(self) -> str:
+        if self.element:
+            return f"{self.element} ({self.dtmi}, {self.path}): {self.message}"
         return f"{self.dtmi} {self.path}: {self.message}"

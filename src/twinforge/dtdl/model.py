@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from twinforge.dtdl import metamodel as mm
 from twinforge.dtdl.elements import Element, ModelIssue, Ref
 from twinforge.dtdl.errors import ModelError
+from twinforge.dtdl.issues import describe
 from twinforge.dtdl.parser import Parser
 from twinforge.dtdl.resolver import Resolver
 from twinforge.dtdl.values import check_primitive, check_schema, check_value
@@ -270,6 +271,7 @@ def parse_models(
     allow_undefined_extensions: bool = False,
     known: ModelSet | None = None,
     resolver: Resolve | None = None,
+    sources: Sequence[str] | None = None,
 ) -> ModelSet:
     """Parse, resolve and check a batch of DTDL documents.
 
@@ -278,7 +280,9 @@ def parse_models(
     stored), or be fetched by ``resolver``: a callable that takes the DTMIs still
     undefined and returns documents defining them (or fewer; what stays undefined is an
     error naming it). Fetched documents join the batch, and their own references are
-    resolved the same way. Raises `ModelError` listing every problem found.
+    resolved the same way. ``sources`` names where each document came from (a file name),
+    for error messages. Raises `ModelError` listing every problem found, each naming the
+    element at fault.
     """
     if not isinstance(documents, list):
         raise ModelError([ModelIssue("(batch)", "$", "expected a list of DTDL documents")])
@@ -310,7 +314,7 @@ def parse_models(
     seen = {str(i) for i in parser.issues}
     every = parser.issues + [i for i in issues if str(i) not in seen]
     if every:
-        raise ModelError(every)
+        raise ModelError(describe(every, batch, sources))
     by_id = dict(parser.by_id)
     if known is not None:
         by_id = {**known._by_id, **by_id}

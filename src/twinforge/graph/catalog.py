@@ -64,7 +64,8 @@ class ModelCatalog:
         self._usable = set()
         self.generation = generation
 
-    def add(self, documents: list[Any], *, resolver: Resolve | None = None) -> list[ModelInfo]:
+    def add(self, documents: list[Any], *, resolver: Resolve | None = None,
+            sources: list[str] | None = None) -> list[ModelInfo]:
         """Upload a batch of DTDL interfaces; dependencies may be in the batch, stored, or
         fetched by ``resolver`` (a models repository, say), and then are uploaded too."""
         self.refresh()
@@ -81,7 +82,10 @@ class ModelCatalog:
             fetched.extend(found)
             return found
 
-        parsed = parse_models(flat, known=self.models, resolver=fetch if resolver is not None else None)
+        # Parsed as given (a document may be an array of interfaces), so that errors can
+        # name each one's file and position; ``sources`` names the files.
+        parsed = parse_models(documents, known=self.models, resolver=fetch if resolver is not None else None,
+                              sources=sources)
         for doc in fetched:
             flat.extend(doc if isinstance(doc, list) else [doc])
         new_ids = parsed.root_ids()

@@ -61,10 +61,12 @@ class TwinGraph:
         """Reload models if another process (or this one) changed them."""
         self.catalog.refresh()
 
-    def add_models(self, documents: list[Any], *, resolver: Resolve | None = None) -> list[ModelInfo]:
+    def add_models(self, documents: list[Any], *, resolver: Resolve | None = None,
+                   sources: list[str] | None = None) -> list[ModelInfo]:
         """Upload a batch of DTDL interfaces; dependencies may be in the batch, stored, or
-        fetched by ``resolver`` (and then uploaded too)."""
-        return self.catalog.add(documents, resolver=resolver)
+        fetched by ``resolver`` (and then uploaded too). ``sources`` names each document's
+        file for error messages."""
+        return self.catalog.add(documents, resolver=resolver, sources=sources)
 
     def get_model(self, model_id: str) -> ModelInfo:
         """One stored model."""
