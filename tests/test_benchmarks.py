@@ -31,7 +31,7 @@ def _numbers(value: Any) -> list[float]:
 
 def test_every_benchmark_is_found() -> None:
     assert benchmarks_dir().is_dir()
-    assert {"graph", "query", "ingest"} <= set(NAMES)
+    assert {"graph", "query", "ingest", "dtdl"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

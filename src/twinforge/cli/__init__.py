@@ -45,7 +45,7 @@ app.add_typer(demo_app, name="demo")
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query or ingest.")],
+    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest or dtdl.")],
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
