@@ -18,6 +18,11 @@ LIMITS_CONTEXTS = frozenset({CORE_LIMITS_CONTEXT})
 # ... or a limit extension, which raises some limits (applied here as the core limits).
 LIMIT_EXTENSION = re.compile(r"^dtmi:dtdl:limits:[A-Za-z][A-Za-z0-9_]*;[1-9][0-9]*$")
 QUANTITATIVE_TYPES = "dtmi:dtdl:extension:quantitativeTypes;1"
+# The IoT Central extension (DTDL v2 only): adjunct types for Properties and Telemetry,
+# and two schemas, geopoint ({lat, lon, alt?}) and vector ({x, y, z}).
+IOTCENTRAL = "dtmi:iotcentral:context;2"
+IOTCENTRAL_TYPES = frozenset({"AccelerationVector", "Event", "Location", "State", "VelocityVector"})
+IOTCENTRAL_SCHEMAS = frozenset({"geopoint", "vector"})
 # Extension contexts the parser knows, by DTDL version they may be used with.
 KNOWN_EXTENSIONS: dict[str, frozenset[int]] = {
     QUANTITATIVE_TYPES: frozenset({3, 4}),  # v4 keeps version 1 (the v4 conformance cases use it)
@@ -27,7 +32,7 @@ KNOWN_EXTENSIONS: dict[str, frozenset[int]] = {
     "dtmi:dtdl:extension:mqtt;1": frozenset({3}),
     "dtmi:dtdl:extension:mqtt;2": frozenset({3}),
     "dtmi:dtdl:extension:requirement;1": frozenset({3}),
-    "dtmi:iotcentral:context;2": frozenset({2}),
+    IOTCENTRAL: frozenset({2}),
 }
 
 PRIMITIVES_V2 = frozenset(

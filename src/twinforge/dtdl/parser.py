@@ -41,11 +41,15 @@ class Scope:
     version: int
     quantitative: bool
     tolerant: bool  # an undefined extension is in force: unknown terms are allowed
+    iotcentral: bool = False  # the IoT Central extension is in force
 
 
-def primitive_term(value: str, version: int) -> str | None:
-    """The primitive schema a term or its DTMI form names, if any."""
+def primitive_term(value: str, version: int, iotcentral: bool = False) -> str | None:
+    """The primitive schema a term or its DTMI form names, if any (with the IoT Central
+    extension in force, its geopoint and vector too)."""
     if value in mm.primitives(version) or value in mm.GEOSPATIAL:
+        return value
+    if iotcentral and value in mm.IOTCENTRAL_SCHEMAS:
         return value
     if version >= 3 and value == "scaledDecimal":
         return value
@@ -122,6 +126,7 @@ class Parser:
         version = parent.version if parent else None
         quantitative = parent.quantitative if parent else False
         tolerant = parent.tolerant if parent else False
+        iotcentral = parent.iotcentral if parent else False
         seen_dtdl = False
         skip = -1
         for k, value in enumerate(values):
@@ -167,6 +172,8 @@ class Parser:
             if known is not None and (version is None or version in known):
                 if value == mm.QUANTITATIVE_TYPES:
                     quantitative = True
+                elif value == mm.IOTCENTRAL:
+                    iotcentral = True
                 else:
                     tolerant = True
                 continue
@@ -177,7 +184,7 @@ class Parser:
         if version is None:
             self.error(owner, where, "@context must name a DTDL context (dtmi:dtdl:context;2, ;3 or ;4)")
             return None
-        return Scope(version, quantitative, tolerant)
+        return Scope(version, quantitative, tolerant, iotcentral)
 
     # -- elements ---------------------------------------------------------
 
@@ -265,6 +272,7 @@ class Parser:
             return None, None, False
         materials: set[str] = set()
         semantics: set[str] = set()
+        adjuncts: set[str] = set()
         undefined = False
         sem_table = mm.semantic_types(version, scope.quantitative)
         ok = True
@@ -273,6 +281,9 @@ class Parser:
             name = m.group(1) if m and int(m.group(2)) == version else t
             if name in mm.CLASSES[version]:
                 materials.add(name)
+                continue
+            if scope.iotcentral and t in mm.IOTCENTRAL_TYPES:
+                adjuncts.add(t)
                 continue
             s = _SEMANTIC_DTMI.match(t)
             sname = s.group(1) if s and int(s.group(2)) == version else t
@@ -298,6 +309,18 @@ class Parser:
             allowed = ", ".join(sorted(expected))
             self.error(owner, f"{path}.@type", f"a {cls} is not allowed here (expected {allowed})")
             return None, None, False
+        if adjuncts and cls not in ("Property", "Telemetry"):
+            self.error(owner, f"{path}.@type", f"{sorted(adjuncts)[0]} (IoT Central) may co-type only a "
+                       f"Property or a Telemetry, not a {cls}")
+            return None, None, False
+        if "State" in adjuncts:
+            schema = obj.get("schema")
+            inline = schema[0] if isinstance(schema, list) and len(schema) == 1 else schema
+            kind = inline.get("@type") if isinstance(inline, dict) else None
+            if (isinstance(inline, str) and not inline.startswith("dtmi:")) or (
+                    isinstance(inline, dict) and kind != "Enum"):
+                self.error(owner, f"{path}.schema", "a State (IoT Central) must have an Enum schema")
+                return None, None, False
         if semantics:
             if cls not in ("Property", "Telemetry", "Field") or (cls == "Field" and version == 2):
                 self.error(owner, f"{path}.@type", f"a semantic type cannot be applied to {cls}")
@@ -534,7 +557,7 @@ class Parser:
         for k, item in enumerate(items):
             where = f"{path}[{k}]" if isinstance(value, list) else path
             if isinstance(item, str):
-                prim = primitive_term(item, el.version) if prop.primitive_ok else None
+                prim = primitive_term(item, el.version, scope.iotcentral) if prop.primitive_ok else None
                 if prim is not None:
                     if term == "valueSchema" and prim not in ("integer", "string"):
                         self.error(owner, where, "an Enum's valueSchema must be integer or string")

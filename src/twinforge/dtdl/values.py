@@ -146,6 +146,8 @@ def check_primitive(schema: str, value: Any) -> str | None:
     if schema in ("double", "float", "decimal"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return None if ok else f"expected a number, got {_kind(value)} {value!r}"
+    if schema in ("geopoint", "vector"):
+        return _check_fields(schema, value)
     if schema == "scaledDecimal":
         ok = isinstance(value, dict) and {"scale", "value"} <= set(value)
         return None if ok else "expected a scaledDecimal object with 'scale' and 'value'"
@@ -171,6 +173,24 @@ def check_primitive(schema: str, value: Any) -> str | None:
     except (ValueError, binascii.Error):
         return f"'{value}' is not a valid {schema}"
     return None
+
+
+# IoT Central's schemas: an object of numbers with these fields (the optional ones after).
+_IOTC_FIELDS = {"geopoint": (("lat", "lon"), ("alt",)), "vector": (("x", "y", "z"), ())}
+
+
+def _check_fields(schema: str, value: Any) -> str | None:
+    required, optional = _IOTC_FIELDS[schema]
+    shape = ", ".join((*required, *(f"{o}?" for o in optional)))
+    if not isinstance(value, dict):
+        return f"expected a {schema} object {{{shape}}}, got {_kind(value)}"
+    for name, field_value in value.items():
+        if name not in required and name not in optional:
+            return f"'{name}' is not a field of {schema} ({shape})"
+        if isinstance(field_value, bool) or not isinstance(field_value, (int, float)):
+            return f"{schema} field '{name}' must be a number"
+    missing = [name for name in required if name not in value]
+    return f"{schema} needs {', '.join(missing)}" if missing else None
 
 
 def _check_geo(schema: str, value: Any) -> str | None:
