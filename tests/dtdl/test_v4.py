@@ -82,3 +82,19 @@ def test_a_v4_model_in_the_graph() -> None:
     graph.update_twin("plant-1", [{"op": "add", "path": "/tree/children/-",
                                    "value": {"label": "line 1", "children": []}}])
     assert graph.get_twin("plant-1")["tree"]["children"][0]["label"] == "line 1"
+
+
+@pytest.mark.parametrize(("context", "ok"), [
+    (["dtmi:dtdl:context;4", "dtmi:dtdl:extension:mqtt;3"], True),
+    (["dtmi:dtdl:context;3", "dtmi:dtdl:extension:mqtt;2"], True),
+    (["dtmi:dtdl:context;4", "dtmi:dtdl:extension:historization;2"], True),
+    (["dtmi:dtdl:context;4", "dtmi:dtdl:extension:historization;1"], False),
+    (["dtmi:dtdl:context;2", "dtmi:dtdl:extension:mqtt;3"], False),
+])
+def test_extension_contexts_by_version(context: list[str], ok: bool) -> None:
+    doc = {"@context": context, "@id": "dtmi:ex:A;1", "@type": "Interface"}
+    if ok:
+        parse_models([doc])
+    else:
+        with pytest.raises(ModelError, match="undefined extension"):
+            parse_models([doc])

@@ -30,7 +30,9 @@ KNOWN_EXTENSIONS: dict[str, frozenset[int]] = {
     "dtmi:dtdl:extension:annotation;1": frozenset({3}),
     "dtmi:dtdl:extension:overriding;1": frozenset({3}),
     "dtmi:dtdl:extension:mqtt;1": frozenset({3}),
-    "dtmi:dtdl:extension:mqtt;2": frozenset({3}),
+    "dtmi:dtdl:extension:mqtt;2": frozenset({3, 4}),  # "usable in DTDL version 3 or 4"
+    "dtmi:dtdl:extension:mqtt;3": frozenset({3, 4}),
+    "dtmi:dtdl:extension:historization;2": frozenset({4}),  # the v4 extensions page uses it with ;4
     "dtmi:dtdl:extension:requirement;1": frozenset({3}),
     IOTCENTRAL: frozenset({2}),
 }
