@@ -37,6 +37,33 @@ KNOWN_EXTENSIONS: dict[str, frozenset[int]] = {
     IOTCENTRAL: frozenset({2}),
 }
 
+# Feature extensions whose adjunct types and properties are checked (the others above are
+# accepted with their terms unchecked): context -> feature.
+FEATURES: dict[str, str] = {
+    "dtmi:dtdl:extension:historization;1": "historization",
+    "dtmi:dtdl:extension:historization;2": "historization",
+    "dtmi:dtdl:extension:annotation;1": "annotation",
+    "dtmi:dtdl:extension:overriding;1": "overriding",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Adjunct:
+    """An adjunct type of a feature extension: what it may co-type and the properties it adds
+    (name -> required)."""
+
+    feature: str
+    cotypes: frozenset[str]
+    props: dict[str, bool]
+    requires: str | None = None  # another adjunct that must co-type the same element
+
+
+ADJUNCTS: dict[str, Adjunct] = {
+    "Historized": Adjunct("historization", frozenset({"Property", "Telemetry"}), {}),
+    "ValueAnnotation": Adjunct("annotation", frozenset({"Property", "Telemetry"}), {"annotates": True}),
+    "Override": Adjunct("overriding", frozenset({"Property"}), {"overrides": True}, requires="ValueAnnotation"),
+}
+
 PRIMITIVES_V2 = frozenset(
     {"boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string", "time"}
 )

@@ -42,6 +42,7 @@ class Scope:
     quantitative: bool
     tolerant: bool  # an undefined extension is in force: unknown terms are allowed
     iotcentral: bool = False  # the IoT Central extension is in force
+    features: frozenset[str] = frozenset()  # feature extensions in force (historization, ...)
 
 
 def primitive_term(value: str, version: int, iotcentral: bool = False) -> str | None:
@@ -72,6 +73,7 @@ class Parser:
         self.issues: list[ModelIssue] = []
         self.elements: list[Element] = []
         self.by_id: dict[str, Element] = {}
+        self.adjuncts: set[str] = set()  # the adjunct types read_type found on the element at hand
 
     # -- reporting --------------------------------------------------------
 
@@ -127,6 +129,7 @@ class Parser:
         quantitative = parent.quantitative if parent else False
         tolerant = parent.tolerant if parent else False
         iotcentral = parent.iotcentral if parent else False
+        features = set(parent.features) if parent else set()
         seen_dtdl = False
         skip = -1
         for k, value in enumerate(values):
@@ -174,6 +177,8 @@ class Parser:
                     quantitative = True
                 elif value == mm.IOTCENTRAL:
                     iotcentral = True
+                elif value in mm.FEATURES:
+                    features.add(mm.FEATURES[value])
                 else:
                     tolerant = True
                 continue
@@ -184,7 +189,7 @@ class Parser:
         if version is None:
             self.error(owner, where, "@context must name a DTDL context (dtmi:dtdl:context;2, ;3 or ;4)")
             return None
-        return Scope(version, quantitative, tolerant, iotcentral)
+        return Scope(version, quantitative, tolerant, iotcentral, frozenset(features))
 
     # -- elements ---------------------------------------------------------
 
@@ -215,9 +220,13 @@ class Parser:
                 version >= 3 or key in _STRUCTURAL_KEYWORDS
             ):
                 self.error(owner, path, f"keyword '{key}' is not allowed in DTDL")
+        self.adjuncts = set()
         cls, semantic, open_type = self.read_type(obj, path, owner, expected, scope)
         if cls is None:
             return None
+        adjuncts = self.adjuncts  # children parsed below set their own
+        extra = {name: required for adjunct in adjuncts if adjunct in mm.ADJUNCTS
+                 for name, required in mm.ADJUNCTS[adjunct].props.items()}
         cdef = mm.CLASSES[version][cls]
         el = Element(cls=cls, version=version, path=path, owner=owner, top_level=top_level,
                      in_schemas=in_schemas, parent=parent, semantic_type=semantic)
@@ -237,6 +246,12 @@ class Parser:
                 continue
             seen[term] = key
             prop = cdef.props.get(term)
+            if prop is None and term in extra:
+                if not isinstance(value, str) or not value:
+                    self.error(owner, f"{path}.{key}", f"'{term}' must be a non-empty string")
+                else:
+                    el.props[term] = value
+                continue
             if prop is None:
                 if term == "unit" and semantic is not None:
                     self.read_unit(value, el, f"{path}.{key}", scope)
@@ -252,6 +267,9 @@ class Parser:
         for term, prop in cdef.props.items():
             if prop.required and term not in seen:
                 self.error(owner, path, f"{cls} requires property '{term}'")
+        for term, required in extra.items():
+            if required and term not in seen:
+                self.error(owner, path, f"a {cls} co-typed {'/'.join(sorted(adjuncts))} requires '{term}'")
         if semantic is not None and "unit" not in seen:
             self.error(owner, path, f"semantic type {semantic} requires a 'unit'")
         return el
@@ -285,6 +303,10 @@ class Parser:
             if scope.iotcentral and t in mm.IOTCENTRAL_TYPES:
                 adjuncts.add(t)
                 continue
+            feature = mm.ADJUNCTS.get(t)
+            if feature is not None and feature.feature in scope.features:
+                adjuncts.add(t)
+                continue
             s = _SEMANTIC_DTMI.match(t)
             sname = s.group(1) if s and int(s.group(2)) == version else t
             if sname in sem_table:
@@ -309,10 +331,18 @@ class Parser:
             allowed = ", ".join(sorted(expected))
             self.error(owner, f"{path}.@type", f"a {cls} is not allowed here (expected {allowed})")
             return None, None, False
-        if adjuncts and cls not in ("Property", "Telemetry"):
-            self.error(owner, f"{path}.@type", f"{sorted(adjuncts)[0]} (IoT Central) may co-type only a "
-                       f"Property or a Telemetry, not a {cls}")
-            return None, None, False
+        for adjunct in sorted(adjuncts):
+            rule = mm.ADJUNCTS.get(adjunct)
+            cotypes = rule.cotypes if rule is not None else frozenset({"Property", "Telemetry"})
+            if cls not in cotypes:
+                where = "" if rule is not None else " (IoT Central)"
+                self.error(owner, f"{path}.@type", f"{adjunct}{where} may co-type only a "
+                           f"{' or a '.join(sorted(cotypes))}, not a {cls}")
+                return None, None, False
+            if rule is not None and rule.requires is not None and rule.requires not in adjuncts:
+                self.error(owner, f"{path}.@type", f"{adjunct} may co-type a {cls} only if it is also {rule.requires}")
+                return None, None, False
+        self.adjuncts = adjuncts
         if "State" in adjuncts:
             schema = obj.get("schema")
             inline = schema[0] if isinstance(schema, list) and len(schema) == 1 else schema

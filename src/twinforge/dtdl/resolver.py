@@ -106,6 +106,12 @@ class Resolver:
             self.error(iface, f"extends chain is {depth} deep; the limit is "
                        f"{mm.max_extends_depth(iface.version)}", ".extends")
             return
+        annotatable = {c.name for _, c in self.all_contents(iface) if c.cls in ("Property", "Telemetry") and c.name}
+        for _, content in self.all_contents(iface):
+            target = content.props.get("annotates")
+            if isinstance(target, str) and (target not in annotatable or target == content.name):
+                self.error(content, f"'annotates' names '{target}', which is not another Property or "
+                           "Telemetry of this interface", ".annotates")
         names: dict[str, str] = {}
         for owner, content in self.all_contents(iface):
             name = content.name
