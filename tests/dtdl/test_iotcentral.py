@@ -71,3 +71,10 @@ def test_vector_telemetry_flows_into_a_twin_and_its_history() -> None:
     ])
     assert outcome.accepted == 2 and [r.kind.value for r in outcome.refusals] == ["invalid_value"]
     assert graph.get_twin("truck-1")["position"] == {"lat": 48.0, "lon": -122.0}
+
+
+def test_display_hints_of_exported_templates_are_accepted() -> None:
+    exported = template({"@type": ["Telemetry", "Temperature"], "name": "temp", "schema": "double",
+                         "unit": "degreeCelsius", "displayUnit": {"en": "°C"}, "decimalPlaces": 1,
+                         "minValue": -40, "maxValue": 85})
+    parse_models([exported])

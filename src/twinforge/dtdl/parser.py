@@ -176,7 +176,9 @@ class Parser:
                 if value == mm.QUANTITATIVE_TYPES:
                     quantitative = True
                 elif value == mm.IOTCENTRAL:
-                    iotcentral = True
+                    # Its schemas and adjunct types are checked; IoT Central templates also
+                    # carry display hints (displayUnit, decimalPlaces, ...): left unchecked.
+                    iotcentral = tolerant = True
                 elif value in mm.FEATURES:
                     features.add(mm.FEATURES[value])
                 else:
@@ -256,8 +258,8 @@ class Parser:
                 if term == "unit" and semantic is not None:
                     self.read_unit(value, el, f"{path}.{key}", scope)
                     continue
-                if open_type and (version == 2 or TERM.match(key) or is_dtmi(key, version)):
-                    continue  # an undefined co-type may bring properties of its own
+                if (open_type or scope.iotcentral) and (version == 2 or TERM.match(key) or is_dtmi(key, version)):
+                    continue  # an undefined co-type (or IoT Central's display hints) may bring properties
                 if term in mm.ALL_TERMS[version] or key.startswith("dtmi:"):
                     self.error(owner, f"{path}.{key}", f"'{key}' is not a property of {cls}")
                 else:
