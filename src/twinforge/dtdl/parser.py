@@ -7,12 +7,13 @@ Checks that need the whole batch (references, inheritance, names across
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from twinforge.dtdl import metamodel as mm
+from twinforge.dtdl.context import Scope, primitive_term, read_context
 from twinforge.dtdl.dtmi import LANGUAGE_TAG, NAME_PATTERN, TERM, is_dtmi, is_reserved, is_user_dtmi
 from twinforge.dtdl.elements import Element, ModelIssue, Ref
+from twinforge.dtdl.types import read_type
 
 _KEYWORDS = {"@id", "@type", "@context"}
 _STRUCTURAL_KEYWORDS = {"@graph", "@list", "@set", "@reverse", "@index", "@nest", "@included"}
@@ -34,37 +35,6 @@ _XSD_IRI = "http://www.w3.org/2001/XMLSchema#"
 _XSD = {"string": "xsd:string", "boolean": "xsd:boolean", "integer": "xsd:integer"}
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What an element inherits from the elements around it."""
-
-    version: int
-    quantitative: bool
-    tolerant: bool  # an undefined extension is in force: unknown terms are allowed
-    iotcentral: bool = False  # the IoT Central extension is in force
-    features: frozenset[str] = frozenset()  # feature extensions in force (historization, ...)
-
-
-def primitive_term(value: str, version: int, iotcentral: bool = False) -> str | None:
-    """The primitive schema a term or its DTMI form names, if any (with the IoT Central
-    extension in force, its geopoint and vector too)."""
-    if value in mm.primitives(version) or value in mm.GEOSPATIAL:
-        return value
-    if iotcentral and value in mm.IOTCENTRAL_SCHEMAS:
-        return value
-    if version >= 3 and value == "scaledDecimal":
-        return value
-    for pattern in (_SCHEMA_DTMI, _GEO_DTMI):
-        m = pattern.match(value)
-        if m and int(m.group(2)) == version:
-            term = m.group(1)
-            if term in mm.primitives(version) or term in mm.GEOSPATIAL:
-                return term
-    if version >= 3 and value == f"dtmi:standard:schema:scaledDecimal;{version}":
-        return "scaledDecimal"
-    return None
-
-
 class Parser:
     """Turns a batch of documents into Elements and a list of issues."""
 
@@ -73,7 +43,6 @@ class Parser:
         self.issues: list[ModelIssue] = []
         self.elements: list[Element] = []
         self.by_id: dict[str, Element] = {}
-        self.adjuncts: set[str] = set()  # the adjunct types read_type found on the element at hand
 
     # -- reporting --------------------------------------------------------
 
@@ -114,86 +83,7 @@ class Parser:
     # -- @context ---------------------------------------------------------
 
     def read_context(self, ctx: Any, parent: Scope | None, owner: str, path: str) -> Scope | None:
-        where = f"{path}.@context"
-        if isinstance(ctx, str):
-            values = [ctx]
-        elif isinstance(ctx, list):
-            values = ctx
-        else:
-            self.error(owner, where, "@context must be a string or an array of strings")
-            return None
-        if not all(isinstance(v, str) for v in values):
-            self.error(owner, where, "every @context value must be a string")
-            return None
-        version = parent.version if parent else None
-        quantitative = parent.quantitative if parent else False
-        tolerant = parent.tolerant if parent else False
-        iotcentral = parent.iotcentral if parent else False
-        features = set(parent.features) if parent else set()
-        seen_dtdl = False
-        skip = -1
-        for k, value in enumerate(values):
-            if k == skip:
-                continue
-            if value in mm.LIMITS_CONTEXTS or mm.LIMIT_EXTENSION.match(value):
-                self.error(owner, where, f"'{value}' may only follow '{mm.LIMITLESS_CONTEXT}'")
-                return None
-            if value == mm.LIMITLESS_CONTEXT:
-                # DTDL v4 without its limits, which the next context must set: the core
-                # limits (#limits, or the core context itself) or a limit extension.
-                following = values[k + 1] if k + 1 < len(values) else None
-                if following is None or not (following in mm.LIMITS_CONTEXTS or following == "dtmi:dtdl:context;4"
-                                             or mm.LIMIT_EXTENSION.match(following)):
-                    self.error(owner, where, f"'{value}' must be followed by a limits context "
-                               f"('{mm.CORE_LIMITS_CONTEXT}' or a limit extension)")
-                    return None
-                if following != "dtmi:dtdl:context;4":
-                    skip = k + 1  # the limits context is taken; the core context is read as usual
-            if value in mm.DTDL_CONTEXTS:
-                v = mm.DTDL_CONTEXTS[value]
-                if parent is not None and v > parent.version:
-                    self.error(owner, where, f"'{value}' is a later DTDL version than the enclosing element's")
-                    return None
-                if parent is None and k > 0 and not seen_dtdl:
-                    prior = values[:k]
-                    if not all(p == "dtmi:iotcentral:context;2" for p in prior) or v != 2:
-                        self.error(owner, where, "the DTDL context must come first in @context")
-                        return None
-                version = v
-                seen_dtdl = True
-                continue
-            if not is_dtmi(value, 3) or ";" not in value:
-                self.error(owner, where, f"@context value '{value}' is not a DTMI with a version")
-                return None
-            if value.startswith("dtmi:dtdl:context;"):
-                self.error(owner, where, f"'{value}' is not a DTDL version this parser knows")
-                return None
-            if parent is None and not seen_dtdl and value != "dtmi:iotcentral:context;2":
-                self.error(owner, where, "the DTDL context must come first in @context")
-                return None
-            known = mm.KNOWN_EXTENSIONS.get(value)
-            if known is not None and (version is None or version in known):
-                if value == mm.QUANTITATIVE_TYPES:
-                    quantitative = True
-                elif value == mm.IOTCENTRAL:
-                    # Its schemas and adjunct types are checked; IoT Central templates also
-                    # carry display hints (displayUnit, decimalPlaces, ...): left unchecked.
-                    iotcentral = tolerant = True
-                elif value in mm.FEATURES:
-                    features.add(mm.FEATURES[value])
-                else:
-                    tolerant = True
-                continue
-            if not self.allow_undefined:
-                self.error(owner, where, f"undefined extension context '{value}'")
-                return None
-            tolerant = True
-        if version is None:
-            self.error(owner, where, "@context must name a DTDL context (dtmi:dtdl:context;2, ;3 or ;4)")
-            return None
-        return Scope(version, quantitative, tolerant, iotcentral, frozenset(features))
-
-    # -- elements ---------------------------------------------------------
+        return read_context(ctx, parent, owner, path, allow_undefined=self.allow_undefined, error=self.error)
 
     def parse_element(
         self,
@@ -222,11 +112,10 @@ class Parser:
                 version >= 3 or key in _STRUCTURAL_KEYWORDS
             ):
                 self.error(owner, path, f"keyword '{key}' is not allowed in DTDL")
-        self.adjuncts = set()
-        cls, semantic, open_type = self.read_type(obj, path, owner, expected, scope)
-        if cls is None:
+        info = read_type(obj, path, owner, expected, scope, self.error)
+        if info is None:
             return None
-        adjuncts = self.adjuncts  # children parsed below set their own
+        cls, semantic, open_type, adjuncts = info.cls, info.semantic, info.open_type, info.adjuncts
         extra = {name: required for adjunct in adjuncts if adjunct in mm.ADJUNCTS
                  for name, required in mm.ADJUNCTS[adjunct].props.items()}
         cdef = mm.CLASSES[version][cls]
@@ -275,103 +164,6 @@ class Parser:
         if semantic is not None and "unit" not in seen:
             self.error(owner, path, f"semantic type {semantic} requires a 'unit'")
         return el
-
-    def read_type(
-        self, obj: dict[str, Any], path: str, owner: str, expected: frozenset[str], scope: Scope
-    ) -> tuple[str | None, str | None, bool]:
-        version = scope.version
-        raw = obj.get("@type")
-        if raw is None:
-            if "@type" not in obj and len(expected) == 1 and next(iter(expected)) in _INFERABLE:
-                return next(iter(expected)), None, False
-            self.error(owner, path, "element needs an @type")
-            return None, None, False
-        types = raw if isinstance(raw, list) else [raw]
-        if not isinstance(raw, (str, list)) or not types or not all(isinstance(t, str) for t in types):
-            self.error(owner, f"{path}.@type", "@type must be a string or a non-empty array of strings")
-            return None, None, False
-        materials: set[str] = set()
-        semantics: set[str] = set()
-        adjuncts: set[str] = set()
-        undefined = False
-        sem_table = mm.semantic_types(version, scope.quantitative)
-        ok = True
-        for t in types:
-            m = _CLASS_DTMI.match(t)
-            name = m.group(1) if m and int(m.group(2)) == version else t
-            if name in mm.CLASSES[version]:
-                materials.add(name)
-                continue
-            if scope.iotcentral and t in mm.IOTCENTRAL_TYPES:
-                adjuncts.add(t)
-                continue
-            feature = mm.ADJUNCTS.get(t)
-            if feature is not None and feature.feature in scope.features:
-                adjuncts.add(t)
-                continue
-            s = _SEMANTIC_DTMI.match(t)
-            sname = s.group(1) if s and int(s.group(2)) == version else t
-            if sname in sem_table:
-                semantics.add(sname)
-                continue
-            if self.undefined_type_ok(t, version, scope):
-                undefined = True
-                continue
-            if t.startswith("dtmi:") and not is_dtmi(t, version):
-                self.error(owner, f"{path}.@type", f"'{t}' in @type is not a valid DTMI")
-            else:
-                self.error(owner, f"{path}.@type", f"'{t}' in @type is not a DTDL type")
-            ok = False
-        if not ok:
-            return None, None, False
-        if len(materials) != 1:
-            what = "no DTDL class" if not materials else "more than one DTDL class"
-            self.error(owner, f"{path}.@type", f"@type names {what}: {types}")
-            return None, None, False
-        cls = next(iter(materials))
-        if expected and cls not in expected:
-            allowed = ", ".join(sorted(expected))
-            self.error(owner, f"{path}.@type", f"a {cls} is not allowed here (expected {allowed})")
-            return None, None, False
-        for adjunct in sorted(adjuncts):
-            rule = mm.ADJUNCTS.get(adjunct)
-            cotypes = rule.cotypes if rule is not None else frozenset({"Property", "Telemetry"})
-            if cls not in cotypes:
-                where = "" if rule is not None else " (IoT Central)"
-                self.error(owner, f"{path}.@type", f"{adjunct}{where} may co-type only a "
-                           f"{' or a '.join(sorted(cotypes))}, not a {cls}")
-                return None, None, False
-            if rule is not None and rule.requires is not None and rule.requires not in adjuncts:
-                self.error(owner, f"{path}.@type", f"{adjunct} may co-type a {cls} only if it is also {rule.requires}")
-                return None, None, False
-        self.adjuncts = adjuncts
-        if "State" in adjuncts:
-            schema = obj.get("schema")
-            inline = schema[0] if isinstance(schema, list) and len(schema) == 1 else schema
-            kind = inline.get("@type") if isinstance(inline, dict) else None
-            if (isinstance(inline, str) and not inline.startswith("dtmi:")) or (
-                    isinstance(inline, dict) and kind != "Enum"):
-                self.error(owner, f"{path}.schema", "a State (IoT Central) must have an Enum schema")
-                return None, None, False
-        if semantics:
-            if cls not in ("Property", "Telemetry", "Field") or (cls == "Field" and version == 2):
-                self.error(owner, f"{path}.@type", f"a semantic type cannot be applied to {cls}")
-                return None, None, False
-            if len(semantics) > 1:
-                self.error(owner, f"{path}.@type", f"more than one semantic type: {sorted(semantics)}")
-                return None, None, False
-        return cls, (next(iter(semantics)) if semantics else None), undefined
-
-    @staticmethod
-    def undefined_type_ok(t: str, version: int, scope: Scope) -> bool:
-        """May ``t`` stand in @type as a co-type the parser does not define?"""
-        if scope.tolerant:
-            return bool(TERM.match(t)) or is_dtmi(t, version) or (
-                version == 2 and not t.startswith("dtmi:")
-            )
-        if version == 2:
-            return not t.startswith("dtmi:") and t not in mm.LANGUAGE_TERMS[2]
-        return False
 
     def read_id(self, obj: dict[str, Any], el: Element, required: bool) -> None:
         if "@id" not in obj:
