@@ -289,9 +289,10 @@ def parse_models(
     lookup = known.element if known is not None else (lambda _dtmi: None)
     batch = list(documents)
     asked: set[str] = set()
+    # One parser for every round: fetched documents are parsed once, added to what is there.
+    parser = Parser(allow_undefined_extensions=allow_undefined_extensions)
+    roots = parser.parse_documents(batch)
     for _ in range(MAX_RESOLVE_ROUNDS):
-        parser = Parser(allow_undefined_extensions=allow_undefined_extensions)
-        roots = parser.parse_documents(batch)
         checker = Resolver(parser.elements, parser.by_id, lookup)
         try:
             issues = checker.run()
@@ -308,6 +309,7 @@ def parse_models(
         fetched = resolver(wanted) if resolver is not None else []
         if not fetched:
             break
+        roots.extend(parser.parse_documents(fetched, start=len(batch)))
         batch.extend(fetched)
     # Every problem at once: reference and duplicate-name errors are found even where
     # other parts of the batch did not parse.

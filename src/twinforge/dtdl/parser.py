@@ -51,9 +51,11 @@ class Parser:
 
     # -- entry ------------------------------------------------------------
 
-    def parse_documents(self, documents: list[Any]) -> list[Element]:
+    def parse_documents(self, documents: list[Any], start: int = 0) -> list[Element]:
+        """Parse documents (numbered from ``start`` in error paths), adding to this parser's
+        elements; returns their top-level elements."""
         roots: list[Element] = []
-        for i, doc in enumerate(documents):
+        for i, doc in enumerate(documents, start):
             items = doc if isinstance(doc, list) else [doc]
             if not isinstance(doc, (list, dict)):
                 self.error("(document)", f"$[{i}]", "a DTDL document must be a JSON object or array")
