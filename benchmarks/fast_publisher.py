@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 
-from mqtt_publisher import arguments  # this script's folder is on sys.path
+from mqtt_publisher import arguments, pace  # this script's folder is on sys.path
 
 WINDOW = 30_000  # messages awaiting their PUBACK at most (packet ids wrap at 65,535)
 
@@ -80,11 +80,7 @@ def main() -> None:
     while sent_updates < args.updates:
         while messages - acked > WINDOW:
             time.sleep(0.0005)
-        if args.rate:
-            due = start + sent_updates / args.rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+        pace(start, sent_updates, args.rate)
         now = time.time()
         packets = []
         for _ in range(chunk):

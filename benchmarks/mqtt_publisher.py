@@ -26,6 +26,14 @@ def arguments() -> argparse.ArgumentParser:
     return parser
 
 
+def pace(start: float, sent: int, rate: float) -> None:
+    """Sleep until ``sent`` updates are due at ``rate`` per second since ``start`` (0: no pacing)."""
+    if rate:
+        delay = start + sent / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+
+
 def main() -> None:
     parser = arguments()
     parser.add_argument("--topic-prefix", default="twinforge/twins")
@@ -53,11 +61,7 @@ def main() -> None:
         # paho numbers messages 1..65535: never let that many wait for their acknowledgement.
         while messages - acked > 20_000:
             time.sleep(0.001)
-        if args.rate:
-            due = start + sent_updates / args.rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+        pace(start, sent_updates, args.rate)
         if args.batch == 1:
             payload = json.dumps({"lastValue": time.time()})
             client.publish(f"{args.topic_prefix}/t{i % args.twins}/properties", payload, qos=args.qos)

@@ -3,6 +3,8 @@ of the same operations applied one by one (Hypothesis builds the batches)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +32,16 @@ def _kind(exc: TwinforgeError) -> type[TwinforgeError]:
     return Conflict if isinstance(exc, PreconditionFailed) else type(exc)
 
 
+def _error_of(*calls: Callable[[], object]) -> TwinforgeError | None:
+    """The error of the first call that raises (the later ones are not made), or None."""
+    for call in calls:
+        try:
+            call()
+        except TwinforgeError as exc:
+            return exc
+    return None
+
+
 def _relationships(graph: TwinGraph) -> list[dict[str, Any]]:
     out = []
     for source in ("p0", "p1", "p2", "t0", "t1"):
@@ -53,18 +65,9 @@ relationship_ops = st.lists(st.tuples(
 def test_relationship_batch_equals_one_by_one(ops: list[tuple[str, str, dict[str, Any]]]) -> None:
     batch, single = _plant(), _plant()
     before = _relationships(batch)
-    batch_error: TwinforgeError | None = None
-    try:
-        batch.create_relationships(ops)
-    except TwinforgeError as exc:
-        batch_error = exc
-    single_error: TwinforgeError | None = None
-    for source, rel_id, body in ops:
-        try:
-            single.create_relationship(source, rel_id, body, if_none_match=True)
-        except TwinforgeError as exc:
-            single_error = exc
-            break
+    batch_error = _error_of(lambda: batch.create_relationships(ops))
+    single_error = _error_of(*(functools.partial(single.create_relationship, source, rel_id, body, if_none_match=True)
+                               for source, rel_id, body in ops))
     if single_error is None:
         assert batch_error is None
         assert _relationships(batch) == _relationships(single)
@@ -87,18 +90,9 @@ twin_ops = st.lists(st.tuples(
 def test_twin_batch_equals_one_by_one(ops: list[tuple[str, dict[str, Any]]]) -> None:
     batch, single = _plant(), _plant()
     before = batch.list_twins(limit=100)
-    batch_error: TwinforgeError | None = None
-    try:
-        batch.create_twins(ops)
-    except TwinforgeError as exc:
-        batch_error = exc
-    single_error: TwinforgeError | None = None
-    for twin_id, body in ops:
-        try:
-            single.create_twin(twin_id, body, if_none_match=True)
-        except TwinforgeError as exc:
-            single_error = exc
-            break
+    batch_error = _error_of(lambda: batch.create_twins(ops))
+    single_error = _error_of(*(functools.partial(single.create_twin, twin_id, body, if_none_match=True)
+                               for twin_id, body in ops))
 
     def ids(graph: TwinGraph) -> list[tuple[str, str]]:
         return [(t["$dtId"], t["$metadata"]["$model"]) for t in graph.list_twins(limit=100)]

@@ -24,7 +24,7 @@ from twinforge.errors import (
 from twinforge.graph.catalog import ModelCatalog
 from twinforge.graph.jsonpatch import apply_patch
 from twinforge.graph.records import Json, dumps, new_etag
-from twinforge.graph.rules import check_etag, check_id, chunks
+from twinforge.graph.rules import check_etag, check_id, chunks, twin_record
 from twinforge.store.base import (
     EventRecord,
     EventStore,
@@ -106,7 +106,7 @@ class Relationships:
         check_id(rel_id, "relationship")
         now = self.clock()
         with self.store.transaction():
-            source = self._source(source_id)
+            source = twin_record(self.store, source_id)
             target_id = body.get("$targetId") if isinstance(body, dict) else None
             target = self.store.get_twin(target_id) if isinstance(target_id, str) else None
             rel, doc = self._build(source, rel_id, body, target.model if target else None, new_etag())
@@ -175,12 +175,6 @@ class Relationships:
         self.notify()
         return count
 
-    def _source(self, twin_id: str) -> TwinRecord:
-        record = self.store.get_twin(twin_id)
-        if record is None:
-            raise NotFound(f"there is no digital twin '{twin_id}'", code="DigitalTwinNotFound")
-        return record
-
     def record(self, source_id: str, rel_id: str) -> RelationshipRecord:
         """The stored relationship; `NotFound` when there is none."""
         record = self.store.get_relationship(source_id, rel_id)
@@ -205,7 +199,7 @@ class Relationships:
             if not isinstance(new, dict) or any(new.get(k) != old[k] for k in _FIXED):
                 raise InvalidArgument("a patch may change only a relationship's properties",
                                       code="JsonPatchInvalid")
-            source = self._source(source_id)
+            source = twin_record(self.store, source_id)
             target = self.store.get_twin(record.target)
             _, doc = self._build(source, rel_id, new, target.model if target else None, new_etag())
             text = dumps(doc)
@@ -231,14 +225,14 @@ class Relationships:
     def list_outgoing(self, source_id: str, name: str | None = None, *, after: str = "",
              limit: int = 1000) -> list[Json]:
         """A twin's outgoing relationships in id order (only those called ``name`` if given)."""
-        self._source(source_id)
+        twin_record(self.store, source_id)
         return [orjson.loads(r.document)
                 for r in self.store.list_relationships(source_id, name, after=after, limit=limit)]
 
     def list_incoming(self, target_id: str, *, after: tuple[str, str] = ("", ""),
                       limit: int = 1000) -> list[Json]:
         """Relationships that point at a twin, in ADT's short form."""
-        self._source(target_id)
+        twin_record(self.store, target_id)
         return [{"$relationshipId": r.id, "$sourceId": r.source, "$relationshipName": r.name,
                  "$relationshipLink": f"/digitaltwins/{r.source}/relationships/{r.id}"}
                 for r in self.store.list_incoming(target_id, after=after, limit=limit)]

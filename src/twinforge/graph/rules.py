@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from twinforge.errors import InvalidArgument, PreconditionFailed, ValidationError
+from twinforge.errors import InvalidArgument, NotFound, PreconditionFailed, ValidationError
 from twinforge.graph.jsonpatch import parse_pointer
 from twinforge.graph.records import MAX_ID_LENGTH, Json, history_point
-from twinforge.store.base import HistoryPoint
+from twinforge.store.base import HistoryPoint, TwinDocumentStore, TwinRecord
 
 
 def check_id(value: Any, what: str = "twin") -> str:
@@ -20,6 +20,14 @@ def check_id(value: Any, what: str = "twin") -> str:
         raise InvalidArgument(f"a {what} id may not contain control or separator characters",
                               code="InvalidArgument")
     return value
+
+
+def twin_record(store: TwinDocumentStore, twin_id: str) -> TwinRecord:
+    """The stored twin; `NotFound` (ADT's DigitalTwinNotFound) when there is none."""
+    record = store.get_twin(twin_id)
+    if record is None:
+        raise NotFound(f"there is no digital twin '{twin_id}'", code="DigitalTwinNotFound")
+    return record
 
 
 def refuse(model: str, problems: list[str]) -> ValidationError:
@@ -111,4 +119,5 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-__all__ = ["check_etag", "check_id", "chunks", "refuse", "stamp_touched", "touched_paths", "touched_points"]
+__all__ = ["check_etag", "check_id", "chunks", "refuse", "stamp_touched", "touched_paths", "touched_points",
+           "twin_record"]

@@ -31,6 +31,7 @@ from twinforge.graph.rules import (
     stamp_touched,
     touched_paths,
     touched_points,
+    twin_record,
 )
 from twinforge.graph.updates import Refusal, Update, UpdateOutcome, plan_updates
 from twinforge.history.timeutil import parse_time
@@ -188,10 +189,7 @@ class Twins:
 
     def record(self, twin_id: str) -> TwinRecord:
         """The stored twin; `NotFound` when there is none."""
-        record = self.store.get_twin(twin_id)
-        if record is None:
-            raise NotFound(f"there is no digital twin '{twin_id}'", code="DigitalTwinNotFound")
-        return record
+        return twin_record(self.store, twin_id)
 
     def get(self, twin_id: str) -> Json:
         """A twin's document."""
