@@ -41,7 +41,11 @@ def test_a_device_template_with_the_extension_parses_and_checks_values() -> None
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ({"@type": ["Property", "State"], "name": "s", "schema": "double"}, "Enum schema"),
+    ({"@type": ["Property", "State"], "name": "s", "schema": "double"}, "co-typed State must have a schema that is Enum"),
+    ({"@type": ["Telemetry", "AccelerationVector"], "name": "a", "schema": "double"}, "schema that is a vector"),
+    ({"@type": ["Property", "Location"], "name": "l", "schema": "string"}, "a geopoint or a geospatial"),
+    ({"@type": ["Telemetry", "Event"], "name": "e", "schema": {"@type": "Object", "fields": [
+        {"name": "x", "schema": "double"}]}}, "a numeric or a string, not Object"),
     ({"@type": ["Command", "Location"], "name": "c"}, "may co-type only a Property or a Telemetry"),
     ({"@type": "Property", "name": "p", "schema": "geopointy"}, "geopointy"),
 ])

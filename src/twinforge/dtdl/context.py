@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from twinforge.dtdl import metamodel as mm
 from twinforge.dtdl.dtmi import is_dtmi
+from twinforge.dtdl.extensions import EXTENSIONS, LIMIT_EXTENSIONS, Adjunct, Limits
 
 _SCHEMA_DTMI = re.compile(r"^dtmi:dtdl:instance:Schema:([A-Za-z]+);([234])$")
 _GEO_DTMI = re.compile(r"^dtmi:standard:schema:geospatial:([A-Za-z]+);([234])$")
@@ -22,15 +23,20 @@ class Scope:
     quantitative: bool
     tolerant: bool  # an undefined extension is in force: unknown terms are allowed
     iotcentral: bool = False  # the IoT Central extension is in force
-    features: frozenset[str] = frozenset()  # feature extensions in force (historization, ...)
+    adjuncts: Mapping[str, Adjunct] = field(default_factory=dict)  # the adjunct types in force, by name
+    limits: Limits | None = None  # limits a limit extension raised
 
 
-def primitive_term(value: str, version: int, iotcentral: bool = False) -> str | None:
+def primitive_term(value: str, version: int, iotcentral: bool = False,
+                   quantitative: bool = False) -> str | None:
     """The primitive schema a term or its DTMI form names, if any (with the IoT Central
-    extension in force, its geopoint and vector too)."""
+    extension in force, its geopoint and vector too; with QuantitativeTypes in DTDL v3 or
+    later, a unit type such as TemperatureUnit, whose values are its unit names)."""
     if value in mm.primitives(version) or value in mm.GEOSPATIAL:
         return value
     if iotcentral and value in mm.IOTCENTRAL_SCHEMAS:
+        return value
+    if quantitative and version >= 3 and value in mm.UNITS:
         return value
     if version >= 3 and value == "scaledDecimal":
         return value
@@ -64,7 +70,8 @@ def read_context(ctx: Any, parent: Scope | None, owner: str, path: str, *, allow
     quantitative = parent.quantitative if parent else False
     tolerant = parent.tolerant if parent else False
     iotcentral = parent.iotcentral if parent else False
-    features = set(parent.features) if parent else set()
+    adjuncts: dict[str, Adjunct] = dict(parent.adjuncts) if parent else {}
+    limits = parent.limits if parent else None
     seen_dtdl = False
     skip = -1
     for k, value in enumerate(values):
@@ -83,6 +90,7 @@ def read_context(ctx: Any, parent: Scope | None, owner: str, path: str, *, allow
                            f"('{mm.CORE_LIMITS_CONTEXT}' or a limit extension)")
                 return None
             if following != "dtmi:dtdl:context;4":
+                limits = LIMIT_EXTENSIONS.get(following)
                 skip = k + 1  # the limits context is taken; the core context is read as usual
         if value in mm.DTDL_CONTEXTS:
             v = mm.DTDL_CONTEXTS[value]
@@ -106,27 +114,28 @@ def read_context(ctx: Any, parent: Scope | None, owner: str, path: str, *, allow
         if parent is None and not seen_dtdl and value != "dtmi:iotcentral:context;2":
             error(owner, where, "the DTDL context must come first in @context")
             return None
-        known = mm.KNOWN_EXTENSIONS.get(value)
-        if known is not None and (version is None or version in known):
-            if value == mm.QUANTITATIVE_TYPES:
-                quantitative = True
-            elif value == mm.IOTCENTRAL:
-                # Its schemas and adjunct types are checked; IoT Central templates also
-                # carry display hints (displayUnit, decimalPlaces, ...): left unchecked.
-                iotcentral = tolerant = True
-            elif value in mm.FEATURES:
-                features.add(mm.FEATURES[value])
-            else:
-                tolerant = True
+        extension = EXTENSIONS.get(value)
+        if extension is not None and (version is None or version in extension.versions):
+            quantitative = quantitative or extension.quantitative
+            # IoT Central templates also carry display hints (displayUnit, decimalPlaces, ...):
+            # left unchecked, while its schemas and adjunct types are checked.
+            tolerant = tolerant or extension.tolerant
+            iotcentral = iotcentral or value == mm.IOTCENTRAL
+            adjuncts.update(extension.adjuncts)
             continue
         if not allow_undefined:
-            error(owner, where, f"undefined extension context '{value}'")
+            if extension is not None:
+                usable = " or ".join(f"v{v}" for v in sorted(extension.versions))
+                error(owner, where, f"undefined extension context '{value}' in DTDL v{version} "
+                      f"(it is defined for DTDL {usable})")
+            else:
+                error(owner, where, f"undefined extension context '{value}'")
             return None
         tolerant = True
     if version is None:
         error(owner, where, "@context must name a DTDL context (dtmi:dtdl:context;2, ;3 or ;4)")
         return None
-    return Scope(version, quantitative, tolerant, iotcentral, frozenset(features))
+    return Scope(version, quantitative, tolerant, iotcentral, adjuncts, limits)
 
 # -- elements ---------------------------------------------------------
 

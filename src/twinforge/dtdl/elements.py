@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from twinforge.dtdl.extensions import Adjunct, Limits
 
 # A schema or element reference: an inline Element, a primitive term
 # ("double", "point", ...) or a DTMI naming an element defined elsewhere.
@@ -26,6 +30,9 @@ class Element:
     semantic_type: str | None = None
     unit: str | None = None
     parent: Element | None = field(default=None, repr=False)
+    # The adjunct types of extensions on its @type, by name, with their rules.
+    adjuncts: Mapping[str, Adjunct] = field(default_factory=dict, repr=False)
+    limits: Limits | None = field(default=None, repr=False)  # limits a limit extension raised
 
     @property
     def name(self) -> str | None:

@@ -15,54 +15,13 @@ DTDL_CONTEXTS = {"dtmi:dtdl:context;2": 2, "dtmi:dtdl:context;3": 3, "dtmi:dtdl:
                  LIMITLESS_CONTEXT: 4}
 # What may follow the limitless context: the core limits (also set by the core context)...
 LIMITS_CONTEXTS = frozenset({CORE_LIMITS_CONTEXT})
-# ... or a limit extension, which raises some limits (applied here as the core limits).
+# ... or a limit extension, which raises some limits (`extensions.LIMIT_EXTENSIONS`).
 LIMIT_EXTENSION = re.compile(r"^dtmi:dtdl:limits:[A-Za-z][A-Za-z0-9_]*;[1-9][0-9]*$")
-QUANTITATIVE_TYPES = "dtmi:dtdl:extension:quantitativeTypes;1"
-# The IoT Central extension (DTDL v2 only): adjunct types for Properties and Telemetry,
-# and two schemas, geopoint ({lat, lon, alt?}) and vector ({x, y, z}).
+# The IoT Central extension (DTDL v2 only) adds two schemas: geopoint ({lat, lon, alt?}) and
+# vector ({x, y, z}); its adjunct types and the other extensions are in `extensions.py`.
 IOTCENTRAL = "dtmi:iotcentral:context;2"
-IOTCENTRAL_TYPES = frozenset({"AccelerationVector", "Event", "Location", "State", "VelocityVector"})
 IOTCENTRAL_SCHEMAS = frozenset({"geopoint", "vector"})
-# Extension contexts the parser knows, by DTDL version they may be used with.
-KNOWN_EXTENSIONS: dict[str, frozenset[int]] = {
-    QUANTITATIVE_TYPES: frozenset({3, 4}),  # v4 keeps version 1 (the v4 conformance cases use it)
-    "dtmi:dtdl:extension:historization;1": frozenset({3}),
-    "dtmi:dtdl:extension:annotation;1": frozenset({3}),
-    "dtmi:dtdl:extension:overriding;1": frozenset({3}),
-    "dtmi:dtdl:extension:mqtt;1": frozenset({3}),
-    "dtmi:dtdl:extension:mqtt;2": frozenset({3, 4}),  # "usable in DTDL version 3 or 4"
-    "dtmi:dtdl:extension:mqtt;3": frozenset({3, 4}),
-    "dtmi:dtdl:extension:historization;2": frozenset({4}),  # the v4 extensions page uses it with ;4
-    "dtmi:dtdl:extension:requirement;1": frozenset({3}),
-    IOTCENTRAL: frozenset({2}),
-}
 
-# Feature extensions whose adjunct types and properties are checked (the others above are
-# accepted with their terms unchecked): context -> feature.
-FEATURES: dict[str, str] = {
-    "dtmi:dtdl:extension:historization;1": "historization",
-    "dtmi:dtdl:extension:historization;2": "historization",
-    "dtmi:dtdl:extension:annotation;1": "annotation",
-    "dtmi:dtdl:extension:overriding;1": "overriding",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Adjunct:
-    """An adjunct type of a feature extension: what it may co-type and the properties it adds
-    (name -> required)."""
-
-    feature: str
-    cotypes: frozenset[str]
-    props: dict[str, bool]
-    requires: str | None = None  # another adjunct that must co-type the same element
-
-
-ADJUNCTS: dict[str, Adjunct] = {
-    "Historized": Adjunct("historization", frozenset({"Property", "Telemetry"}), {}),
-    "ValueAnnotation": Adjunct("annotation", frozenset({"Property", "Telemetry"}), {"annotates": True}),
-    "Override": Adjunct("overriding", frozenset({"Property"}), {"overrides": True}, requires="ValueAnnotation"),
-}
 
 PRIMITIVES_V2 = frozenset(
     {"boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string", "time"}
@@ -349,8 +308,10 @@ def semantic_types(version: int, quantitative: bool) -> dict[str, str]:
     return {**SEMANTIC_TYPES, **SEMANTIC_TYPES_V3_EXTRA} if quantitative else {}
 
 
-def max_schema_depth(version: int) -> int:
-    """How deep complex schemas may nest (v4 raised it)."""
+def max_schema_depth(version: int, raised: int | None = None) -> int:
+    """How deep complex schemas may nest (v4 raised it; a limit extension may raise it more)."""
+    if raised is not None:
+        return raised
     return 8 if version >= 4 else 5
 
 

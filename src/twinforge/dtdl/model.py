@@ -50,6 +50,7 @@ class ModelSet:
         self._roots = roots
         self._views: dict[str, InterfaceView] = {}
         self._member_cache: dict[str, dict[str, tuple[str, Ref | None]]] = {}
+        self._required_cache: dict[str, tuple[str, ...]] = {}
         self._descendants: dict[str, list[str]] | None = None
 
     # -- lookup -----------------------------------------------------------
@@ -182,7 +183,20 @@ class ModelSet:
                 problems.append(f"{where}: '{key}' is a relationship; use the relationships API")
             else:
                 problems.append(f"{where}: '{key}' is not a property of {dtmi}")
+        # The Requirement extension (version 2): a Property co-typed Required must have a value.
+        for name in self._required(dtmi):
+            if doc.get(name) is None:
+                where = f"{path}.{name}" if path else name
+                problems.append(f"{where}: the required property '{name}' is missing")
         return problems
+
+    def _required(self, dtmi: str) -> tuple[str, ...]:
+        required = self._required_cache.get(dtmi)
+        if required is None:
+            props = self.interface(dtmi).properties
+            required = tuple(name for name, p in props.items() if "Required" in p.adjuncts)
+            self._required_cache[dtmi] = required
+        return required
 
     def member_table(self, dtmi: str) -> dict[str, tuple[str, Ref | None]]:
         """Name -> (kind, resolved schema or component interface); kind is property, telemetry,

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from twinforge.dtdl import metamodel as mm
+from twinforge.dtdl.adjuncts import AdjunctIssue, read_adjunct_value
 from twinforge.dtdl.context import Scope, primitive_term, read_context
 from twinforge.dtdl.dtmi import LANGUAGE_TAG, NAME_PATTERN, TERM, is_dtmi, is_reserved, is_user_dtmi
 from twinforge.dtdl.elements import Element, ModelIssue, Ref
@@ -118,11 +119,12 @@ class Parser:
         if info is None:
             return None
         cls, semantic, open_type, adjuncts = info.cls, info.semantic, info.open_type, info.adjuncts
-        extra = {name: required for adjunct in adjuncts if adjunct in mm.ADJUNCTS
-                 for name, required in mm.ADJUNCTS[adjunct].props.items()}
+        extra = {name: prop for adjunct in sorted(adjuncts) for name, prop in scope.adjuncts[adjunct].props.items()}
         cdef = mm.CLASSES[version][cls]
         el = Element(cls=cls, version=version, path=path, owner=owner, top_level=top_level,
-                     in_schemas=in_schemas, parent=parent, semantic_type=semantic)
+                     in_schemas=in_schemas, parent=parent, semantic_type=semantic,
+                     adjuncts={a: scope.adjuncts[a] for a in sorted(adjuncts)},
+                     limits=scope.limits)
         self.read_id(obj, el, cdef.id_required or in_schemas)
         self.elements.append(el)
 
@@ -140,10 +142,11 @@ class Parser:
             seen[term] = key
             prop = cdef.props.get(term)
             if prop is None and term in extra:
-                if not isinstance(value, str) or not value:
-                    self.error(owner, f"{path}.{key}", f"'{term}' must be a non-empty string")
+                adjunct_value = read_adjunct_value(term, extra[term], value)
+                if isinstance(adjunct_value, AdjunctIssue):
+                    self.error(owner, f"{path}.{key}", adjunct_value.message)
                 else:
-                    el.props[term] = value
+                    el.props[term] = adjunct_value
                 continue
             if prop is None:
                 if term == "unit" and semantic is not None:
@@ -160,8 +163,8 @@ class Parser:
         for term, prop in cdef.props.items():
             if prop.required and term not in seen:
                 self.error(owner, path, f"{cls} requires property '{term}'")
-        for term, required in extra.items():
-            if required and term not in seen:
+        for term, adjunct_prop in extra.items():
+            if adjunct_prop.required and term not in seen:
                 self.error(owner, path, f"a {cls} co-typed {'/'.join(sorted(adjuncts))} requires '{term}'")
         if semantic is not None and "unit" not in seen:
             self.error(owner, path, f"semantic type {semantic} requires a 'unit'")
@@ -296,6 +299,8 @@ class Parser:
         owner = el.owner
         out: dict[str, str] = {}
         limit = prop.max_length or 512
+        if term == "description" and el.limits is not None:
+            limit = max(limit, el.limits.description)
 
         def put(lang: str, text: Any, where: str) -> bool:
             if not isinstance(text, str):
@@ -383,7 +388,8 @@ class Parser:
         for k, item in enumerate(items):
             where = f"{path}[{k}]" if isinstance(value, list) else path
             if isinstance(item, str):
-                prim = primitive_term(item, el.version, scope.iotcentral) if prop.primitive_ok else None
+                prim = (primitive_term(item, el.version, scope.iotcentral, scope.quantitative)
+                        if prop.primitive_ok else None)
                 if prim is not None:
                     if term == "valueSchema" and prim not in ("integer", "string"):
                         self.error(owner, where, "an Enum's valueSchema must be integer or string")

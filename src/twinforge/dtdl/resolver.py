@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from twinforge.dtdl import metamodel as mm
+from twinforge.dtdl.adjuncts import AdjunctChecks
 from twinforge.dtdl.elements import Element, ModelIssue, Ref
 
 Lookup = Callable[[str], Element | None]
@@ -19,6 +20,7 @@ class Resolver:
         self.known = known
         self.issues: list[ModelIssue] = []
         self.unresolved: set[str] = set()
+        self.adjuncts = AdjunctChecks(self.deref, self.error)
 
     def error(self, el: Element, message: str, suffix: str = "") -> None:
         self.issues.append(ModelIssue(el.owner, el.path + suffix, message))
@@ -63,6 +65,7 @@ class Resolver:
                 el.in_schemas or el.top_level
             ):
                 self.check_schema_shape(el)
+            self.adjuncts.check(el)
         return self.issues
 
     def check_references(self) -> None:
@@ -106,12 +109,18 @@ class Resolver:
             self.error(iface, f"extends chain is {depth} deep; the limit is "
                        f"{mm.max_extends_depth(iface.version)}", ".extends")
             return
-        annotatable = {c.name for _, c in self.all_contents(iface) if c.cls in ("Property", "Telemetry") and c.name}
-        for _, content in self.all_contents(iface):
+        annotatable = {c.name: c for _, c in self.all_contents(iface)
+                       if c.cls in ("Property", "Telemetry") and c.name and "ValueAnnotation" not in c.adjuncts}
+        claimed: set[tuple[str, str]] = set()
+        for owner, content in self.all_contents(iface):
             target = content.props.get("annotates")
-            if isinstance(target, str) and (target not in annotatable or target == content.name):
+            if not isinstance(target, str) or "ValueAnnotation" not in content.adjuncts:
+                continue
+            if target not in annotatable or target == content.name:
                 self.error(content, f"'annotates' names '{target}', which is not another Property or "
-                           "Telemetry of this interface", ".annotates")
+                           "Telemetry of this interface (that is not itself a ValueAnnotation)", ".annotates")
+            elif "Override" in content.adjuncts and owner == iface.label():
+                self.adjuncts.check_override(content, annotatable[target], claimed)
         names: dict[str, str] = {}
         for owner, content in self.all_contents(iface):
             name = content.name
@@ -258,7 +267,7 @@ class Resolver:
         target = self.deref(root)
         if not isinstance(target, Element) or target.cls not in mm.COMPLEX_SCHEMAS:
             return
-        limit = mm.max_schema_depth(el.version)
+        limit = mm.max_schema_depth(el.version, el.limits.schema_depth if el.limits else None)
         depth = self.schema_depth(target, [], cycles=mm.recursive_schemas(el.version))
         if depth is None:
             self.error(el, "a schema contains itself", "")

@@ -14,6 +14,9 @@ from twinforge.dtdl.dtmi import TERM, is_dtmi
 _CLASS_DTMI = re.compile(r"^dtmi:dtdl:class:([A-Za-z]+);([234])$")
 _SEMANTIC_DTMI = re.compile(r"^dtmi:standard:class:([A-Za-z]+);([234])$")
 # Classes whose @type may be left out where the property fixes it.
+# What a semantic type may co-type (QuantitativeTypes widened it from DTDL v3 on).
+_SEMANTIC_COTYPES_V2 = frozenset({"Property", "Telemetry"})
+_SEMANTIC_COTYPES = frozenset({"CommandRequest", "CommandResponse", "Field", "MapValue", "Property", "Telemetry"})
 _INFERABLE = {"EnumValue", "Field", "MapKey", "MapValue", "CommandPayload", "CommandRequest",
               "CommandResponse"}
 
@@ -55,11 +58,7 @@ def read_type(obj: dict[str, Any], path: str, owner: str, expected: frozenset[st
         if name in mm.CLASSES[version]:
             materials.add(name)
             continue
-        if scope.iotcentral and t in mm.IOTCENTRAL_TYPES:
-            adjuncts.add(t)
-            continue
-        feature = mm.ADJUNCTS.get(t)
-        if feature is not None and feature.feature in scope.features:
+        if t in scope.adjuncts:
             adjuncts.add(t)
             continue
         s = _SEMANTIC_DTMI.match(t)
@@ -87,26 +86,21 @@ def read_type(obj: dict[str, Any], path: str, owner: str, expected: frozenset[st
         error(owner, f"{path}.@type", f"a {cls} is not allowed here (expected {allowed})")
         return None
     for adjunct in sorted(adjuncts):
-        rule = mm.ADJUNCTS.get(adjunct)
-        cotypes = rule.cotypes if rule is not None else frozenset({"Property", "Telemetry"})
-        if cls not in cotypes:
-            where = "" if rule is not None else " (IoT Central)"
-            error(owner, f"{path}.@type", f"{adjunct}{where} may co-type only a "
-                       f"{' or a '.join(sorted(cotypes))}, not a {cls}")
+        rule = scope.adjuncts[adjunct]
+        if cls not in rule.cotypes:
+            error(owner, f"{path}.@type", f"{adjunct} may co-type only a "
+                  f"{' or a '.join(sorted(rule.cotypes))}, not a {cls}")
             return None
-        if rule is not None and rule.requires is not None and rule.requires not in adjuncts:
-            error(owner, f"{path}.@type", f"{adjunct} may co-type a {cls} only if it is also {rule.requires}")
+        missing = sorted(rule.requires - adjuncts)
+        if missing:
+            error(owner, f"{path}.@type", f"{adjunct} may co-type a {cls} only if it is also {' and '.join(missing)}")
             return None
-    if "State" in adjuncts:
-        schema = obj.get("schema")
-        inline = schema[0] if isinstance(schema, list) and len(schema) == 1 else schema
-        kind = inline.get("@type") if isinstance(inline, dict) else None
-        if (isinstance(inline, str) and not inline.startswith("dtmi:")) or (
-                isinstance(inline, dict) and kind != "Enum"):
-            error(owner, f"{path}.schema", "a State (IoT Central) must have an Enum schema")
+        clash = sorted(rule.excludes & adjuncts)
+        if clash:
+            error(owner, f"{path}.@type", f"{adjunct} and {' and '.join(clash)} may not co-type the same {cls}")
             return None
     if semantics:
-        if cls not in ("Property", "Telemetry", "Field") or (cls == "Field" and version == 2):
+        if cls not in (_SEMANTIC_COTYPES_V2 if version == 2 else _SEMANTIC_COTYPES):
             error(owner, f"{path}.@type", f"a semantic type cannot be applied to {cls}")
             return None
         if len(semantics) > 1:

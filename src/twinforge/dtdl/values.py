@@ -90,6 +90,10 @@ def check_schema(schema: Ref | None, value: Any, path: str, deref: Deref) -> lis
                 problems.append(f"{sub}: '{key}' is not a field of this object")
             elif item is not None:
                 problems.extend(check_schema(deref(f.ref("schema")), item, sub, deref))
+        # The Requirement extension: a field co-typed Required must have a value.
+        for name, f in fields.items():
+            if "Required" in f.adjuncts and value.get(name) is None:
+                problems.append(f"{path + '.' if path else ''}{name}: the required field '{name}' is missing")
         return problems
     if schema.cls == "Map":
         if not isinstance(value, dict):
@@ -148,6 +152,10 @@ def check_primitive(schema: str, value: Any) -> str | None:
         return None if ok else f"expected a number, got {_kind(value)} {value!r}"
     if schema in ("geopoint", "vector"):
         return _check_fields(schema, value)
+    if schema in mm.UNITS:  # a unit type (QuantitativeTypes): one of its unit names
+        if value in mm.UNITS[schema]:
+            return None
+        return f"{value!r} is not a unit of {schema} ({', '.join(mm.UNITS[schema][:4])}, ...)"
     if schema == "scaledDecimal":
         ok = isinstance(value, dict) and {"scale", "value"} <= set(value)
         return None if ok else "expected a scaledDecimal object with 'scale' and 'value'"
