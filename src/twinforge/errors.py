@@ -49,7 +49,7 @@ class PreconditionFailed(TwinforgeError):
 class QueryTimeout(TwinforgeError):
     """A query ran longer than its time limit."""
 
-    code = "QueryTimeout"
+    code = "TimeoutError"  # as Azure Digital Twins names it
 
 
 class MissingDependency(TwinforgeError):

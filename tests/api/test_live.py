@@ -19,6 +19,8 @@ from tests.graph.sensors import LIVE, sensor, valve
 from tests.servers import running_api
 from twinforge.graph import TwinGraph
 
+MSG = {"Message-Id": "m-1"}  # ADT requires one on telemetry
+
 
 @pytest.fixture
 def server(graph: TwinGraph) -> Iterator[tuple[str, httpx.Client]]:
@@ -38,11 +40,13 @@ def test_telemetry_routes(server: tuple[str, httpx.Client]) -> None:
     r = c.post("/digitaltwins/s1/telemetry", json={"humidity": 41.0},
                headers={"Message-Id": "m1", "Telemetry-Source-Time": "2026-01-01T00:00:00Z"})
     assert r.status_code == 204
-    assert c.post("/digitaltwins/s1/components/battery/telemetry", json={"voltage": 3.7}).status_code == 204
-    r = c.post("/digitaltwins/s1/telemetry", json={"temperature": 1.0})
+    r = c.post("/digitaltwins/s1/telemetry", json={"humidity": 41.0})
+    assert r.status_code == 400 and "Message-Id header is required" in r.json()["error"]["message"]
+    assert c.post("/digitaltwins/s1/components/battery/telemetry", json={"voltage": 3.7}, headers=MSG).status_code == 204
+    r = c.post("/digitaltwins/s1/telemetry", json={"temperature": 1.0}, headers=MSG)
     assert r.status_code == 400 and "not telemetry" in r.json()["error"]["message"]
-    assert c.post("/digitaltwins/ghost/telemetry", json={"humidity": 1.0}).status_code == 404
-    assert c.post("/digitaltwins/s1/telemetry", content=b"{oops").status_code == 400
+    assert c.post("/digitaltwins/ghost/telemetry", json={"humidity": 1.0}, headers=MSG).status_code == 404
+    assert c.post("/digitaltwins/s1/telemetry", content=b"{oops", headers=MSG).status_code == 400
     points = c.get("/digitaltwins/s1/history", params={"name": "humidity"}).json()["value"]
     assert points == [{"time": "2026-01-01T00:00:00.000000Z", "value": 41.0}]
     volts = c.get("/digitaltwins/s1/history", params={"name": "voltage", "component": "battery"}).json()
@@ -103,7 +107,7 @@ def test_websocket_filters_and_replay(server: tuple[str, httpx.Client]) -> None:
                 websockets.connect(_ws(url) + "?twin=s2") as by_twin:
             await asyncio.sleep(0.2)
             await asyncio.to_thread(c.patch, "/digitaltwins/v1", json=[{"op": "replace", "path": "/open", "value": True}])
-            await asyncio.to_thread(c.post, "/digitaltwins/s2/telemetry", json={"reading": 1.0})
+            await asyncio.to_thread(c.post, "/digitaltwins/s2/telemetry", json={"reading": 1.0}, headers=MSG)
             await asyncio.to_thread(c.patch, "/digitaltwins/s2", json=[{"op": "add", "path": "/seq", "value": 2}])
             first = json.loads(await asyncio.wait_for(by_model.recv(), 5))
             second = json.loads(await asyncio.wait_for(by_model.recv(), 5))
@@ -188,8 +192,9 @@ def test_event_routes_to_webhooks(server: tuple[str, httpx.Client]) -> None:
         assert kind == "Microsoft.DigitalTwins.Twin.Update" and body["subject"] == "s1"  # v1 filtered out
         assert len(Receiver.received) == 1
         r = c.put("/eventroutes/bad", json={"endpointName": "hook", "filter": "type = "})
-        assert r.status_code == 400 and error_code(r) == "QueryParseError"
-        assert c.put("/eventroutes/bad", json={"endpointName": "nope", "filter": "true"}).status_code == 404
+        assert r.status_code == 400 and error_code(r) == "EventRouteFilterInvalid"
+        r = c.put("/eventroutes/bad", json={"endpointName": "nope", "filter": "true"})
+        assert r.status_code == 400 and error_code(r) == "EventRouteEndpointInvalid"
         assert c.delete("/endpoints/hook").status_code == 400  # still used by a route
         assert c.delete("/eventroutes/updates").status_code == 204
         assert c.delete("/endpoints/hook").status_code == 204

@@ -61,5 +61,5 @@ def test_queries_keep_their_timeout(graph: TwinGraph) -> None:
     graph.create_twins([(f"bulk{i}", tank(f"bulk {i}")) for i in range(50_000)])
     with running_api(graph, query_timeout=0.2) as url, httpx.Client(base_url=url, timeout=60) as client:
         r = client.post("/query", json={"query": SLOW})
-        assert r.status_code == 400 and r.json()["error"]["code"] == "QueryTimeout"
+        assert r.status_code == 400 and r.json()["error"]["code"] == "TimeoutError"
         assert client.get("/digitaltwins/bulk1").status_code == 200

@@ -10,6 +10,8 @@ from tests.graph.sensors import LIVE, sensor
 from tests.servers import running_api
 from twinforge.graph import TwinGraph
 
+MSG = {"Message-Id": "m-1"}  # ADT requires one on telemetry
+
 
 def test_dead_letter_counts_survive_a_restart(graph: TwinGraph) -> None:
     graph.add_models(LIVE)
@@ -43,9 +45,9 @@ def test_telemetry_refusals_have_adt_codes(graph: TwinGraph) -> None:
     graph.add_models(LIVE)
     graph.create_twins([("s1", sensor())])
     with running_api(graph) as url, httpx.Client(base_url=url) as client:
-        missing = client.post("/digitaltwins/ghost/telemetry", json={"reading": 1.0})
+        missing = client.post("/digitaltwins/ghost/telemetry", json={"reading": 1.0}, headers=MSG)
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "DigitalTwinNotFound"
-        wrong = client.post("/digitaltwins/s1/telemetry", json={"temperature": 1.0})
+        wrong = client.post("/digitaltwins/s1/telemetry", json={"temperature": 1.0}, headers=MSG)
         assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "ValidationFailed"
         assert "not telemetry" in wrong.json()["error"]["message"]
-        assert client.post("/digitaltwins/s1/telemetry", json={"reading": 1.0}).status_code == 204
+        assert client.post("/digitaltwins/s1/telemetry", json={"reading": 1.0}, headers=MSG).status_code == 204

@@ -53,7 +53,7 @@ def test_telemetry_goes_to_history_not_the_twin(live: TwinGraph) -> None:
         (Update("s1", {"humidity": 1.0}), "unknown_name", "telemetry"),
         (Update("s1", {"temperature": 1.0}, telemetry=True), "unknown_name", "not telemetry"),
         (Update("s1", {"reading": "x"}, telemetry=True), "invalid_value", "expected a number"),
-        (Update("s1", {"level": 1.0}, component="engine"), "unknown_name", "no component 'engine'"),
+        (Update("s1", {"level": 1.0}, component="engine"), "unknown_component", "no component 'engine'"),
         (Update("s1", {}), "invalid_value", "holds no values"),
     ],
 )

@@ -118,7 +118,7 @@ def page_position(request: Request) -> tuple[int, Any]:
     if token:
         decoded = decode_token(token)
         if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], int)):
-            raise InvalidArgument("continuationToken is not valid", code="InvalidArgument")
+            raise InvalidArgument("continuationToken is not valid", code="BadRequest")
         return decoded[0], decoded[1]
     return page_size(request), None
 
@@ -131,7 +131,7 @@ def decode_token(token: str) -> Any:
     try:
         return orjson.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, orjson.JSONDecodeError):
-        raise InvalidArgument("continuationToken is not valid", code="InvalidArgument") from None
+        raise InvalidArgument("continuationToken is not valid", code="BadRequest") from None
 
 
 def next_link(request: Request, token: Any) -> str:

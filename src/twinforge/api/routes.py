@@ -94,8 +94,8 @@ async def patch_model(model_id: str, request: Request) -> Response:
           and patch[0].get("value") is True)
     if not ok:
         raise InvalidArgument("the only model update is "
-                         '[{"op": "replace", "path": "/decommissioned", "value": true}]',
-                         code="InvalidArgument")
+                              '[{"op": "replace", "path": "/decommissioned", "value": true}]',
+                              code="JsonPatchInvalid")
     await writing(request, graph_of(request).decommission_model, model_id)
     return Response(status_code=204)
 
@@ -234,7 +234,7 @@ async def query(request: Request) -> Response:
         decoded = decode_token(str(token))
         if not (isinstance(decoded, list) and len(decoded) == 3 and isinstance(decoded[1], int)
                 and isinstance(decoded[2], int)):
-            raise InvalidArgument("continuationToken is not valid", code="InvalidArgument")
+            raise InvalidArgument("continuationToken is not valid", code="BadRequest")
         text, offset, size = decoded
     else:
         text, offset = body.get("query"), 0

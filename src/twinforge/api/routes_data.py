@@ -35,6 +35,9 @@ def ingestor_of(request: Request) -> Ingestor:
 async def _telemetry(request: Request, twin_id: str, component: str, body: Any) -> Response:
     if not isinstance(body, dict) or not body:
         raise InvalidArgument("telemetry must be a non-empty JSON object of name: value", code="InvalidArgument")
+    if not request.headers.get("message-id"):
+        raise InvalidArgument("the Message-Id header is required (a unique id for this message)",
+                              code="InvalidArgument")
     source_time = request.headers.get("telemetry-source-time")
     ts = parse_time(source_time) if source_time else None
     result = await writing(request, ingestor_of(request).apply,
@@ -43,6 +46,8 @@ async def _telemetry(request: Request, twin_id: str, component: str, body: Any) 
         refusal = result.refused[0]
         if refusal.kind is RefusalKind.UNKNOWN_TWIN:
             return error_response(404, "DigitalTwinNotFound", refusal.reason)
+        if refusal.kind is RefusalKind.UNKNOWN_COMPONENT:
+            return error_response(404, "ComponentNotFound", f"{twin_id}: {refusal.reason}")
         return error_response(400, "ValidationFailed", f"{twin_id}: {refusal.reason}")
     return Response(status_code=204)
 

@@ -147,11 +147,18 @@ class RouteManager:
 
     def put_route(self, route_id: str, body: Any) -> dict[str, Any]:
         if not _ID.match(route_id):
-            raise InvalidArgument("a route id is 1-100 letters, digits, '-', '_' or '.'", code="InvalidArgument")
+            raise InvalidArgument("a route id is 1-100 letters, digits, '-', '_' or '.'", code="EventRouteIdInvalid")
         if not isinstance(body, dict) or not isinstance(body.get("endpointName"), str):
             raise InvalidArgument('an event route is {"endpointName": "...", "filter": "..."}', code="InvalidArgument")
-        self.endpoint(body["endpointName"])
-        compile_filter(body.get("filter", ""))
+        try:
+            self.endpoint(body["endpointName"])
+        except NotFound as exc:
+            raise InvalidArgument(exc.message, code="EventRouteEndpointInvalid") from None
+        try:
+            compile_filter(body.get("filter", ""))
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"the route filter is not valid: {exc.message}",
+                                  code="EventRouteFilterInvalid") from None
         route = {"id": route_id, "endpointName": body["endpointName"], "filter": body["filter"]}
         self.store.put_setting(f"route:{route_id}", orjson.dumps(route).decode())
         if self.store.get_setting(f"cursor:{route_id}") is None:

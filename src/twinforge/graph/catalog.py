@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import orjson
 
 from twinforge.dtdl import ModelSet, Resolve, parse_models
+from twinforge.dtdl.dtmi import is_dtmi
 from twinforge.errors import Conflict, InvalidArgument, NotFound, ValidationError
 from twinforge.graph.records import Json, dumps
 from twinforge.store.base import ModelRecord, ModelStore, Transactional
@@ -108,6 +109,9 @@ class ModelCatalog:
         self.refresh()
         record = self.store.get_model(model_id)
         if record is None:
+            if not is_dtmi(model_id, 4):
+                raise InvalidArgument(f"'{model_id}' is not a valid model id (a DTMI such as "
+                                      "dtmi:com:example:Pump;1)", code="InvalidArgument")
             raise NotFound(f"there is no model '{model_id}'", code="ModelNotFound")
         el = self.models.element(model_id)
         names = el.props.get("displayName") if el else None

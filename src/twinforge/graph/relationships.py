@@ -56,7 +56,8 @@ class Relationships:
         view = self.catalog.models.interface(source_model)
         if not isinstance(name, str) or name not in view.relationships:
             known = ", ".join(sorted(view.relationships)) or "none"
-            raise ValidationError(f"model {source_model} has no relationship '{name}' (it has: {known})")
+            raise ValidationError(f"model {source_model} has no relationship '{name}' (it has: {known})",
+                                  code="InvalidRelationship")
         return view.relationships[name]
 
     def _build(self, source: TwinRecord, rel_id: str, body: Any, target_model: str | None,
@@ -66,15 +67,18 @@ class Relationships:
         name = body.get("$relationshipName")
         target = body.get("$targetId")
         if not isinstance(target, str) or not target:
-            raise ValidationError("a relationship needs $targetId")
+            raise InvalidArgument("a relationship needs $targetId", code="InvalidArgument")
+        if target == source.id:
+            raise InvalidArgument(f"a relationship cannot connect twin '{target}' to itself",
+                                  code="OperationNotAllowed")
         rel = self._definition(source.model, name)
         if target_model is None:
-            raise ValidationError(f"target twin '{target}' does not exist", code="TargetTwinNotFound")
+            raise NotFound(f"target twin '{target}' does not exist", code="TargetTwinNotFound")
         models = self.catalog.models
         wanted = rel.props.get("target")
         if isinstance(wanted, str) and not models.is_of_model(target_model, wanted):
             raise ValidationError(f"relationship '{name}' must target a {wanted}; "
-                                  f"'{target}' is a {target_model}")
+                                  f"'{target}' is a {target_model}", code="InvalidRelationship")
         props = {k: v for k, v in body.items() if not k.startswith("$")}
         allowed = {}
         for ref in rel.refs.get("properties", []):
@@ -179,6 +183,7 @@ class Relationships:
         """The stored relationship; `NotFound` when there is none."""
         record = self.store.get_relationship(source_id, rel_id)
         if record is None:
+            twin_record(self.store, source_id)  # DigitalTwinNotFound before RelationshipNotFound
             raise NotFound(f"twin '{source_id}' has no relationship '{rel_id}'", code="RelationshipNotFound")
         return record
 

@@ -29,6 +29,7 @@ class RefusalKind(StrEnum):
     UNKNOWN_TWIN = "unknown_twin"
     UNKNOWN_NAME = "unknown_name"  # not a property (or telemetry) of the twin's model
     INVALID_VALUE = "invalid_value"  # the values do not conform to their schema (or there are none)
+    UNKNOWN_COMPONENT = "unknown_component"  # the twin's model has no such component
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ def plan_updates(models: ModelSet, updates: Sequence[Update], twin_models: Mappi
         if update.component:
             target = models.interface(model).components.get(update.component, "")
             if not target:
-                outcome.refusals.append(Refusal(index, RefusalKind.UNKNOWN_NAME,
+                outcome.refusals.append(Refusal(index, RefusalKind.UNKNOWN_COMPONENT,
                                                 f"{model} has no component '{update.component}'"))
                 continue
         found = problems_of(models, target, update)

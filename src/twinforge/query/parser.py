@@ -50,11 +50,11 @@ _TOKEN = re.compile(
 
 
 class QuerySyntaxError(InvalidArgument):
-    code = "QueryParseError"
+    code = "SqlQueryError"  # ADT's code for a query it cannot run
 
 
 class InvalidQuery(InvalidArgument):
-    code = "InvalidQuery"
+    code = "SqlQueryError"
 
 
 @dataclass(frozen=True, slots=True)
