@@ -160,6 +160,13 @@ ROWS: list[Row] = [
     ("EventRoutes List", "GET", "/eventroutes", None, {}, 200, None),
     ("EventRoutes GetById", "GET", "/eventroutes/nope", None, {}, 404, "EventRouteNotFound"),
     ("EventRoutes Delete", "DELETE", "/eventroutes/nope", None, {}, 404, "EventRouteNotFound"),
+    # -- jobs ---------------------------------------------------------------------------
+    ("ImportJobs Add", "PUT", "/jobs/imports/j1", {"inputBlobUri": "in.ndjson"}, {}, 400, "ValidationFailed"),
+    ("ImportJobs List", "GET", "/jobs/imports", None, {}, 200, None),
+    ("ImportJobs GetById", "GET", "/jobs/imports/nope", None, {}, 404, "ImportJobNotFound"),
+    ("ImportJobs Cancel", "POST", "/jobs/imports/nope/cancel", None, {}, 404, "ImportJobNotFound"),
+    ("DeleteJobs List", "GET", "/jobs/deletions", None, {}, 200, None),
+    ("DeleteJobs GetById", "GET", "/jobs/deletions/nope", None, {}, 404, "DeleteJobNotFound"),
 ]
 
 

@@ -51,6 +51,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
             yield
         finally:
             await app.state.routes.stop()
+            app.state.jobs.close()
             for stop in reversed(app.state.on_stop):
                 await stop(app)
             await bus.stop()
@@ -90,9 +91,11 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.api.routes import router
     from twinforge.api.routes_data import router as data_router
     from twinforge.api.routes_events import router as events_router
+    from twinforge.api.routes_jobs import router as jobs_router
     from twinforge.api.routes_stream import router as stream_router
     from twinforge.events.routes import RouteManager
     from twinforge.ingest import Ingestor
+    from twinforge.jobs import JobManager
 
     app.state.ingestor = Ingestor(graph)
     # Bulk ingest requests that arrive together share one transaction on the writer thread.
@@ -101,9 +104,11 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.state.committer = WriteBatcher(workers, app.state.ingestor.apply_many, max_weight=200_000,
                                        weight=lambda submission: len(submission[0]))
     app.state.routes = RouteManager(bus, app.state.ingestor)
+    app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result())
     app.include_router(router)
     app.include_router(data_router)
     app.include_router(stream_router)
     app.include_router(events_router)
+    app.include_router(jobs_router)
     app.include_router(docs_router)
     return app
