@@ -58,6 +58,15 @@ class History:
             out.append({"time": from_us(ts), "value": value, "_ts": ts})
         return out
 
+    def value_at(self, twin: str, name: str, at: int, *, component: str = "") -> tuple[bool, Any]:
+        """The value a series had at ``at`` (microseconds since the epoch): (True, value) from
+        its last point at or before then, (False, None) when it has none that early."""
+        rows = self.store.aggregate_history(twin, name, component=component, start=0, end=at + 1,
+                                            bucket=at + 1, agg="last", limit=1)
+        if not rows or rows[0][1] is None:
+            return False, None
+        return True, orjson.loads(rows[0][1])
+
     def frame(self, twin: str, name: str, **kwargs: Any) -> pandas.DataFrame:
         """The same rows as a DataFrame indexed by UTC time (every page read)."""
         try:
