@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -28,8 +30,23 @@ from twinforge.errors import TwinforgeError
 from twinforge.graph import TwinGraph
 
 
+def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
+    """The scenario service, when the simulation extra is installed (else None: 501 on use)."""
+    try:
+        from twinforge.sim.service import ScenarioManager
+    except ImportError:  # pragma: no cover - numpy/scipy are in the [sim] extra
+        return None
+    from twinforge.history.timeutil import from_us, now_us
+    from twinforge.store.base import EventRecord
+
+    def announce(scenario_id: str, data: dict[str, Any]) -> None:
+        bus.announce(EventRecord(from_us(now_us()), "Scenario.Progress", scenario_id, orjson.dumps(data).decode()))
+
+    return ScenarioManager(graph, directory=directory, announce=announce)
+
+
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
-               query_timeout: float = 10.0) -> FastAPI:
+               query_timeout: float = 10.0, scenario_dir: str | None = None) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
@@ -52,6 +69,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
         finally:
             await app.state.routes.stop()
             app.state.jobs.close()
+            app.state.scenarios.close()
             for stop in reversed(app.state.on_stop):
                 await stop(app)
             await bus.stop()
@@ -92,6 +110,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.api.routes_data import router as data_router
     from twinforge.api.routes_events import router as events_router
     from twinforge.api.routes_jobs import router as jobs_router
+    from twinforge.api.routes_scenarios import router as scenarios_router
     from twinforge.api.routes_stream import router as stream_router
     from twinforge.events.routes import RouteManager
     from twinforge.ingest import Ingestor
@@ -105,10 +124,12 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
                                        weight=lambda submission: len(submission[0]))
     app.state.routes = RouteManager(bus, app.state.ingestor)
     app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result())
+    app.state.scenarios = _scenarios(graph, bus, scenario_dir)
     app.include_router(router)
     app.include_router(data_router)
     app.include_router(stream_router)
     app.include_router(events_router)
     app.include_router(jobs_router)
+    app.include_router(scenarios_router)
     app.include_router(docs_router)
     return app

@@ -49,6 +49,9 @@ async def stream_sse(request: Request) -> StreamingResponse:
             except StopAsyncIteration:
                 return
             payload = orjson.dumps(envelope(event))
+            if event.seq == 0:  # announced live only: no id to resume from
+                yield b"event: %s\ndata: %s\n\n" % (event.type.encode(), payload)
+                continue
             yield b"id: %d\nevent: %s\ndata: %s\n\n" % (event.seq, event.type.encode(), payload)
 
     return StreamingResponse(body(), media_type="text/event-stream",

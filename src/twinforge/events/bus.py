@@ -32,6 +32,8 @@ TYPE_NAMES = {
     "Relationship.Update": "Microsoft.DigitalTwins.Relationship.Update",
     "Relationship.Delete": "Microsoft.DigitalTwins.Relationship.Delete",
     "Telemetry": "microsoft.iot.telemetry",
+    # twinforge's own, never stored: announced live only (no id to resume from)
+    "Scenario.Progress": "twinforge.scenario.progress",
 }
 SHORT_NAMES = {full.lower(): short for short, full in TYPE_NAMES.items()}
 
@@ -169,6 +171,21 @@ class EventBus:
             self.last_seq = batch[-1].seq
             delivered += len(batch)
 
+    def announce(self, event: EventRecord) -> None:
+        """Hand a transient event (not stored, ``seq`` 0) to the live subscribers whose
+        filter matches; callable from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def deliver() -> None:
+            for sub in self.subscribers:
+                if not sub.overflowed and sub.filter.matches(event):
+                    with contextlib.suppress(asyncio.QueueFull):
+                        sub.queue.put_nowait(event)
+
+        loop.call_soon_threadsafe(deliver)
+
     # -- subscribing ------------------------------------------------------
 
     async def stream(self, event_filter: EventFilter, after: int | None = None) -> AsyncIterator[EventRecord]:
@@ -190,6 +207,9 @@ class EventBus:
                 live = await sub.queue.get()
                 if live is None:
                     return
+                if live.seq == 0:  # announced, not stored
+                    yield live
+                    continue
                 if live.seq <= sent:
                     continue
                 sent = live.seq

@@ -121,10 +121,12 @@ class TwinView:
         object.__setattr__(self, "_i", i)
 
     def __getattr__(self, name: str) -> float:
-        return float(self._values[name][self._i])
+        values: Values = object.__getattribute__(self, "_values")
+        return float(values[name][object.__getattribute__(self, "_i")])
 
     def __setattr__(self, name: str, value: float) -> None:
-        self._values[name][self._i] = value
+        values: Values = object.__getattribute__(self, "_values")
+        values[name][object.__getattribute__(self, "_i")] = value
 
 
 class SimPyBehaviour(Behaviour):

@@ -15,9 +15,9 @@ RHO_G = 1000.0 * 9.81  # water: density (kg/m³) x gravity (m/s²)
 
 
 class ThermalZone(Behaviour):
-    """A first-order RC room: C·dT/dt = (outdoorTemperature − T)/R + heaterPower.
+    """A first-order RC room: C·dT/dt = (outdoorTemperature - T)/R + heaterPower.
 
-    Stepped exactly for inputs held over the step: T ← T∞ + (T − T∞)·e^(−dt/RC), with the
+    Stepped exactly for inputs held over the step: T ← T∞ + (T - T∞)·e^(-dt/RC), with the
     steady state T∞ = outdoorTemperature + heaterPower·R.
     """
 
@@ -39,10 +39,10 @@ class ThermalZone(Behaviour):
 class CentrifugalPump(Behaviour):
     """A centrifugal pump on a pipe system.
 
-    Pump curve at speed ratio s = speed/ratedSpeed: H = H0·s² − k·Q²; system curve:
-    H = Hs + Ks·Q². The operating point is where they meet: Q = √((H0·s² − Hs)/(k + Ks)).
-    Efficiency peaks at the best-efficiency flow (scaled by s): η = ηmax·(1 − ((Q/s − Qbep)/Qbep)²),
-    lowered by wear (1 − wearRate·runningHours). Shaft power P = ρ·g·Q·H/η. With no static
+    Pump curve at speed ratio s = speed/ratedSpeed: H = H0·s² - k·Q²; system curve:
+    H = Hs + Ks·Q². The operating point is where they meet: Q = √((H0·s² - Hs)/(k + Ks)).
+    Efficiency peaks at the best-efficiency flow (scaled by s): η = ηmax·(1 - ((Q/s - Qbep)/Qbep)²),
+    lowered by wear (1 - wearRate·runningHours). Shaft power P = rho·g·Q·H/η. With no static
     head the affinity laws hold: Q ∝ s, H ∝ s², P ∝ s³. Vibration grows with s² and wear.
     """
 
@@ -106,9 +106,9 @@ _CHANNELS = np.array([
 class Turbofan(Behaviour):
     """A turbofan engine run to failure, shaped like NASA's C-MAPSS data.
 
-    Health falls exponentially with cycles: h = 1 − w0 − a·(e^(b·cycle) − 1); the engine fails
-    when h reaches 0, at cycle ln(1 + (1 − w0)/a)/b. Each of the 21 sensors reads
-    baseline + change·(1 − h) + noise, as telemetry `sensor1` ... `sensor21`;
+    Health falls exponentially with cycles: h = 1 - w0 - a·(e^(b·cycle) - 1); the engine fails
+    when h reaches 0, at cycle ln(1 + (1 - w0)/a)/b. Each of the 21 sensors reads
+    baseline + change·(1 - h) + noise, as telemetry `sensor1` ... `sensor21`;
     `remainingUsefulLife` is the true number of cycles left (the label for prediction).
     """
 
@@ -159,9 +159,9 @@ class Turbofan(Behaviour):
 class Battery(Behaviour):
     """A battery pack under a power profile (power > 0 discharges, < 0 charges).
 
-    Current I = power/nominalVoltage; state of charge: dSOC/dt = −I/(3600·capacity), held in
+    Current I = power/nominalVoltage; state of charge: dSOC/dt = -I/(3600·capacity), held in
     [0, 1] (an empty pack delivers nothing, a full one takes nothing). Temperature:
-    Cth·dT/dt = I²·R − (T − ambient)/Rth, stepped exactly towards T∞ = ambient + I²·R·Rth.
+    Cth·dT/dt = I²·R - (T - ambient)/Rth, stepped exactly towards T∞ = ambient + I²·R·Rth.
     """
 
     model = NS + "Battery;1"

@@ -4,6 +4,7 @@ their KPIs. The same document drives the library, the CLI and the REST API."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -146,7 +147,7 @@ class Scenario:
                     or not isinstance(p[1], (int, float)):
                 raise _bad(f"{where}: each series point is [duration, value], got {p!r}")
             points.append((seconds(p[0], f"{where} series time"), float(p[1])))
-        if any(b[0] < a[0] for a, b in zip(points, points[1:], strict=False)):
+        if any(b[0] < a[0] for a, b in itertools.pairwise(points)):
             raise _bad(f"{where}: series times must not go back")
         return Override(o["twin"], o["property"], None, tuple(points))
 
