@@ -39,7 +39,7 @@ def tank_model(extra: list[dict[str, Any]] | None = None) -> list[dict[str, Any]
 
 
 class DrainingTank(OdeBehaviour):
-    """Torricelli: A·dh/dt = inflow − k·√h."""
+    """Torricelli: A·dh/dt = inflow - k·√h."""
 
     model = "dtmi:ex:Tank;1"
     variables = (Var("level", "state", "m", 1.0), Var("inflow", "input", "m³/s", 0.0),
@@ -62,7 +62,7 @@ def test_an_ode_behaviour_matches_the_closed_form_and_extends_finds_it() -> None
     assert registry.for_model(snap.model_set(), "dtmi:ex:BigTank;1") is registry.for_model(
         snap.model_set(), "dtmi:ex:Tank;1")
     out = simulate(snap, horizon=10.0, step=1.0, registry=registry)
-    # With no inflow: √h(t) = √h0 − k·t/(2A).
+    # With no inflow: √h(t) = √h0 - k·t/(2A).
     for i in range(3):
         k = 0.2 * (i + 1)
         expected = (2.0 - k * 10.0 / (2 * 2.0)) ** 2

@@ -134,11 +134,11 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
     t = 0.0
     for k in range(steps):
         dt = min(step, horizon - t)
-        for fleet, i, name, o in varying:
-            fleet.values[name][i] = o.at(t)
         for fleet in fleets:
             fleet.behaviour.step(t, dt, fleet.values, rng)
         t = min(horizon, t + dt)
+        for fleet, i, name, o in varying:  # inputs held over the next step, as recorded at t
+            fleet.values[name][i] = o.at(t)
         last = k == steps - 1
         if last or (every is None) or (every and (k + 1) % every == 0):
             keep(t)

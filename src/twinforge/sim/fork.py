@@ -124,6 +124,9 @@ def sandbox(snapshot: Snapshot, path: str = ":memory:") -> TwinGraph:
     graph.create_twins(list(snapshot.twins.items()))
     if snapshot.relationships:
         graph.create_relationships(snapshot.relationships)
+    # Creating the twins put their values in history at the wall-clock time; a sandbox's
+    # history is the simulated one only.
+    graph.store.delete_history_before(now_us() + 1)
     return graph
 
 

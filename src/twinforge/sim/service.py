@@ -45,7 +45,7 @@ def record(graph: TwinGraph, snapshot: Snapshot, trajectory: Trajectory) -> int:
     updates: list[Any] = []
     done = 0
     for k, t in enumerate(trajectory.times):
-        ts = start_us + int(round(t * 1_000_000))
+        ts = start_us + round(float(t) * 1_000_000)
         for twin, names in by_twin.items():
             props = {n: float(trajectory.series[(twin, n)][k]) for n, tel in names if not tel}
             tele = {n: float(trajectory.series[(twin, n)][k]) for n, tel in names if tel}
