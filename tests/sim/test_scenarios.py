@@ -138,16 +138,16 @@ def test_bad_scenarios_are_refused_before_anything_runs(building: TwinGraph, cha
 
 
 def test_yaml_documents_and_static_twins(building: TwinGraph, tmp_path: Path) -> None:
-    text = f"""
+    text = """
 id: pump-check
 scope: "SELECT T FROM DIGITALTWINS T"
 horizon: PT2H
 step: PT10M
 overrides:
-  - {{twin: pump-1, property: speed, value: 725}}
+  - {twin: pump-1, property: speed, value: 725}
 kpis:
-  - {{name: flow, twin: pump-1, property: flow, agg: last}}
-  - {{name: power, twin: pump-1, property: shaftPower, agg: avg}}
+  - {name: flow, twin: pump-1, property: flow, agg: last}
+  - {name: power, twin: pump-1, property: shaftPower, agg: avg}
 """
     path = tmp_path / "pump.yaml"
     path.write_text(text)

@@ -15,6 +15,7 @@ from twinforge.cli.common import CliError, err
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
 from twinforge.cli.serve import demo_app, serve
+from twinforge.cli.sim import optimise, simulate
 from twinforge.cli.twins import index_app, query, twins_app
 from twinforge.errors import TwinforgeError
 
@@ -37,6 +38,8 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
 app.command()(serve)
 app.command()(query)
 app.command()(history)
+app.command()(simulate)
+app.command()(optimise)
 app.add_typer(models_app, name="models")
 app.add_typer(twins_app, name="twins")
 app.add_typer(index_app, name="index")
@@ -45,7 +48,7 @@ app.add_typer(demo_app, name="demo")
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest or dtdl.")],
+    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl or sim.")],
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:

@@ -97,17 +97,39 @@ def _contents(view: Any) -> int:
             + len(view.commands))
 
 
+PACKS = ("sim", "building")
+
+
+def pack_documents(name: str) -> list[tuple[Path, Any]]:
+    """The DTDL documents of a shipped pack, as (pseudo path, document)."""
+    if name == "sim":
+        from twinforge.sim.library import models
+
+        return [(Path(f"pack:sim/{d['@id']}"), d) for d in models()]
+    if name == "building":
+        from twinforge.packs.building import realestatecore
+
+        return [(Path("pack:building/realestatecore.json"), realestatecore())]
+    fail(f"unknown pack '{name}' (known: {', '.join(PACKS)})")
+    return []
+
+
 @models_app.command("load")
 def models_load(
-    paths: Annotated[list[Path], typer.Argument(help="DTDL files or folders.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="DTDL files or folders.")] = None,
     db: DbOption = DEFAULT_DB,
     repo: RepoOption = None,
+    pack: Annotated[str | None, typer.Option("--pack", help=f"Load a shipped pack: {', '.join(PACKS)}.")] = None,
 ) -> None:
     """Upload DTDL models into a store (one batch: all or nothing), with the dependencies
-    found in --repo."""
+    found in --repo, or a shipped pack (--pack sim: the simulation models)."""
     from twinforge.dtdl import ModelError
 
-    docs = collect_documents(paths)
+    if not paths and pack is None:
+        fail("give DTDL files or folders, or --pack NAME")
+    docs = collect_documents(paths) if paths else []
+    if pack is not None:
+        docs += pack_documents(pack)
     resolver = _resolver(repo)
     graph = open_graph(db, write=True)
     try:
