@@ -4,6 +4,7 @@ happen anywhere: in the server, the CLI, or a Dask worker."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -49,18 +50,42 @@ class Fleet:
 
 
 @dataclass(slots=True)
+class Block:
+    """What one fleet recorded: samples (times x twins) per name, and the final values."""
+
+    twins: list[str]
+    index: dict[str, int]
+    samples: dict[str, np.ndarray]
+    last: dict[str, np.ndarray]
+
+
+@dataclass
 class Trajectory:
-    """Recorded values: ``times`` (seconds from the start) and one array per (twin, name)."""
+    """Recorded values: ``times`` (seconds from the start) and, per (twin, name), the series
+    (`get`, or the `series` mapping) and the final value (`final`)."""
 
     times: np.ndarray
-    series: dict[tuple[str, str], np.ndarray]
-    final: dict[tuple[str, str], float]
+    blocks: list[Block]
     start: float  # the start as seconds since the epoch (UTC)
     wall: float = 0.0  # how long the run took (s)
     twin_steps: int = 0
 
     def get(self, twin: str, name: str) -> np.ndarray | None:
-        return self.series.get((twin, name))
+        for block in self.blocks:
+            i = block.index.get(twin)
+            if i is not None and name in block.samples:
+                return block.samples[name][:, i]
+        return None
+
+    @functools.cached_property
+    def series(self) -> dict[tuple[str, str], np.ndarray]:
+        return {(twin, name): arr[:, i] for b in self.blocks for name, arr in b.samples.items()
+                for i, twin in enumerate(b.twins)}
+
+    @functools.cached_property
+    def final(self) -> dict[tuple[str, str], float]:
+        return {(twin, name): float(arr[i]) for b in self.blocks for name, arr in b.last.items()
+                for i, twin in enumerate(b.twins)}
 
 
 def build_fleets(snapshot: Snapshot, registry: Registry, twins: Sequence[str] | None = None) -> list[Fleet]:
@@ -150,18 +175,9 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
         if close is not None:
             close()
 
-    series: dict[tuple[str, str], np.ndarray] = {}
-    final: dict[tuple[str, str], float] = {}
-    for fleet, names in kept:
-        for n in names:
-            stacked = np.stack(samples[id(fleet)][n])  # (times, twins)
-            for i, twin in enumerate(fleet.twins):
-                series[(twin, n)] = stacked[:, i]
-        for n, arr in fleet.values.items():
-            for i, twin in enumerate(fleet.twins):
-                final[(twin, n)] = float(arr[i])
-    return Trajectory(np.array(times), series, final, snapshot.start, wall,
-                      sum(len(f.twins) for f in fleets) * steps)
+    blocks = [Block(fleet.twins, fleet.index, {n: np.stack(samples[id(fleet)][n]) for n in names},
+                    {n: arr.copy() for n, arr in fleet.values.items()}) for fleet, names in kept]
+    return Trajectory(np.array(times), blocks, snapshot.start, wall, sum(len(f.twins) for f in fleets) * steps)
 
 
 KPI_AGGREGATES = ("last", "avg", "min", "max", "integral")
@@ -192,11 +208,12 @@ def value_of(trajectory: Trajectory, snapshot: Snapshot, twin: str, name: str) -
     recorded = trajectory.get(twin, name)
     if recorded is not None:
         return trajectory.times, recorded
-    constant = trajectory.final.get((twin, name))
+    constant = next((float(b.last[name][b.index[twin]]) for b in trajectory.blocks
+                     if twin in b.index and name in b.last), None)
     if constant is None:
         raw: Any = snapshot.twins[twin].get(name)
         constant = as_float(raw, math.nan)
     return trajectory.times, np.full(len(trajectory.times), constant)
 
 
-__all__ = ["KPI_AGGREGATES", "Fleet", "Override", "Trajectory", "aggregate", "build_fleets", "simulate", "value_of"]
+__all__ = ["KPI_AGGREGATES", "Block", "Fleet", "Override", "Trajectory", "aggregate", "build_fleets", "simulate", "value_of"]

@@ -200,7 +200,7 @@ def run_sweep(scenario: Scenario, snapshot: Snapshot, *, registry: Registry | No
             client = Client(cluster)  # type: ignore[no-untyped-call]
         own.insert(0, client)
     try:
-        shared = client.scatter(snapshot, broadcast=True)
+        shared = client.scatter(snapshot, broadcast=True, hash=False)  # a key of its own per sweep
         futures = {client.submit(run_batch, shared, scenario, chunk, registry, scenario.seed + i, pure=False): i
                    for i, chunk in enumerate(chunks)}
         results: list[list[dict[str, float]] | None] = [None] * len(chunks)
