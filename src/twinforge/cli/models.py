@@ -128,14 +128,25 @@ def models_load(
     if not paths and pack is None:
         fail("give DTDL files or folders, or --pack NAME")
     docs = collect_documents(paths) if paths else []
-    if pack is not None:
-        docs += pack_documents(pack)
-    resolver = _resolver(repo)
     graph = open_graph(db, write=True)
+    skipped = 0
+    if pack is not None:
+        # A pack loads once: interfaces already stored are left as they are.
+        for path, doc in pack_documents(pack):
+            stored = [d for d in (doc if isinstance(doc, list) else [doc]) if d.get("@id") in graph.models]
+            if stored and len(stored) == (len(doc) if isinstance(doc, list) else 1):
+                skipped += len(stored)
+                continue
+            docs.append((path, doc))
+    resolver = _resolver(repo)
+    if not docs:
+        console.print(f"nothing new to load: the {skipped} model(s) of the pack are in {db} already")
+        return
     try:
         infos = graph.add_models([d for _, d in docs], resolver=resolver, sources=[str(p) for p, _ in docs])
     except ModelError as exc:
         print_model_errors(exc.errors, len(docs))
         raise typer.Exit(1) from None
     fetched = f" ({len(resolver.read)} from {repo})" if resolver is not None else ""
-    console.print(f"loaded {len(infos)} model(s){fetched} into {db}")
+    already = f" ({skipped} of the pack stored already)" if skipped else ""
+    console.print(f"loaded {len(infos)} model(s){fetched}{already} into {db}")
