@@ -12,13 +12,14 @@ import pytest
 import twinforge
 
 PACKAGES = sorted(m.name for m in pkgutil.walk_packages(twinforge.__path__, "twinforge.") if m.ispkg)
-DOCUMENTED = ["twinforge.dtdl", "twinforge.graph", "twinforge.query", "twinforge.history", "twinforge.store"]
+DOCUMENTED = ["twinforge.dtdl", "twinforge.graph", "twinforge.query", "twinforge.history", "twinforge.store",
+              "twinforge.sim", "twinforge.jobs"]
 
 
 def test_every_package_is_listed() -> None:
     assert {"twinforge.api", "twinforge.cli", "twinforge.dtdl", "twinforge.events", "twinforge.graph",
             "twinforge.history", "twinforge.ingest", "twinforge.packs", "twinforge.query",
-            "twinforge.store"} <= set(PACKAGES)
+            "twinforge.store", "twinforge.sim", "twinforge.jobs"} <= set(PACKAGES)
 
 
 @pytest.mark.parametrize("name", ["twinforge.dtdl", "twinforge.query", "twinforge.api.server"])

@@ -90,4 +90,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["CliError", "app", "bench", "history", "main", "query", "serve"]
+__all__ = ["CliError", "app", "bench", "history", "main", "optimise", "query", "serve", "simulate"]

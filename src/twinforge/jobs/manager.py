@@ -101,6 +101,7 @@ class JobManager:
         self.store.put_setting(self._key(kind, job["id"]), orjson.dumps(job).decode())
 
     def get(self, kind: str, job_id: str) -> dict[str, Any]:
+        """One job (``kind`` is imports or deletions); `NotFound` with ADT's code."""
         raw = self.store.get_setting(self._key(kind, job_id))
         if raw is None:
             code = "ImportJobNotFound" if kind == "imports" else "DeleteJobNotFound"
@@ -110,6 +111,7 @@ class JobManager:
         return job
 
     def list_jobs(self, kind: str) -> list[dict[str, Any]]:
+        """The jobs of a kind, oldest first; finished ones past their purge time are dropped."""
         now = _now()
         out = []
         for key, raw in self.store.list_settings(f"job:{kind}:"):
@@ -136,6 +138,7 @@ class JobManager:
     # -- the operations ---------------------------------------------------
 
     def add_import(self, job_id: str, body: Any) -> dict[str, Any]:
+        """Accept an import job and queue it; 400 ValidationFailed for a bad request or an id in use."""
         if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k)
                                                  for k in ("inputBlobUri", "outputBlobUri")):
             raise InvalidArgument('an import job is {"inputBlobUri": "...", "outputBlobUri": "..."}',
@@ -154,6 +157,7 @@ class JobManager:
         return job
 
     def add_delete(self, job_id: str | None = None, timeout_minutes: int | None = None) -> dict[str, Any]:
+        """Accept a delete job (``job_id`` from Operation-Id, else a new uuid) and queue it."""
         job_id = job_id or str(uuid.uuid4())
         if self.store.get_setting(self._key("deletions", job_id)) is not None:
             raise InvalidArgument(f"Operation-Id '{job_id}' already exists", code="ValidationFailed")
@@ -166,6 +170,7 @@ class JobManager:
         return job
 
     def delete_import(self, job_id: str) -> None:
+        """Forget a finished import job, freeing its id."""
         job = self.get("imports", job_id)
         if job["status"] not in FINISHED:
             raise InvalidArgument(f"import job '{job_id}' is {job['status']}; cancel it first",
@@ -173,6 +178,7 @@ class JobManager:
         self.store.delete_setting(self._key("imports", job_id))
 
     def cancel_import(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued job at once, a running one between chunks."""
         job = self.get("imports", job_id)
         if job["status"] in FINISHED:
             raise InvalidArgument(f"import job '{job_id}' has already {job['status']}", code="ValidationFailed")
@@ -202,6 +208,7 @@ class JobManager:
             self._wake.notify()
 
     def close(self) -> None:
+        """Stop the runner (a running job is cancelled between chunks)."""
         with self._lock:
             self._stopping = True
             if self._current is not None:

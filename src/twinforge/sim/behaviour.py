@@ -63,9 +63,11 @@ class Behaviour:
     # -- derived --------------------------------------------------------
 
     def names(self, *roles: Role) -> tuple[str, ...]:
+        """The names of the variables with these roles, in order."""
         return tuple(v.name for v in self.variables if v.role in roles)
 
     def var(self, name: str) -> Var | None:
+        """The variable called ``name``, or None."""
         return next((v for v in self.variables if v.name == name), None)
 
     def written(self) -> tuple[str, ...]:
@@ -77,6 +79,7 @@ class PerTwinBehaviour(Behaviour):
     """A behaviour written for one twin at a time: ``step_one`` gets and returns plain floats."""
 
     def step_one(self, t: float, dt: float, values: dict[str, float]) -> dict[str, float]:
+        """Advance one twin by ``dt``: the new values of what changed."""
         raise NotImplementedError
 
     def step(self, t: float, dt: float, values: Values, rng: np.random.Generator) -> None:
@@ -98,6 +101,7 @@ class OdeBehaviour(Behaviour):
     atol: ClassVar[float] = 1e-9
 
     def derivatives(self, t: float, states: Values, values: Values) -> Values:
+        """d(state)/dt of every state, over the fleet."""
         raise NotImplementedError
 
     def outputs(self, values: Values) -> None:
@@ -136,6 +140,7 @@ class Registry:
             self.register(b)
 
     def register(self, behaviour: Behaviour | type[Behaviour]) -> Behaviour:
+        """Add a behaviour (an instance or a class); it replaces one for the same model."""
         instance = behaviour() if isinstance(behaviour, type) else behaviour
         if not instance.model:
             raise ValueError(f"{type(instance).__name__} names no model (set `model = 'dtmi:...'`)")
@@ -146,6 +151,7 @@ class Registry:
         return model in self._by_model
 
     def models(self) -> list[str]:
+        """The models that have a behaviour of their own."""
         return sorted(self._by_model)
 
     def for_model(self, models: ModelSet, dtmi: str) -> Behaviour | None:

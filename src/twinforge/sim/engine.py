@@ -28,6 +28,7 @@ class Override:
     series: tuple[tuple[float, float], ...] = ()
 
     def at(self, t: float) -> float:
+        """The value at ``t`` seconds from the start."""
         if not self.series:
             assert self.value is not None
             return self.value
@@ -71,6 +72,7 @@ class Trajectory:
     twin_steps: int = 0
 
     def get(self, twin: str, name: str) -> np.ndarray | None:
+        """The recorded series of one twin's variable, or None."""
         for block in self.blocks:
             i = block.index.get(twin)
             if i is not None and name in block.samples:

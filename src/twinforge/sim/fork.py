@@ -29,6 +29,7 @@ class Snapshot:
     _models: ModelSet | None = field(default=None, repr=False)
 
     def model_set(self) -> ModelSet:
+        """The parsed models (parsed once)."""
         if self._models is None:
             from twinforge.dtdl import parse_models
 

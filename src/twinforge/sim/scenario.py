@@ -210,6 +210,7 @@ class Scenario:
                         registry=registry, seed=self.seed if seed is None else seed, progress=progress)
 
     def kpis_of(self, snapshot: Snapshot, trajectory: Trajectory) -> dict[str, float]:
+        """The scenario's KPIs over one run."""
         out = {}
         for k in self.kpis:
             times, values = value_of(trajectory, snapshot, k.twin, k.property)
@@ -257,6 +258,7 @@ class ScenarioResult:
         return {k: v - base[k] for k, v in self.kpis.items()}
 
     def to_json(self) -> dict[str, Any]:
+        """KPIs, baseline KPIs and deltas as the REST API answers them."""
         return {"kpis": self.kpis, "baseline": {"kpis": self.baseline_kpis}, "deltas": self.deltas,
                 "twins": len(self.snapshot.twins), "steps": len(self.variant.times) - 1,
                 "wallSeconds": {"baseline": round(self.baseline.wall, 4), "variant": round(self.variant.wall, 4)}}
