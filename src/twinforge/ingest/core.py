@@ -46,6 +46,8 @@ class Ingestor:
         self.graph = graph
         self.counters: Counter[str] = Counter()
         self._logged: set[str] = set()
+        # Called after each applied batch with its updates and result (analytics scores them).
+        self.listeners: list[Callable[[Sequence[Update], IngestResult], None]] = []
 
     def dead_letter(self, letters: list[DeadLetter], source: str, kind: str, reason: str,
                     payload: Any) -> None:
@@ -77,8 +79,14 @@ class Ingestor:
 
         outcome = self.graph.apply_updates(updates, dead_letters=letters or [], on_refusals=refused)
         reasons = [f"{updates[r.index].twin}: {r.reason}" for r in outcome.refusals]
-        return IngestResult(accepted=outcome.accepted, rejected=len(letters or []) + len(outcome.refusals),
-                            errors=reasons[:20], refused=outcome.refusals)
+        result = IngestResult(accepted=outcome.accepted, rejected=len(letters or []) + len(outcome.refusals),
+                              errors=reasons[:20], refused=outcome.refusals)
+        for listener in self.listeners:
+            try:
+                listener(updates, result)
+            except Exception:  # a listener must never lose or refuse data that was stored
+                log.exception("an ingest listener failed")
+        return result
 
     def apply_many(self, submissions: Sequence[tuple[Sequence[Update], list[DeadLetter]]]) -> list[IngestResult]:
         """Several submissions (updates and their dead letters) as one batch, one transaction,

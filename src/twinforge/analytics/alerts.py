@@ -1,0 +1,332 @@
+"""Alert rules and alerts.
+
+A rule holds a condition in the query language's expression syntax over a twin's state: its
+properties, its latest telemetry, ``anomaly.<detector>`` scores and ``rul`` (with ``rulLow``,
+``rulHigh``). ``for`` is how long the condition must hold before an alert is raised;
+``clear`` (default: the condition is false) resolves it, giving hysteresis. One alert at a
+time per rule and twin. Alerts are kept in the store's settings; their changes are events
+(``Alert.Raised``, ``Alert.Acknowledged``, ``Alert.Resolved``) in the event log, so `/stream`
+and event routes carry them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from twinforge.errors import InvalidArgument, NotFound
+from twinforge.history.timeutil import from_us, now_us
+from twinforge.query import parse_query
+from twinforge.query.evaluator import Evaluator
+from twinforge.sim.durations import seconds
+from twinforge.store.base import EventRecord
+
+if TYPE_CHECKING:
+    from twinforge.analytics.engine import AnalyticsEngine
+    from twinforge.graph import TwinGraph
+
+SEVERITIES = ("info", "warning", "critical")
+STATES = ("active", "acknowledged", "resolved")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\b")
+_WORDS = {"AND", "OR", "NOT", "IN", "NIN", "TRUE", "FALSE", "NULL", "IS_DEFINED", "IS_NULL", "IS_BOOL",
+          "IS_NUMBER", "IS_STRING", "IS_PRIMITIVE", "IS_OBJECT", "STARTSWITH", "ENDSWITH", "CONTAINS",
+          "IS_OF_MODEL"}
+
+
+def _bad(message: str) -> InvalidArgument:
+    return InvalidArgument(message, code="InvalidArgument")
+
+
+def compile_condition(text: Any, what: str) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over a twin state from an expression (``temperature > 80``)."""
+    if not isinstance(text, str) or not text.strip():
+        raise _bad(f"{what} is required, e.g. \"temperature > 80\"")
+    try:
+        query = parse_query(f"SELECT * FROM DIGITALTWINS WHERE {text}")
+    except InvalidArgument as exc:
+        raise _bad(f"{what} does not parse: {exc.message}") from None
+    where = query.where
+    assert where is not None
+    evaluator = Evaluator({}, [], lambda model: [model])
+    return lambda state: bool(evaluator.test(where, {None: state}))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    condition: str
+    severity: str
+    hold: float  # seconds
+    clear: str | None
+    model: str | None
+    twin: str | None
+    test: Callable[[dict[str, Any]], bool]
+    cleared: Callable[[dict[str, Any]], bool]
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "condition": self.condition, "severity": self.severity,
+                               "for": f"PT{self.hold:g}S", "clear": self.clear}
+        if self.model:
+            out["model"] = self.model
+        if self.twin:
+            out["twin"] = self.twin
+        return out
+
+
+class AlertService:
+    """Rules, the alerts they raise, and their evaluation as twins change."""
+
+    def __init__(self, graph: TwinGraph, analytics: AnalyticsEngine | None = None) -> None:
+        self.graph = graph
+        self.analytics = analytics
+        self.rules: dict[str, Rule] = {}
+        self._pending: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (rule, twin) -> since, state
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seq = graph.store.last_event_seq()
+        self._telemetry: dict[str, dict[str, Any]] = {}  # twin -> its latest telemetry values
+        for key, raw in graph.store.list_settings("alertrule:"):
+            rule = self.parse_rule(key.removeprefix("alertrule:"), orjson.loads(raw))
+            self.rules[rule.id] = rule
+        if analytics is not None:
+            analytics.listeners.append(self.evaluate_twins)
+
+    # -- rules -------------------------------------------------------------
+
+    def parse_rule(self, rule_id: str, body: Any) -> Rule:
+        if not _ID.match(rule_id):
+            raise _bad("a rule id is 1-100 letters, digits, '.', '-' or '_'")
+        if not isinstance(body, dict):
+            raise _bad('a rule is {"condition": ..., "severity": ..., "for": ..., "model"?: ..., "twin"?: ...}')
+        unknown = sorted(set(body) - {"id", "model", "twin", "condition", "for", "severity", "clear"})
+        if unknown:
+            raise _bad(f"unknown rule field(s): {', '.join(unknown)}")
+        model, twin = body.get("model"), body.get("twin")
+        models = self.graph.models
+        if model is not None and (not isinstance(model, str) or model not in models):
+            raise _bad(f"rule '{rule_id}': unknown model {model!r}")
+        if twin is not None:
+            record = self.graph.store.get_twin(twin) if isinstance(twin, str) else None
+            if record is None:
+                raise _bad(f"rule '{rule_id}': there is no twin {twin!r}")
+            model = model or record.model
+        severity = body.get("severity", "warning")
+        if severity not in SEVERITIES:
+            raise _bad(f"severity must be one of {', '.join(SEVERITIES)}")
+        hold = seconds(body.get("for", 0), "for")
+        test = compile_condition(body.get("condition"), "condition")
+        clear = body.get("clear")
+        cleared = compile_condition(clear, "clear") if clear is not None else (lambda state: not test(state))
+        if model is not None:
+            self._check_names(rule_id, body["condition"], model)
+            if clear is not None:
+                self._check_names(rule_id, clear, model)
+        return Rule(rule_id, body["condition"], severity, hold, clear, model, twin, test, cleared)
+
+    def _check_names(self, rule_id: str, text: str, model: str) -> None:
+        view = self.graph.models.interface(model)
+        known = set(view.properties) | set(view.telemetry) | set(view.components) | {"anomaly", "rul", "rulLow",
+                                                                                        "rulHigh"}
+        stripped = re.sub(r"'[^']*'|\"[^\"]*\"", "", text)
+        for match in _NAME.finditer(stripped):
+            name = match.group(1)
+            start = match.start()
+            if name.upper() in _WORDS or (start > 0 and stripped[start - 1] == "."):
+                continue
+            if name not in known and not name.startswith("$"):
+                raise _bad(f"rule '{rule_id}': '{name}' is not a property or telemetry of {model}")
+
+    def put_rule(self, rule_id: str, body: Any) -> Rule:
+        rule = self.parse_rule(rule_id, body)
+        self.graph.store.put_setting(f"alertrule:{rule_id}", orjson.dumps(rule.to_json()).decode())
+        with self._lock:
+            self.rules[rule_id] = rule
+        return rule
+
+    def get_rule(self, rule_id: str) -> Rule:
+        rule = self.rules.get(rule_id)
+        if rule is None:
+            raise NotFound(f"there is no alert rule '{rule_id}'", code="AlertRuleNotFound")
+        return rule
+
+    def delete_rule(self, rule_id: str) -> None:
+        self.get_rule(rule_id)
+        self.graph.store.delete_setting(f"alertrule:{rule_id}")
+        with self._lock:
+            self.rules.pop(rule_id, None)
+
+    def load_rules(self, items: list[Any]) -> int:
+        """Rules from a YAML file's list (each with its `id`): validated first, then put."""
+        if not isinstance(items, list):
+            raise _bad("a rules file is a list of rules, each with an id")
+        parsed = []
+        for k, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise _bad(f"rules[{k}]: each rule needs an id")
+            parsed.append((item["id"], item))
+            self.parse_rule(item["id"], item)
+        for rule_id, item in parsed:
+            self.put_rule(rule_id, item)
+        return len(parsed)
+
+    # -- alerts -------------------------------------------------------------
+
+    def _alerts(self) -> list[dict[str, Any]]:
+        return [orjson.loads(raw) for _, raw in self.graph.store.list_settings("alert:")]
+
+    def list_alerts(self, *, state: str | None = None, twin: str | None = None,
+                    severity: str | None = None) -> list[dict[str, Any]]:
+        if state is not None and state not in STATES:
+            raise _bad(f"state must be one of {', '.join(STATES)}")
+        if severity is not None and severity not in SEVERITIES:
+            raise _bad(f"severity must be one of {', '.join(SEVERITIES)}")
+        out = [a for a in self._alerts() if (state is None or a["state"] == state)
+               and (twin is None or a["twinId"] == twin) and (severity is None or a["severity"] == severity)]
+        return sorted(out, key=lambda a: (a["raisedAt"], a["id"]))
+
+    def get_alert(self, alert_id: str) -> dict[str, Any]:
+        raw = self.graph.store.get_setting(f"alert:{alert_id}")
+        if raw is None:
+            raise NotFound(f"there is no alert '{alert_id}'", code="AlertNotFound")
+        alert: dict[str, Any] = orjson.loads(raw)
+        return alert
+
+    def _save(self, alert: dict[str, Any], kind: str) -> None:
+        store = self.graph.store
+        record = store.get_twin(alert["twinId"])
+        with store.transaction():
+            store.put_setting(f"alert:{alert['id']}", orjson.dumps(alert).decode())
+            store.append_events([EventRecord(from_us(now_us()), kind, alert["twinId"], orjson.dumps(alert).decode(),
+                                             model=record.model if record else None)])
+        self.graph.notify()
+
+    def acknowledge(self, alert_id: str) -> dict[str, Any]:
+        with self._lock:
+            alert = self.get_alert(alert_id)
+            if alert["state"] == "active":
+                alert["state"] = "acknowledged"
+                alert["acknowledgedAt"] = from_us(now_us())
+                self._save(alert, "Alert.Acknowledged")
+            return alert
+
+    def _open(self, rule_id: str, twin: str) -> dict[str, Any] | None:
+        for alert in self._alerts():
+            if alert["rule"] == rule_id and alert["twinId"] == twin and alert["state"] != "resolved":
+                return alert
+        return None
+
+    # -- evaluation ---------------------------------------------------------
+
+    def state_of(self, twin: str) -> dict[str, Any] | None:
+        """A twin's document, with its latest telemetry, anomaly scores and RUL merged in."""
+        record = self.graph.store.get_twin(twin)
+        if record is None:
+            return None
+        state: dict[str, Any] = orjson.loads(record.document)
+        if self.analytics is not None:
+            extra = self.analytics.latest.get(twin)
+            if extra:
+                state.update(extra)
+        state.update(self._telemetry.get(twin, {}))
+        return state
+
+    def evaluate_twins(self, twins: set[str], at: int | None = None) -> None:
+        """Check every rule that applies to each of ``twins``."""
+        if not self.rules or not twins:
+            return
+        now = at if at is not None else now_us()
+        models = self.graph.models
+        with self._lock:
+            for twin in twins:
+                state = self.state_of(twin)
+                if state is None:
+                    continue
+                model = state.get("$metadata", {}).get("$model")
+                for rule in self.rules.values():
+                    if rule.twin is not None and rule.twin != twin:
+                        continue
+                    if rule.model is not None and not (model == rule.model or (
+                            model in models and models.is_of_model(model, rule.model))):
+                        continue
+                    self._evaluate(rule, twin, state, now)
+
+    def _evaluate(self, rule: Rule, twin: str, state: dict[str, Any], now: int) -> None:
+        key = (rule.id, twin)
+        try:
+            holds = rule.test(state)
+        except Exception:  # a state the condition cannot read: no verdict
+            return
+        open_alert = self._open(rule.id, twin)
+        if open_alert is not None:
+            self._pending.pop(key, None)
+            if rule.cleared(state):
+                open_alert["state"] = "resolved"
+                open_alert["resolvedAt"] = from_us(now)
+                self._save(open_alert, "Alert.Resolved")
+            return
+        if not holds:
+            self._pending.pop(key, None)
+            return
+        since = self._pending.setdefault(key, (now, state))[0]
+        self._pending[key] = (since, state)
+        if (now - since) / 1e6 >= rule.hold:
+            self._pending.pop(key, None)
+            names = _NAME.findall(rule.condition)
+            value = {n: state[n] for n in names if n in state and not isinstance(state[n], dict)}
+            self._save({"id": str(uuid.uuid4()), "rule": rule.id, "twinId": twin, "severity": rule.severity,
+                        "state": "active", "raisedAt": from_us(now), "resolvedAt": None, "value": value,
+                        "condition": rule.condition}, "Alert.Raised")
+
+    def tick(self, at: int | None = None) -> None:
+        """Raise alerts whose ``for`` elapsed without new data, and follow the event log."""
+        now = at if at is not None else now_us()
+        twins: set[str] = set()
+        while True:
+            batch = self.graph.store.read_events(self._seq, 1000)
+            if not batch:
+                break
+            for event in batch:
+                if event.type in ("Twin.Update", "Twin.Create"):
+                    twins.add(event.twin)
+                elif event.type == "Telemetry":
+                    data = orjson.loads(event.data)
+                    if isinstance(data, dict):
+                        self._telemetry.setdefault(event.twin, {}).update(
+                            {k: v for k, v in data.items() if not k.startswith("$")})
+                        twins.add(event.twin)
+            self._seq = batch[-1].seq
+        with self._lock:
+            for (rule_id, twin), (_, state) in list(self._pending.items()):
+                rule = self.rules.get(rule_id)
+                if rule is not None and twin not in twins:
+                    self._evaluate(rule, twin, self.state_of(twin) or state, now)
+        self.evaluate_twins(twins, now)
+
+    def start(self, interval: float = 0.25) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.tick()
+                except Exception:  # the loop outlives a failed round
+                    import logging
+
+                    logging.getLogger("twinforge.alerts").exception("alert evaluation failed")
+
+        self._thread = threading.Thread(target=loop, name="twinforge-alerts", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+__all__ = ["SEVERITIES", "STATES", "AlertService", "Rule", "compile_condition"]

@@ -1,0 +1,158 @@
+"""Streaming anomaly detectors with river's shape: ``score_one(x)`` then ``learn_one(x)``.
+
+- `RobustZ`: |x - median| / (1.4826·MAD) over a sliding window: robust to the outliers it finds.
+- `Ewma`: |x - mean| / std of an exponentially weighted mean and variance.
+- `HalfSpace`: river's HalfSpaceTrees on values scaled into [0, 1] by a running min-max scaler.
+- `IsolationBatch`: scikit-learn's IsolationForest fitted on a batch (history back-fill),
+  then scoring one value at a time.
+
+Scores are "higher is more anomalous": about 0 for ordinary values; z-like detectors pass 3
+for unusual ones, HalfSpace and IsolationBatch give values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from twinforge.errors import InvalidArgument, MissingDependency
+
+
+class Detector(Protocol):
+    """What every detector does."""
+
+    def score_one(self, x: float) -> float:
+        """How anomalous ``x`` is, given what was learnt so far."""
+        ...
+
+    def learn_one(self, x: float) -> None:
+        """Take ``x`` into what is ordinary."""
+        ...
+
+
+class RobustZ:
+    """Robust z-score over the last ``window`` values (0 until ``warmup`` values were seen)."""
+
+    def __init__(self, window: int = 200, warmup: int = 20) -> None:
+        self.values: deque[float] = deque(maxlen=window)
+        self.warmup = warmup
+
+    def score_one(self, x: float) -> float:
+        if len(self.values) < self.warmup:
+            return 0.0
+        data = np.fromiter(self.values, float, len(self.values))
+        median = float(np.median(data))
+        mad = float(np.median(np.abs(data - median))) * 1.4826
+        if mad <= 1e-12:
+            spread = float(np.std(data))
+            mad = spread if spread > 1e-12 else 1e-12
+        return abs(x - median) / mad
+
+    def learn_one(self, x: float) -> None:
+        self.values.append(x)
+
+
+class Ewma:
+    """z-score against an exponentially weighted mean and variance (``alpha`` per value)."""
+
+    def __init__(self, alpha: float = 0.05, warmup: int = 20) -> None:
+        self.alpha, self.warmup = alpha, warmup
+        self.mean = 0.0
+        self.var = 0.0
+        self.n = 0
+
+    def score_one(self, x: float) -> float:
+        if self.n < self.warmup:
+            return 0.0
+        return abs(x - self.mean) / math.sqrt(self.var) if self.var > 1e-24 else 0.0
+
+    def learn_one(self, x: float) -> None:
+        if self.n == 0:
+            self.mean = x
+        else:
+            diff = x - self.mean
+            incr = self.alpha * diff
+            self.mean += incr
+            self.var = (1 - self.alpha) * (self.var + diff * incr)
+        self.n += 1
+
+
+class HalfSpace:
+    """river's HalfSpaceTrees, fed values scaled into [0, 1] by a running min-max scaler."""
+
+    def __init__(self, n_trees: int = 10, height: int = 8, window_size: int = 250, seed: int = 0) -> None:
+        try:
+            from river import anomaly
+        except ImportError:  # pragma: no cover - river is in the [predict] extra
+            raise MissingDependency("HalfSpaceTrees needs river: pip install 'twinforge[predict]'") from None
+        self.model = anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
+        self.lo = math.inf
+        self.hi = -math.inf
+
+    def _scaled(self, x: float) -> dict[str, float]:
+        lo, hi = min(self.lo, x), max(self.hi, x)
+        return {"x": (x - lo) / (hi - lo) if hi > lo else 0.5}
+
+    def score_one(self, x: float) -> float:
+        return float(self.model.score_one(self._scaled(x)))  # type: ignore[no-untyped-call]
+
+    def learn_one(self, x: float) -> None:
+        self.lo, self.hi = min(self.lo, x), max(self.hi, x)
+        self.model.learn_one(self._scaled(x))  # type: ignore[no-untyped-call]
+
+
+class IsolationBatch:
+    """scikit-learn's IsolationForest: ``fit`` a batch (e.g. history), then score values."""
+
+    def __init__(self, n_estimators: int = 100, seed: int = 0, refit_every: int = 0) -> None:
+        try:
+            from sklearn.ensemble import IsolationForest
+        except ImportError:  # pragma: no cover - scikit-learn is in the [predict] extra
+            raise MissingDependency("IsolationForest needs scikit-learn: pip install 'twinforge[predict]'") from None
+        self.forest = IsolationForest(n_estimators=n_estimators, random_state=seed)
+        self.fitted = False
+        self.seen: list[float] = []
+        self.refit_every = refit_every
+
+    def fit(self, values: Sequence[float]) -> IsolationBatch:
+        self.forest.fit(np.asarray(values, dtype=float).reshape(-1, 1))
+        self.fitted = True
+        return self
+
+    def score_batch(self, values: Sequence[float]) -> np.ndarray:
+        """Scores of many values at once (the back-fill of a series)."""
+        scores: np.ndarray = -self.forest.score_samples(np.asarray(values, dtype=float).reshape(-1, 1))
+        return scores
+
+    def score_one(self, x: float) -> float:
+        if not self.fitted:
+            return 0.0
+        return float(self.score_batch([x])[0])
+
+    def learn_one(self, x: float) -> None:
+        self.seen.append(x)
+        if self.refit_every and len(self.seen) % self.refit_every == 0:
+            self.fit(self.seen[-10_000:])
+
+
+KINDS: dict[str, type[Any]] = {"robust_z": RobustZ, "ewma": Ewma, "half_space": HalfSpace,
+                               "isolation_forest": IsolationBatch}
+
+
+def make(kind: str, params: dict[str, Any] | None = None) -> Detector:
+    """A detector of ``kind`` with ``params`` (a clear 400 for an unknown kind or parameter)."""
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise InvalidArgument(f"unknown detector kind {kind!r} (known: {', '.join(KINDS)})", code="InvalidArgument")
+    try:
+        detector: Detector = cls(**(params or {}))
+    except TypeError as exc:
+        raise InvalidArgument(f"bad parameters for {kind}: {exc}", code="InvalidArgument") from None
+    return detector
+
+
+__all__ = ["KINDS", "Detector", "Ewma", "HalfSpace", "IsolationBatch", "RobustZ", "make"]
