@@ -45,6 +45,20 @@ def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
     return ScenarioManager(graph, directory=directory, announce=announce)
 
 
+def _analytics(graph: TwinGraph, bus: Any, ingestor: Any) -> tuple[Any, Any]:
+    """Detectors, RUL models and alert rules, hooked to the ingest path and the event log."""
+    from twinforge.analytics import AlertService, AnalyticsEngine
+    from twinforge.history.timeutil import from_us, now_us
+    from twinforge.store.base import EventRecord
+
+    def announce(kind: str, twin: str, data: dict[str, Any]) -> None:
+        bus.announce(EventRecord(from_us(now_us()), kind, twin, orjson.dumps(data).decode()))
+
+    engine = AnalyticsEngine(graph, announce=announce)
+    ingestor.listeners.append(engine.on_batch)
+    return engine, AlertService(graph, engine)
+
+
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
                query_timeout: float = 10.0, scenario_dir: str | None = None) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
@@ -64,12 +78,16 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
             await start(app)
         app.state.routes.mqtt = getattr(app.state, "mqtt", None)
         await app.state.routes.start()
+        if app.state.alerts is not None:
+            app.state.alerts.start()
         try:
             yield
         finally:
             await app.state.routes.stop()
             app.state.jobs.close()
             app.state.scenarios.close()
+            if app.state.alerts is not None:
+                app.state.alerts.close()
             for stop in reversed(app.state.on_stop):
                 await stop(app)
             await bus.stop()
@@ -110,6 +128,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.api.routes_data import router as data_router
     from twinforge.api.routes_events import router as events_router
     from twinforge.api.routes_jobs import router as jobs_router
+    from twinforge.api.routes_predict import router as predict_router
     from twinforge.api.routes_scenarios import router as scenarios_router
     from twinforge.api.routes_stream import router as stream_router
     from twinforge.events.routes import RouteManager
@@ -125,11 +144,13 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.state.routes = RouteManager(bus, app.state.ingestor)
     app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result())
     app.state.scenarios = _scenarios(graph, bus, scenario_dir)
+    app.state.analytics, app.state.alerts = _analytics(graph, bus, app.state.ingestor)
     app.include_router(router)
     app.include_router(data_router)
     app.include_router(stream_router)
     app.include_router(events_router)
     app.include_router(jobs_router)
     app.include_router(scenarios_router)
+    app.include_router(predict_router)
     app.include_router(docs_router)
     return app

@@ -43,6 +43,7 @@ class ServerConfig:
     mqtt_ca: Path | None = None
     mqtt_client_id: str = "twinforge-ingest"
     mapping: Path | None = None
+    rules: Path | None = None  # alert rules (YAML list) put at start-up
     retention: str | None = None
     downsample_after: str | None = None
     downsample_bucket: str = "1h"
@@ -143,6 +144,10 @@ class Server:
         config = self.config
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
                                  query_timeout=config.query_timeout)
+        if config.rules is not None:
+            import yaml
+
+            application.state.alerts.load_rules(yaml.safe_load(config.rules.read_text()))
         rules = None
         if config.mapping is not None:
             from twinforge.ingest.mapping import load_mapping

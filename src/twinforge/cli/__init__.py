@@ -14,6 +14,7 @@ from twinforge import __version__
 from twinforge.cli.common import CliError, err
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
+from twinforge.cli.predict import forecast, maintenance_app, rul_app
 from twinforge.cli.serve import demo_app, serve
 from twinforge.cli.sim import optimise, simulate
 from twinforge.cli.twins import index_app, query, twins_app
@@ -40,6 +41,9 @@ app.command()(query)
 app.command()(history)
 app.command()(simulate)
 app.command()(optimise)
+app.command()(forecast)
+app.add_typer(rul_app, name="rul")
+app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(models_app, name="models")
 app.add_typer(twins_app, name="twins")
 app.add_typer(index_app, name="index")
@@ -48,7 +52,7 @@ app.add_typer(demo_app, name="demo")
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl or sim.")],
+    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim or predict.")],
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -90,4 +94,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["CliError", "app", "bench", "history", "main", "optimise", "query", "serve", "simulate"]
+__all__ = ["CliError", "app", "bench", "forecast", "history", "main", "optimise", "query", "serve", "simulate"]

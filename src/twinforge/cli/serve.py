@@ -35,6 +35,8 @@ def serve(
         "--mqtt-ca", help="CA certificate (PEM) to trust for an mqtts:// broker.")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
+    rules: Annotated[Path | None, typer.Option(
+        "--rules", help="Alert rules (a YAML list, each with an id) to put at start-up.")] = None,
     retention: Annotated[str | None, typer.Option(
         help="Drop history points older than this (e.g. 90d), checked hourly.")] = None,
     downsample_after: Annotated[str | None, typer.Option(
@@ -48,7 +50,7 @@ def serve(
     from twinforge.api.server import Server, ServerConfig
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
-                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, retention=retention,
+                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, rules=rules, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, log_level=log_level)
     server = Server(config)

@@ -34,6 +34,12 @@ TYPE_NAMES = {
     "Telemetry": "microsoft.iot.telemetry",
     # twinforge's own, never stored: announced live only (no id to resume from)
     "Scenario.Progress": "twinforge.scenario.progress",
+    "Anomaly.Score": "twinforge.anomaly.score",
+    "Rul.Estimate": "twinforge.rul.estimate",
+    # stored like twin changes, so event routes deliver them too
+    "Alert.Raised": "twinforge.alert.raised",
+    "Alert.Acknowledged": "twinforge.alert.acknowledged",
+    "Alert.Resolved": "twinforge.alert.resolved",
 }
 SHORT_NAMES = {full.lower(): short for short, full in TYPE_NAMES.items()}
 
