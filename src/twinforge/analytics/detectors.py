@@ -2,7 +2,7 @@
 
 - `RobustZ`: |x - median| / (1.4826·MAD) over a sliding window: robust to the outliers it finds.
 - `Ewma`: |x - mean| / std of an exponentially weighted mean and variance.
-- `HalfSpace`: river's HalfSpaceTrees on values scaled into [0, 1] by a running min-max scaler.
+- `HalfSpace`: river's HalfSpaceTrees on values standardised and squashed into (0, 1).
 - `IsolationBatch`: scikit-learn's IsolationForest fitted on a batch (history back-fill),
   then scoring one value at a time.
 
@@ -37,7 +37,7 @@ class Detector(Protocol):
 class RobustZ:
     """Robust z-score over the last ``window`` values (0 until ``warmup`` values were seen)."""
 
-    def __init__(self, window: int = 200, warmup: int = 20) -> None:
+    def __init__(self, window: int = 60, warmup: int = 20) -> None:
         self.values: deque[float] = deque(maxlen=window)
         self.warmup = warmup
 
@@ -82,27 +82,31 @@ class Ewma:
 
 
 class HalfSpace:
-    """river's HalfSpaceTrees, fed values scaled into [0, 1] by a running min-max scaler."""
+    """river's HalfSpaceTrees on values squashed into (0, 1): standardised by a slow
+    exponentially weighted mean and variance, then through a logistic curve, so that a
+    spike neither stretches the scale for the values after it nor falls outside it."""
 
-    def __init__(self, n_trees: int = 10, height: int = 8, window_size: int = 250, seed: int = 0) -> None:
+    def __init__(self, n_trees: int = 15, height: int = 10, window_size: int = 100, seed: int = 0,
+                 alpha: float = 0.01) -> None:
         try:
             from river import anomaly
         except ImportError:  # pragma: no cover - river is in the [predict] extra
             raise MissingDependency("HalfSpaceTrees needs river: pip install 'twinforge[predict]'") from None
         self.model = anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
-        self.lo = math.inf
-        self.hi = -math.inf
+        self.scale = Ewma(alpha=alpha, warmup=1)
 
     def _scaled(self, x: float) -> dict[str, float]:
-        lo, hi = min(self.lo, x), max(self.hi, x)
-        return {"x": (x - lo) / (hi - lo) if hi > lo else 0.5}
+        if self.scale.n == 0 or self.scale.var <= 1e-24:
+            return {"x": 0.5}
+        z = (x - self.scale.mean) / math.sqrt(self.scale.var)
+        return {"x": 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z / 3.0))))}
 
     def score_one(self, x: float) -> float:
         return float(self.model.score_one(self._scaled(x)))  # type: ignore[no-untyped-call]
 
     def learn_one(self, x: float) -> None:
-        self.lo, self.hi = min(self.lo, x), max(self.hi, x)
         self.model.learn_one(self._scaled(x))  # type: ignore[no-untyped-call]
+        self.scale.learn_one(x)
 
 
 class IsolationBatch:

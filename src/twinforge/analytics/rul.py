@@ -226,10 +226,13 @@ def evaluate(model: RulModel, test: np.ndarray, truth: Sequence[float]) -> dict[
 
 def read_truth(path: str | Path) -> list[float]:
     try:
-        values = np.loadtxt(path, ndmin=1)
+        values = np.loadtxt(path, ndmin=2)
     except (OSError, ValueError) as exc:
         raise InvalidArgument(f"cannot read the truth file {path}: {exc}", code="InvalidArgument") from None
-    return [float(v) for v in values if math.isfinite(v)]
+    if values.shape[1] != 1:
+        raise InvalidArgument(f"the truth file {path} must hold one number per line (the true RUL of each "
+                              f"test engine), found {values.shape[1]} per line", code="InvalidArgument")
+    return [float(v) for v in values[:, 0] if math.isfinite(v)]
 
 
 __all__ = ["CAP", "SENSORS", "RulModel", "evaluate", "nasa_score", "read_cmapss", "read_truth", "rmse", "train",
