@@ -32,8 +32,8 @@ def new_etag() -> str:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text."""
-    return orjson.dumps(value).decode()
+    """Compact JSON text (NumPy numbers as plain ones)."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 def stamp_json(time: str) -> str:

@@ -161,7 +161,8 @@ def plan_updates(models: ModelSet, updates: Sequence[Update], twin_models: Mappi
                 patch.append({"op": "add", "path": prefix + name, "value": value})
         outcome.accepted += 1
     for twin_id in changes:
-        events.append(EventRecord(now, "Twin.Update", twin_id, orjson.dumps(patches[twin_id]).decode(),
+        events.append(EventRecord(now, "Twin.Update", twin_id,
+                                  orjson.dumps(patches[twin_id], option=orjson.OPT_SERIALIZE_NUMPY).decode(),
                                   model=twin_models[twin_id]))
     return plan
 

@@ -19,6 +19,9 @@ AGGREGATES = ("min", "max", "avg", "last", "count")
 def point(twin: str, component: str, name: str, ts: int, value: Any) -> HistoryPoint:
     """One history sample; numbers and booleans also keep a float for aggregates."""
     kind = type(value)
+    if kind is not float and kind is not int and kind is not bool and isinstance(value, (int, float)):
+        value = bool(value) if isinstance(value, bool) else (int(value) if isinstance(value, int) else float(value))
+        kind = type(value)  # a NumPy number and the like, as the plain one it stands for
     num = float(value) if kind is float or kind is int or kind is bool else None
     return HistoryPoint(twin, component, name, ts, num, orjson.dumps(value).decode())
 
