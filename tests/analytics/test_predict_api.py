@@ -67,7 +67,7 @@ def test_detectors_score_the_ingest_path_and_alerts_follow(server: tuple[TwinGra
 
 
 def test_rules_with_for_and_hysteresis(server: tuple[TwinGraph, httpx.Client]) -> None:
-    graph, c = server
+    _, c = server
     rule = {"twin": "m2", "condition": "temperature > 80", "for": "PT1S", "clear": "temperature < 75",
             "severity": "warning"}
     assert c.put("/alerts/rules/hot", json=rule).status_code == 200
