@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from tests.requirements import missing
 from tests.test_cli import tf
 from twinforge.analytics.rul import RulModel, evaluate, nasa_score, read_cmapss, rmse, train
 from twinforge.errors import InvalidArgument
+from twinforge.graph import TwinGraph
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 
@@ -91,3 +93,37 @@ def test_rul_commands(fd001: np.ndarray, tmp_path: Path) -> None:
     out = tf("rul", "evaluate", "--model", str(tmp_path / "m.rul"), "--test", str(tmp_path / "test.txt"),
              "--truth", str(tmp_path / "train.txt"))
     assert out.returncode == 1 and "truth" in out.stderr
+
+
+def test_a_model_attached_to_turbofan_twins_estimates_their_rul_live(fd001: np.ndarray, tmp_path: Path,
+                                                                     graph: TwinGraph) -> None:
+    import httpx
+
+    from tests.servers import running_api
+    from twinforge.sim import library
+
+    model = train(fd001[fd001[:, 0] <= 40], seed=2, members=1)
+    model.save(tmp_path / "fd001.rul")
+    graph.add_models(library.models())
+    graph.create_twin("engine-1", {"$metadata": {"$model": library.NS + "Turbofan;1"}})
+    engine = fd001[fd001[:, 0] == 77]  # an engine the model has not seen
+    with running_api(graph) as url, httpx.Client(base_url=url, timeout=30) as c:
+        r = c.put("/analytics/rul/fd001", json={"model": library.NS + "Turbofan;1", "path": str(tmp_path / "fd001.rul")})
+        assert r.status_code == 200, r.text
+        rule = {"model": library.NS + "Turbofan;1", "condition": "rul < 40", "severity": "critical"}
+        assert c.put("/alerts/rules/end-of-life", json=rule).status_code == 200
+        estimates = []
+        for row in engine:
+            body = {f"sensor{i}": float(row[4 + i]) for i in range(1, 22)}
+            assert c.post("/digitaltwins/engine-1/telemetry", json=body, headers={"Message-Id": "x"}).status_code == 204
+            estimates.append(c.get("/digitaltwins/engine-1/rul").json())
+        truth = len(engine) - np.arange(1, len(engine) + 1)
+        late = np.array([e["rul"] for e in estimates[-60:]])
+        assert rmse(late, np.minimum(truth[-60:], 125)) < 25
+        assert all(e["low"] <= e["rul"] <= e["high"] for e in estimates)
+        deadline = time.monotonic() + 10
+        while not c.get("/alerts", params={"twin": "engine-1"}).json()["value"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        bad = c.put("/analytics/rul/x", json={"model": library.NS + "Turbofan;1", "path": str(tmp_path / "none")})
+        assert bad.status_code == 400

@@ -35,25 +35,35 @@ class Detector(Protocol):
 
 
 class RobustZ:
-    """Robust z-score over the last ``window`` values (0 until ``warmup`` values were seen)."""
+    """Robust z-score over the last ``window`` values (0 until ``warmup`` values were seen).
+    The median and MAD are recomputed every ``refresh`` values (they move slowly), which keeps
+    scoring cheap on the ingest path."""
 
-    def __init__(self, window: int = 60, warmup: int = 20) -> None:
+    def __init__(self, window: int = 60, warmup: int = 20, refresh: int = 8) -> None:
         self.values: deque[float] = deque(maxlen=window)
         self.warmup = warmup
+        self.refresh = max(1, refresh)
+        self._since = self.refresh
+        self._median = 0.0
+        self._mad = 1e-12
 
     def score_one(self, x: float) -> float:
         if len(self.values) < self.warmup:
             return 0.0
-        data = np.fromiter(self.values, float, len(self.values))
-        median = float(np.median(data))
-        mad = float(np.median(np.abs(data - median))) * 1.4826
-        if mad <= 1e-12:
-            spread = float(np.std(data))
-            mad = spread if spread > 1e-12 else 1e-12
-        return abs(x - median) / mad
+        if self._since >= self.refresh:
+            data = np.fromiter(self.values, float, len(self.values))
+            self._median = float(np.median(data))
+            mad = float(np.median(np.abs(data - self._median))) * 1.4826
+            if mad <= 1e-12:
+                spread = float(np.std(data))
+                mad = spread if spread > 1e-12 else 1e-12
+            self._mad = mad
+            self._since = 0
+        return abs(x - self._median) / self._mad
 
     def learn_one(self, x: float) -> None:
         self.values.append(x)
+        self._since += 1
 
 
 class Ewma:

@@ -73,6 +73,7 @@ class AnalyticsEngine:
         self._state: dict[tuple[str, str], Detector] = {}
         self._buffers: dict[tuple[str, str], list[list[float]]] = {}
         self._twin_model: dict[str, str] = {}
+        self._matches: dict[tuple[str, str], bool] = {}  # (twin model, spec model) -> is of it
         self.latest: dict[str, dict[str, Any]] = {}  # twin -> telemetry, anomaly scores, rul
         self.listeners: list[Callable[[set[str]], None]] = []  # told which twins changed
         self._lock = threading.Lock()
@@ -112,6 +113,7 @@ class AnalyticsEngine:
         with self._lock:
             self.detectors[spec_id] = spec
             self._state = {k: v for k, v in self._state.items() if k[0] != spec_id}
+            self._matches.clear()
         return spec
 
     def get_detector(self, spec_id: str) -> DetectorSpec:
@@ -151,6 +153,7 @@ class AnalyticsEngine:
         self.graph.store.put_setting(f"rulmodel:{spec_id}", orjson.dumps(spec.to_json()).decode())
         with self._lock:
             self.ruls[spec_id] = spec
+            self._matches.clear()
         return spec
 
     # -- the ingest path ----------------------------------------------------
@@ -163,6 +166,13 @@ class AnalyticsEngine:
                 return None
             model = self._twin_model[twin] = record.model
         return model
+
+    def _is_of(self, models: Any, model: str, base: str) -> bool:
+        key = (model, base)
+        known = self._matches.get(key)
+        if known is None:
+            known = self._matches[key] = model == base or (model in models and models.is_of_model(model, base))
+        return known
 
     def on_batch(self, updates: Sequence[Update], result: IngestResult) -> None:
         """Score the accepted values of a batch (an `Ingestor` listener)."""
@@ -188,7 +198,7 @@ class AnalyticsEngine:
                     value = update.values.get(spec.name)
                     if isinstance(value, bool) or not isinstance(value, (int, float)):
                         continue
-                    if not (model == spec.model or models.is_of_model(model, spec.model)):
+                    if not self._is_of(models, model, spec.model):
                         continue
                     key = (spec.id, update.twin)
                     detector = self._state.get(key)
@@ -203,7 +213,7 @@ class AnalyticsEngine:
                     events.append(("Anomaly.Score", update.twin, {"detector": spec.id, "name": spec.name,
                                                                    "value": value, "score": score}))
                 for rspec in self.ruls.values():
-                    if not (model == rspec.model or models.is_of_model(model, rspec.model)):
+                    if not self._is_of(models, model, rspec.model):
                         continue
                     if not any(n in update.values for n in rspec.sensors):
                         continue
