@@ -187,7 +187,7 @@ def test_readme_python_runs(workdir: Path) -> None:
 
 
 def check_simulation_block(block: str) -> bool:
-    """A scenario document, or its sweep or optimise block, as docs/simulation.md shows them."""
+    """A scenario document (or its sweep or optimise block) or a planning file, as the docs show them."""
     import yaml
 
     from twinforge.sim import Scenario
@@ -197,7 +197,11 @@ def check_simulation_block(block: str) -> bool:
     doc = yaml.safe_load(block)
     if not isinstance(doc, dict):
         return False
-    if "scope" in doc:
+    if "horizonDays" in doc:  # a maintenance planning file (docs/predict.md)
+        from twinforge.analytics.planning import PlanningProblem
+
+        PlanningProblem.parse(doc)
+    elif "scope" in doc:
         Scenario.from_dict(doc)
     elif set(doc) == {"sweep"}:
         Sweep.parse(doc["sweep"])
