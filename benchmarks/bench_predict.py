@@ -7,7 +7,7 @@
   watching the stream.
 - RUL: training time and RMSE on held-out whole engines of C-MAPSS FD001 (truth capped at
   125, and uncapped), for three seeds (three different held-out sets).
-- The maintenance planner on 200 assets × 30 days.
+- The maintenance planner on 200 assets x 30 days.
 """
 
 from __future__ import annotations
