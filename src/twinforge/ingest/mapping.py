@@ -216,6 +216,9 @@ def parse_mapping(data: Any) -> Mapping:
     unknown = set(data) - {"mqtt", "opcua"}
     if unknown:
         raise MappingError(f"unknown sections {sorted(unknown)}; expected mqtt and opcua")
+    for section in ("mqtt", "opcua"):
+        if not isinstance(data.get(section) or [], list):
+            raise MappingError(f"'{section}' must be a list of rules")
     topics = [topic_rule(spec, f"mqtt[{i}]") if isinstance(spec, dict) else _bad(f"mqtt[{i}]")
               for i, spec in enumerate(data.get("mqtt", []) or [])]
     sources = []
@@ -223,6 +226,8 @@ def parse_mapping(data: Any) -> Mapping:
         if not isinstance(spec, dict) or not isinstance(spec.get("endpoint"), str):
             raise MappingError(f"opcua[{i}]: needs 'endpoint'")
         nodes = []
+        if not isinstance(spec.get("nodes") or [], list):
+            raise MappingError(f"opcua[{i}]: 'nodes' must be a list")
         for j, node in enumerate(spec.get("nodes", []) or []):
             where = f"opcua[{i}].nodes[{j}]"
             if not isinstance(node, dict) or not all(isinstance(node.get(k), str) for k in ("node", "twin", "name")):
@@ -230,9 +235,18 @@ def parse_mapping(data: Any) -> Mapping:
             kind = node.get("kind", "property")
             if kind not in ("property", "telemetry"):
                 raise MappingError(f"{where}: kind must be property or telemetry")
-            nodes.append(NodeRule(node["node"], node["twin"], node["name"], kind, node.get("component", "") or "",
-                                  float(node.get("scale", 1.0)), float(node.get("offset", 0.0))))
-        sources.append(OpcUaSource(spec["endpoint"], nodes, int(spec.get("interval_ms", 100))))
+            try:
+                scale, offset = float(node.get("scale", 1.0)), float(node.get("offset", 0.0))
+            except (TypeError, ValueError):
+                raise MappingError(f"{where}: scale and offset must be numbers") from None
+            component = node.get("component", "") or ""
+            if not isinstance(component, str):
+                raise MappingError(f"{where}: component must be a string")
+            nodes.append(NodeRule(node["node"], node["twin"], node["name"], kind, component, scale, offset))
+        interval = spec.get("interval_ms", 100)
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise MappingError(f"opcua[{i}]: interval_ms must be a whole number of milliseconds >= 1")
+        sources.append(OpcUaSource(spec["endpoint"], nodes, interval))
     return Mapping(topics, sources)
 
 
