@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import statistics
 import tempfile
-import time
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from twinforge.benchmarking import timed
 from twinforge.dtdl import parse_models
 from twinforge.store.repository import FolderResolver, dtmi_to_path
 
@@ -58,15 +57,6 @@ def generate(root: Path, devices: int, families: int = 100) -> list[Path]:
                 {"@type": "Command", "name": "reboot", "request": {"name": "delay", "schema": "integer"}},
             ]}))
     return out
-
-
-def timed(fn: Any, repeat: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
 
 
 def main(quick: bool, progress: Any) -> dict[str, Any]:

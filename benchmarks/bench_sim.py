@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from twinforge.benchmarking import timed
 from twinforge.graph import TwinGraph
 from twinforge.sim import Scenario, Snapshot, fork, library, sandbox, simulate
 from twinforge.sim.sweep import run_sweep
@@ -48,15 +49,6 @@ def numpy_loop(twins: dict[str, dict[str, Any]], steps: int, dt: float) -> np.nd
         steady = out + p * r
         t = steady + (t - steady) * np.exp(-dt / (r * c))
     return t
-
-
-def timed(fn: Any, repeat: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
 
 
 def main(quick: bool, progress: Any) -> dict[str, Any]:

@@ -15,6 +15,19 @@ from rich.table import Table
 from twinforge.errors import NotFound
 
 
+def timed(fn: Any, repeat: int) -> tuple[float, list[float]]:
+    """The median time of ``repeat`` calls of ``fn``, and every time (seconds)."""
+    import statistics
+    import time
+
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
 def benchmarks_dir() -> Path:
     for candidate in (Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"):
         if (candidate / "loadgen.py").exists():

@@ -40,18 +40,14 @@ _WORDS = {"AND", "OR", "NOT", "IN", "NIN", "TRUE", "FALSE", "NULL", "IS_DEFINED"
           "IS_OF_MODEL"}
 
 
-def _bad(message: str) -> InvalidArgument:
-    return InvalidArgument(message, code="InvalidArgument")
-
-
 def compile_condition(text: Any, what: str) -> Callable[[dict[str, Any]], bool]:
     """A predicate over a twin state from an expression (``temperature > 80``)."""
     if not isinstance(text, str) or not text.strip():
-        raise _bad(f"{what} is required, e.g. \"temperature > 80\"")
+        raise InvalidArgument(f"{what} is required, e.g. \"temperature > 80\"")
     try:
         query = parse_query(f"SELECT * FROM DIGITALTWINS WHERE {text}")
     except InvalidArgument as exc:
-        raise _bad(f"{what} does not parse: {exc.message}") from None
+        raise InvalidArgument(f"{what} does not parse: {exc.message}") from None
     where = query.where
     assert where is not None
     evaluator = Evaluator({}, [], lambda model: [model])
@@ -103,24 +99,24 @@ class AlertService:
 
     def parse_rule(self, rule_id: str, body: Any) -> Rule:
         if not _ID.match(rule_id):
-            raise _bad("a rule id is 1-100 letters, digits, '.', '-' or '_'")
+            raise InvalidArgument("a rule id is 1-100 letters, digits, '.', '-' or '_'")
         if not isinstance(body, dict):
-            raise _bad('a rule is {"condition": ..., "severity": ..., "for": ..., "model"?: ..., "twin"?: ...}')
+            raise InvalidArgument('a rule is {"condition": ..., "severity": ..., "for": ..., "model"?: ..., "twin"?: ...}')
         unknown = sorted(set(body) - {"id", "model", "twin", "condition", "for", "severity", "clear"})
         if unknown:
-            raise _bad(f"unknown rule field(s): {', '.join(unknown)}")
+            raise InvalidArgument(f"unknown rule field(s): {', '.join(unknown)}")
         model, twin = body.get("model"), body.get("twin")
         models = self.graph.models
         if model is not None and (not isinstance(model, str) or model not in models):
-            raise _bad(f"rule '{rule_id}': unknown model {model!r}")
+            raise InvalidArgument(f"rule '{rule_id}': unknown model {model!r}")
         if twin is not None:
             record = self.graph.store.get_twin(twin) if isinstance(twin, str) else None
             if record is None:
-                raise _bad(f"rule '{rule_id}': there is no twin {twin!r}")
+                raise InvalidArgument(f"rule '{rule_id}': there is no twin {twin!r}")
             model = model or record.model
         severity = body.get("severity", "warning")
         if severity not in SEVERITIES:
-            raise _bad(f"severity must be one of {', '.join(SEVERITIES)}")
+            raise InvalidArgument(f"severity must be one of {', '.join(SEVERITIES)}")
         hold = seconds(body.get("for", 0), "for")
         test = compile_condition(body.get("condition"), "condition")
         clear = body.get("clear")
@@ -142,7 +138,7 @@ class AlertService:
             if name.upper() in _WORDS or (start > 0 and stripped[start - 1] == "."):
                 continue
             if name not in known and not name.startswith("$"):
-                raise _bad(f"rule '{rule_id}': '{name}' is not a property or telemetry of {model}")
+                raise InvalidArgument(f"rule '{rule_id}': '{name}' is not a property or telemetry of {model}")
 
     def put_rule(self, rule_id: str, body: Any) -> Rule:
         rule = self.parse_rule(rule_id, body)
@@ -166,11 +162,11 @@ class AlertService:
     def load_rules(self, items: list[Any]) -> int:
         """Rules from a YAML file's list (each with its `id`): validated first, then put."""
         if not isinstance(items, list):
-            raise _bad("a rules file is a list of rules, each with an id")
+            raise InvalidArgument("a rules file is a list of rules, each with an id")
         parsed = []
         for k, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                raise _bad(f"rules[{k}]: each rule needs an id")
+                raise InvalidArgument(f"rules[{k}]: each rule needs an id")
             parsed.append((item["id"], item))
             self.parse_rule(item["id"], item)
         for rule_id, item in parsed:
@@ -185,9 +181,9 @@ class AlertService:
     def list_alerts(self, *, state: str | None = None, twin: str | None = None,
                     severity: str | None = None) -> list[dict[str, Any]]:
         if state is not None and state not in STATES:
-            raise _bad(f"state must be one of {', '.join(STATES)}")
+            raise InvalidArgument(f"state must be one of {', '.join(STATES)}")
         if severity is not None and severity not in SEVERITIES:
-            raise _bad(f"severity must be one of {', '.join(SEVERITIES)}")
+            raise InvalidArgument(f"severity must be one of {', '.join(SEVERITIES)}")
         out = [a for a in self._alerts() if (state is None or a["state"] == state)
                and (twin is None or a["twinId"] == twin) and (severity is None or a["severity"] == severity)]
         return sorted(out, key=lambda a: (a["raisedAt"], a["id"]))

@@ -28,10 +28,6 @@ log = logging.getLogger("twinforge.analytics")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-def _bad(message: str) -> InvalidArgument:
-    return InvalidArgument(message, code="InvalidArgument")
-
-
 @dataclass(frozen=True, slots=True)
 class DetectorSpec:
     id: str
@@ -90,20 +86,20 @@ class AnalyticsEngine:
     def _check_name(self, model: Any, name: Any, what: str) -> None:
         models = self.graph.models
         if not isinstance(model, str) or model not in models:
-            raise _bad(f"{what}: unknown model {model!r}")
+            raise InvalidArgument(f"{what}: unknown model {model!r}")
         view = models.interface(model)
         if not isinstance(name, str) or (name not in view.properties and name not in view.telemetry):
-            raise _bad(f"{what}: '{name}' is not a property or telemetry of {model}")
+            raise InvalidArgument(f"{what}: '{name}' is not a property or telemetry of {model}")
 
     def _detector_spec(self, spec_id: str, body: Any) -> DetectorSpec:
         if not _ID.match(spec_id):
-            raise _bad("a detector id is 1-100 letters, digits, '.', '-' or '_'")
+            raise InvalidArgument("a detector id is 1-100 letters, digits, '.', '-' or '_'")
         if not isinstance(body, dict):
-            raise _bad('a detector is {"model": DTMI, "name": ..., "kind": ..., "params": {}}')
+            raise InvalidArgument('a detector is {"model": DTMI, "name": ..., "kind": ..., "params": {}}')
         self._check_name(body.get("model"), body.get("name"), f"detector '{spec_id}'")
         kind, params = body.get("kind", "robust_z"), body.get("params") or {}
         if not isinstance(params, dict):
-            raise _bad("params must be an object")
+            raise InvalidArgument("params must be an object")
         make(kind, params)  # refuses an unknown kind or parameter
         return DetectorSpec(spec_id, body["model"], body["name"], kind, params)
 
@@ -133,19 +129,19 @@ class AnalyticsEngine:
         from twinforge.analytics.rul import RulModel
 
         if not _ID.match(spec_id):
-            raise _bad("a RUL attachment id is 1-100 letters, digits, '.', '-' or '_'")
+            raise InvalidArgument("a RUL attachment id is 1-100 letters, digits, '.', '-' or '_'")
         if not isinstance(body, dict) or not isinstance(body.get("path"), str):
-            raise _bad('a RUL attachment is {"model": DTMI, "path": MODEL_FILE, "sensors": [21 names]?}')
+            raise InvalidArgument('a RUL attachment is {"model": DTMI, "path": MODEL_FILE, "sensors": [21 names]?}')
         sensors = body.get("sensors") or [f"sensor{i}" for i in range(1, 22)]
         if not isinstance(sensors, list) or len(sensors) != 21:
-            raise _bad("sensors must name the 21 channels in order")
+            raise InvalidArgument("sensors must name the 21 channels in order")
         for name in sensors:
             self._check_name(body.get("model"), name, f"RUL attachment '{spec_id}'")
         if body["path"] not in self._models:
             self._models[body["path"]] = RulModel.load(body["path"])
         every = body.get("every", 1)
         if not isinstance(every, int) or every < 1:
-            raise _bad("every must be a whole number >= 1")
+            raise InvalidArgument("every must be a whole number >= 1")
         return RulSpec(spec_id, body["model"], body["path"], tuple(sensors), every)
 
     def put_rul(self, spec_id: str, body: Any) -> RulSpec:

@@ -102,7 +102,8 @@ def apply_patch(doc: Any, patch: Any) -> Any:
         raise PatchError("a JSON Patch must be an array of operations")
     result = copy.deepcopy(doc)
     for n, op in enumerate(patch):
-        if not isinstance(op, dict) or op.get("op") not in _OPS:
+        kind_value = op.get("op") if isinstance(op, dict) else None
+        if not isinstance(kind_value, str) or kind_value not in _OPS:
             raise PatchError(f"operation {n} must be an object whose 'op' is one of {sorted(_OPS)}")
         if "path" not in op:
             raise PatchError(f"operation {n} ({op['op']}) has no 'path'")

@@ -28,10 +28,6 @@ from twinforge.sim.scenario import Scenario
 METHODS = ("SLSQP", "COBYLA", "trust-constr", "differential_evolution")
 
 
-def _bad(message: str) -> InvalidArgument:
-    return InvalidArgument(message, code="InvalidArgument")
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
     twin: str
@@ -59,23 +55,23 @@ class Problem:
                     or not isinstance(bounds, list) or len(bounds) != 2 \
                     or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) \
                     or bounds[0] >= bounds[1]:
-                raise _bad(f"{where}: a decision variable is {{twin, property, bounds: [low, high]}}, low < high")
+                raise InvalidArgument(f"{where}: a decision variable is {{twin, property, bounds: [low, high]}}, low < high")
             initial = v.get("initial", (bounds[0] + bounds[1]) / 2)
             variables.append(Decision(v["twin"], v["property"], float(bounds[0]), float(bounds[1]),
                                       float(np.clip(initial, bounds[0], bounds[1]))))
         if not variables:
-            raise _bad("optimise.variables is empty")
+            raise InvalidArgument("optimise.variables is empty")
         objective = block.get("minimise", block.get("minimize"))
         if objective not in kpis:
-            raise _bad(f"optimise.minimise must name a KPI of the scenario ({', '.join(sorted(kpis)) or 'none'})")
+            raise InvalidArgument(f"optimise.minimise must name a KPI of the scenario ({', '.join(sorted(kpis)) or 'none'})")
         constraints = []
         for k, c in enumerate(block.get("constraints") or []):
             if not isinstance(c, dict) or c.get("kpi") not in kpis or ("min" not in c and "max" not in c):
-                raise _bad(f"optimise.constraints[{k}]: a constraint is {{kpi, min and/or max}} on a scenario KPI")
+                raise InvalidArgument(f"optimise.constraints[{k}]: a constraint is {{kpi, min and/or max}} on a scenario KPI")
             constraints.append((c["kpi"], c.get("min"), c.get("max")))
         method = block.get("method", "SLSQP")
         if method not in METHODS:
-            raise _bad(f"optimise.method must be one of {', '.join(METHODS)}")
+            raise InvalidArgument(f"optimise.method must be one of {', '.join(METHODS)}")
         budget = block.get("maxEvaluations", 200)
         return cls(tuple(variables), objective, tuple(constraints), method, int(budget))
 
@@ -102,13 +98,13 @@ def optimise(scenario: Scenario, snapshot: Snapshot, *, registry: Registry | Non
     from scipy import optimize
 
     if scenario.optimise is None:
-        raise _bad("the scenario has no optimise block")
+        raise InvalidArgument("the scenario has no optimise block")
     registry = registry or default_registry()
     problem = Problem.parse(scenario.optimise, {k.name for k in scenario.kpis})
     scenario.check(snapshot, registry)
     for d in problem.variables:
         if d.twin not in snapshot.twins:
-            raise _bad(f"optimise variable: twin '{d.twin}' is not in the scope")
+            raise InvalidArgument(f"optimise variable: twin '{d.twin}' is not in the scope")
     lows = np.array([d.low for d in problem.variables])
     spans = np.array([d.high - d.low for d in problem.variables])
     cache: dict[tuple[float, ...], dict[str, float]] = {}

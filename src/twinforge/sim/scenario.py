@@ -27,10 +27,6 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 MAX_STEPS = 10_000_000
 
 
-def _bad(message: str) -> InvalidArgument:
-    return InvalidArgument(message, code="InvalidArgument")
-
-
 @dataclass(frozen=True, slots=True)
 class Kpi:
     name: str
@@ -77,24 +73,24 @@ class Scenario:
             else:
                 doc = json.loads(text)
         except Exception as exc:
-            raise _bad(f"the scenario is not valid {'YAML' if yaml else 'JSON'}: {exc}") from None
+            raise InvalidArgument(f"the scenario is not valid {'YAML' if yaml else 'JSON'}: {exc}") from None
         return cls.from_dict(doc)
 
     @classmethod
     def from_dict(cls, doc: Any) -> Scenario:
         if not isinstance(doc, dict):
-            raise _bad("a scenario is a JSON/YAML object with id, scope, horizon, step, ...")
+            raise InvalidArgument("a scenario is a JSON/YAML object with id, scope, horizon, step, ...")
         known = {"id", "scope", "asOf", "horizon", "step", "overrides", "kpis", "record", "seed", "sweep",
                  "optimise", "optimize", "description"}
         unknown = sorted(set(doc) - known)
         if unknown:
-            raise _bad(f"unknown scenario field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise InvalidArgument(f"unknown scenario field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         sid = doc.get("id")
         if not isinstance(sid, str) or not _ID.match(sid):
-            raise _bad("the scenario needs an id: 1-100 letters, digits, '.', '-' or '_'")
+            raise InvalidArgument("the scenario needs an id: 1-100 letters, digits, '.', '-' or '_'")
         scope = doc.get("scope")
         if not isinstance(scope, str) or not scope.strip():
-            raise _bad("the scenario needs a scope: a query selecting twins")
+            raise InvalidArgument("the scenario needs a scope: a query selecting twins")
         as_of = doc.get("asOf")
         if as_of is not None:
             from twinforge.history import parse_time
@@ -104,25 +100,25 @@ class Scenario:
         horizon = seconds(doc.get("horizon"), "horizon")
         step = seconds(doc.get("step"), "step")
         if horizon <= 0 or step <= 0:
-            raise _bad("horizon and step must be longer than zero")
+            raise InvalidArgument("horizon and step must be longer than zero")
         if step > horizon:
-            raise _bad(f"step ({doc.get('step')}) is longer than the horizon ({doc.get('horizon')})")
+            raise InvalidArgument(f"step ({doc.get('step')}) is longer than the horizon ({doc.get('horizon')})")
         if horizon / step > MAX_STEPS:
-            raise _bad(f"horizon/step is {horizon / step:,.0f} steps; the limit is {MAX_STEPS:,}")
+            raise InvalidArgument(f"horizon/step is {horizon / step:,.0f} steps; the limit is {MAX_STEPS:,}")
         record = doc.get("record")
         record_s = seconds(record, "record") if record is not None else None
         overrides = [cls._override(o, k) for k, o in enumerate(doc.get("overrides") or [])]
         kpis = [cls._kpi(k, i) for i, k in enumerate(doc.get("kpis") or [])]
         names = [k.name for k in kpis]
         if len(set(names)) != len(names):
-            raise _bad("KPI names must be unique")
+            raise InvalidArgument("KPI names must be unique")
         seed = doc.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
-            raise _bad("seed must be an integer")
+            raise InvalidArgument("seed must be an integer")
         optimise = doc.get("optimise", doc.get("optimize"))
         for block, what in ((doc.get("sweep"), "sweep"), (optimise, "optimise")):
             if block is not None and not isinstance(block, dict):
-                raise _bad(f"{what} must be an object")
+                raise InvalidArgument(f"{what} must be an object")
         return cls(sid, scope, horizon, step, overrides, kpis, as_of, record_s, seed, doc.get("sweep"),
                    optimise, doc)
 
@@ -130,35 +126,35 @@ class Scenario:
     def _override(o: Any, k: int) -> Override:
         where = f"overrides[{k}]"
         if not isinstance(o, dict) or not isinstance(o.get("twin"), str) or not isinstance(o.get("property"), str):
-            raise _bad(f"{where}: an override is {{twin, property, value}} or {{twin, property, series}}")
+            raise InvalidArgument(f"{where}: an override is {{twin, property, value}} or {{twin, property, series}}")
         if ("value" in o) == ("series" in o):
-            raise _bad(f"{where}: give either value or series")
+            raise InvalidArgument(f"{where}: give either value or series")
         if "value" in o:
             value = o["value"]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise _bad(f"{where}: value must be a number, got {value!r}")
+                raise InvalidArgument(f"{where}: value must be a number, got {value!r}")
             return Override(o["twin"], o["property"], float(value))
         series = o["series"]
         if not isinstance(series, list) or not series:
-            raise _bad(f"{where}: series is a list of [duration, value] points")
+            raise InvalidArgument(f"{where}: series is a list of [duration, value] points")
         points = []
         for p in series:
             if not isinstance(p, list | tuple) or len(p) != 2 or isinstance(p[1], bool) \
                     or not isinstance(p[1], (int, float)):
-                raise _bad(f"{where}: each series point is [duration, value], got {p!r}")
+                raise InvalidArgument(f"{where}: each series point is [duration, value], got {p!r}")
             points.append((seconds(p[0], f"{where} series time"), float(p[1])))
         if any(b[0] < a[0] for a, b in itertools.pairwise(points)):
-            raise _bad(f"{where}: series times must not go back")
+            raise InvalidArgument(f"{where}: series times must not go back")
         return Override(o["twin"], o["property"], None, tuple(points))
 
     @staticmethod
     def _kpi(k: Any, i: int) -> Kpi:
         where = f"kpis[{i}]"
         if not isinstance(k, dict) or not all(isinstance(k.get(f), str) for f in ("name", "twin", "property")):
-            raise _bad(f"{where}: a KPI is {{name, twin, property, agg}}")
+            raise InvalidArgument(f"{where}: a KPI is {{name, twin, property, agg}}")
         agg = k.get("agg", "last")
         if agg not in KPI_AGGREGATES:
-            raise _bad(f"{where}: agg must be one of {', '.join(KPI_AGGREGATES)}, not {agg!r}")
+            raise InvalidArgument(f"{where}: agg must be one of {', '.join(KPI_AGGREGATES)}, not {agg!r}")
         return Kpi(k["name"], k["twin"], k["property"], agg)
 
     # -- checking against the graph -----------------------------------------
@@ -170,7 +166,7 @@ class Scenario:
                                  + [(f"KPI '{k.name}'", k.twin, k.property) for k in self.kpis]):
             doc = snapshot.twins.get(twin)
             if doc is None:
-                raise _bad(f"{what}: twin '{twin}' is not in the scope ({len(snapshot.twins)} twin(s) selected)")
+                raise InvalidArgument(f"{what}: twin '{twin}' is not in the scope ({len(snapshot.twins)} twin(s) selected)")
             model = doc["$metadata"]["$model"]
             view = models.interface(model)
             behaviour = registry.for_model(models, model)
@@ -178,7 +174,7 @@ class Scenario:
             if behaviour is not None:
                 known |= {v.name for v in behaviour.variables}
             if name not in known:
-                raise _bad(f"{what}: '{name}' is not a property or telemetry of twin '{twin}' ({model})")
+                raise InvalidArgument(f"{what}: '{name}' is not a property or telemetry of twin '{twin}' ({model})")
 
     # -- running ----------------------------------------------------------
 

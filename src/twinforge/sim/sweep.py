@@ -38,10 +38,6 @@ DISTRIBUTIONS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "lognorm
 SEP = "#run"
 
 
-def _bad(message: str) -> InvalidArgument:
-    return InvalidArgument(message, code="InvalidArgument")
-
-
 @dataclass(frozen=True, slots=True)
 class SweepParameter:
     twin: str
@@ -73,32 +69,32 @@ class Sweep:
         for k, p in enumerate(block.get("parameters") or []):
             where = f"sweep.parameters[{k}]"
             if not isinstance(p, dict) or not isinstance(p.get("twin"), str) or not isinstance(p.get("property"), str):
-                raise _bad(f"{where}: a sweep parameter is {{twin, property, values | distribution}}")
+                raise InvalidArgument(f"{where}: a sweep parameter is {{twin, property, values | distribution}}")
             if ("values" in p) == ("distribution" in p):
-                raise _bad(f"{where}: give either values (a grid) or a distribution")
+                raise InvalidArgument(f"{where}: give either values (a grid) or a distribution")
             if "values" in p:
                 values = p["values"]
                 if not isinstance(values, list) or not values or not all(
                         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                    raise _bad(f"{where}: values must be a non-empty list of numbers")
+                    raise InvalidArgument(f"{where}: values must be a non-empty list of numbers")
                 params.append(SweepParameter(p["twin"], p["property"], tuple(float(v) for v in values)))
                 continue
             d = p["distribution"]
             kind = d.get("type") if isinstance(d, dict) else None
             if kind not in DISTRIBUTIONS:
-                raise _bad(f"{where}: distribution type must be one of {', '.join(DISTRIBUTIONS)}")
+                raise InvalidArgument(f"{where}: distribution type must be one of {', '.join(DISTRIBUTIONS)}")
             needed = DISTRIBUTIONS[kind]
             if not all(isinstance(d.get(f), (int, float)) for f in needed):
-                raise _bad(f"{where}: a {kind} distribution needs {', '.join(needed)}")
+                raise InvalidArgument(f"{where}: a {kind} distribution needs {', '.join(needed)}")
             params.append(SweepParameter(p["twin"], p["property"], distribution=dict(d)))
         if not params:
-            raise _bad("sweep.parameters is empty")
+            raise InvalidArgument("sweep.parameters is empty")
         runs = block.get("runs", 1)
         if not isinstance(runs, int) or runs < 1:
-            raise _bad("sweep.runs must be a whole number >= 1")
+            raise InvalidArgument("sweep.runs must be a whole number >= 1")
         pct = block.get("percentiles", [5, 50, 95])
         if not isinstance(pct, list) or not all(isinstance(x, (int, float)) and 0 <= x <= 100 for x in pct):
-            raise _bad("sweep.percentiles must be numbers between 0 and 100")
+            raise InvalidArgument("sweep.percentiles must be numbers between 0 and 100")
         return cls(tuple(params), runs, tuple(float(x) for x in pct))
 
     def override_sets(self, seed: int) -> list[list[Override]]:
@@ -176,12 +172,12 @@ def run_sweep(scenario: Scenario, snapshot: Snapshot, *, registry: Registry | No
     from twinforge.errors import MissingDependency
 
     if scenario.sweep is None:
-        raise _bad("the scenario has no sweep block")
+        raise InvalidArgument("the scenario has no sweep block")
     sweep = Sweep.parse(scenario.sweep)
     scenario.check(snapshot, registry or default_registry())
     for p in sweep.parameters:
         if p.twin not in snapshot.twins:
-            raise _bad(f"sweep parameter: twin '{p.twin}' is not in the scope")
+            raise InvalidArgument(f"sweep parameter: twin '{p.twin}' is not in the scope")
     sets = sweep.override_sets(scenario.seed)
     chunks = [sets[i:i + batch] for i in range(0, len(sets), batch)]
     try:
