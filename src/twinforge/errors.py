@@ -58,5 +58,17 @@ class MissingDependency(TwinforgeError):
     code = "MissingDependency"
 
 
-__all__ = ["Conflict", "InvalidArgument", "MissingDependency", "NotFound", "PreconditionFailed",
-           "QueryTimeout", "TwinforgeError", "ValidationError"]
+class Unauthenticated(TwinforgeError):
+    """No valid credentials: a missing, unknown, expired or revoked token."""
+
+    code = "Unauthorized"
+
+
+class Forbidden(TwinforgeError):
+    """Valid credentials without the right: a reader writing, access outside a token's scope."""
+
+    code = "Forbidden"
+
+
+__all__ = ["Conflict", "Forbidden", "InvalidArgument", "MissingDependency", "NotFound", "PreconditionFailed",
+           "QueryTimeout", "TwinforgeError", "Unauthenticated", "ValidationError"]

@@ -60,7 +60,7 @@ def _analytics(graph: TwinGraph, bus: Any, ingestor: Any) -> tuple[Any, Any]:
 
 
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
-               query_timeout: float = 10.0, scenario_dir: str | None = None) -> FastAPI:
+               query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
@@ -122,9 +122,14 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
         return error_response(exc.status_code, code, str(exc.detail))
 
     app.add_middleware(FastPathMiddleware, graph=graph)
+    if auth:
+        from twinforge.auth import AuthMiddleware
+
+        app.add_middleware(AuthMiddleware, graph=graph)  # outermost: before the fast path
 
     from twinforge.api.docs import router as docs_router
     from twinforge.api.routes import router
+    from twinforge.api.routes_audit import router as audit_router
     from twinforge.api.routes_data import router as data_router
     from twinforge.api.routes_events import router as events_router
     from twinforge.api.routes_jobs import router as jobs_router
@@ -152,5 +157,6 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.include_router(jobs_router)
     app.include_router(scenarios_router)
     app.include_router(predict_router)
+    app.include_router(audit_router)
     app.include_router(docs_router)
     return app

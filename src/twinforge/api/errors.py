@@ -11,17 +11,21 @@ from typing import Any
 from twinforge.dtdl import ModelError
 from twinforge.errors import (
     Conflict,
+    Forbidden,
     InvalidArgument,
     MissingDependency,
     NotFound,
     PreconditionFailed,
     QueryTimeout,
     TwinforgeError,
+    Unauthenticated,
     ValidationError,
 )
 
 # Most specific first: the first class an error is an instance of gives its status.
 STATUS: tuple[tuple[type[TwinforgeError], int], ...] = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
     (PreconditionFailed, 412),

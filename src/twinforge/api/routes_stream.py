@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -15,6 +17,20 @@ from twinforge.events import EventBus, EventFilter, envelope
 
 router = APIRouter()
 HEARTBEAT_SECONDS = 15.0
+
+
+def _scoped(event_filter: EventFilter, asgi_scope: Any) -> EventFilter:
+    """Under --auth with a scoped token, only events of twins in its scope."""
+    in_scope = (asgi_scope.get("state") or {}).get("twin_in_scope")
+    if in_scope is None:
+        return event_filter
+    before = event_filter.custom
+
+    def custom(envelope: dict[str, Any]) -> bool:
+        twin = str(envelope.get("subject") or "").split("/", 1)[0]
+        return bool(in_scope(twin)) and (before is None or before(envelope))
+
+    return dataclasses.replace(event_filter, custom=custom)
 
 
 def _filter(app_state: object, params: object) -> tuple[EventFilter, int | None]:
@@ -32,6 +48,7 @@ def _filter(app_state: object, params: object) -> tuple[EventFilter, int | None]
                     "resume with Last-Event-ID)")
 async def stream_sse(request: Request) -> StreamingResponse:
     event_filter, after = _filter(request.app.state, request.query_params)
+    event_filter = _scoped(event_filter, request.scope)
     header = request.headers.get("last-event-id")
     if header is not None and header.isdigit():
         after = int(header)
@@ -62,6 +79,7 @@ async def stream_sse(request: Request) -> StreamingResponse:
 async def stream_ws(websocket: WebSocket) -> None:
     try:
         event_filter, after = _filter(websocket.app.state, websocket.query_params)
+        event_filter = _scoped(event_filter, websocket.scope)
     except InvalidArgument as exc:
         await websocket.close(code=1008, reason=exc.message[:120])
         return

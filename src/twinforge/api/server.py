@@ -44,6 +44,7 @@ class ServerConfig:
     mqtt_client_id: str = "twinforge-ingest"
     mapping: Path | None = None
     rules: Path | None = None  # alert rules (YAML list) put at start-up
+    auth: bool = False  # bearer tokens, roles, scopes and the audit log
     retention: str | None = None
     downsample_after: str | None = None
     downsample_bucket: str = "1h"
@@ -143,7 +144,7 @@ class Server:
 
         config = self.config
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
-                                 query_timeout=config.query_timeout)
+                                 query_timeout=config.query_timeout, auth=config.auth)
         if config.rules is not None:
             import yaml
 

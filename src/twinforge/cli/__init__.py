@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from twinforge import __version__
+from twinforge.cli.auth import audit, tokens_app
 from twinforge.cli.common import CliError, err
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
@@ -42,6 +43,8 @@ app.command()(history)
 app.command()(simulate)
 app.command()(optimise)
 app.command()(forecast)
+app.command()(audit)
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(rul_app, name="rul")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(models_app, name="models")
@@ -94,4 +97,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["CliError", "app", "bench", "forecast", "history", "main", "optimise", "query", "serve", "simulate"]
+__all__ = ["CliError", "app", "audit", "bench", "forecast", "history", "main", "optimise", "query", "serve", "simulate"]

@@ -35,6 +35,8 @@ def serve(
         "--mqtt-ca", help="CA certificate (PEM) to trust for an mqtts:// broker.")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
+    auth: Annotated[bool, typer.Option("--auth", help="Require bearer tokens (see `twinforge tokens`): "
+                                                      "roles, scopes and the audit log.")] = False,
     rules: Annotated[Path | None, typer.Option(
         "--rules", help="Alert rules (a YAML list, each with an id) to put at start-up.")] = None,
     retention: Annotated[str | None, typer.Option(
@@ -50,11 +52,14 @@ def serve(
     from twinforge.api.server import Server, ServerConfig
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
-                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, rules=rules, retention=retention,
+                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, log_level=log_level)
     server = Server(config)
     server.preflight()
+    if not auth and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"warning: serving on {host} without --auth: anyone who reaches this port can read and "
+                  "change every twin", markup=False)
     server.graph = open_graph(db, write=True)
     server.run(_announce)
 

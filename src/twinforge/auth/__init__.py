@@ -1,0 +1,6 @@
+"""Tokens, roles, scopes and the audit log (``twinforge serve --auth``)."""
+
+from twinforge.auth.middleware import AuthMiddleware, read_audit, record_audit
+from twinforge.auth.tokens import ROLES, Token, Tokens
+
+__all__ = ["ROLES", "AuthMiddleware", "Token", "Tokens", "read_audit", "record_audit"]

@@ -1,0 +1,180 @@
+"""Authentication, roles, scopes and the audit log, as plain ASGI in front of everything
+(so the fast path, the routes, `/query` and `/stream` are all covered).
+
+- No valid bearer token: 401 (`GET /health` stays open for load balancers).
+- A reader may read and query; a writer may also change; `/audit` and `/jobs` are for admins.
+- A scoped token reaches only twins in its scope (`/digitaltwins/{id}/...`), `/query` results
+  are filtered to its twins (rows without a twin are dropped), `/stream` carries only its
+  twins' events, models may be read; anything else is 403.
+- Every change (and every refused request) is written to the audit log: who, what, when,
+  from where, the outcome. Secrets are never written anywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+
+import orjson
+
+from twinforge.api.errors import error_body, status_of
+from twinforge.auth.tokens import Token, Tokens
+from twinforge.errors import Forbidden, TwinforgeError
+from twinforge.history.timeutil import from_us, now_us
+
+if TYPE_CHECKING:
+    from twinforge.graph import TwinGraph
+
+READS = {"GET", "HEAD", "OPTIONS"}
+ADMIN = ("/audit", "/jobs")
+SCOPED_OPEN = ("/digitaltwins/", "/query", "/stream", "/models")
+
+
+class AuthMiddleware:
+    """Bearer tokens, roles, scopes and the audit log for every HTTP and WebSocket request."""
+
+    def __init__(self, app: Any, graph: TwinGraph) -> None:
+        self.app = app
+        self.graph = graph
+        self.tokens = Tokens(graph.store)
+
+    # -- scope ------------------------------------------------------------
+
+    def in_scope(self, token: Token, twin_id: str) -> bool:
+        if not token.scoped:
+            return True
+        if any(twin_id.startswith(prefix) for prefix in token.twins):
+            return True
+        if token.models:
+            record = self.graph.store.get_twin(twin_id)
+            if record is None:
+                return False
+            models = self.graph.models
+            return any(record.model == m or (record.model in models and m in models and models.is_of_model(record.model, m))
+                       for m in token.models)
+        return False
+
+    def check(self, token: Token, method: str, path: str) -> None:
+        if path.startswith(ADMIN) and token.role != "admin":
+            raise Forbidden(f"{path} is for admins; token '{token.name}' is a {token.role}")
+        read = method in READS or (method == "POST" and path == "/query")
+        if not read and token.role == "reader":
+            raise Forbidden(f"token '{token.name}' is a reader: it may not {method} {path}")
+        if not token.scoped:
+            return
+        if not path.startswith(SCOPED_OPEN) or (path.startswith("/models") and not read):
+            raise Forbidden(f"{method} {path} is outside the scope of token '{token.name}'")
+        if path.startswith("/digitaltwins/"):
+            twin_id = unquote(path[len("/digitaltwins/"):].split("/", 1)[0])
+            if not self.in_scope(token, twin_id):
+                raise Forbidden(f"twin '{twin_id}' is outside the scope of token '{token.name}'")
+
+    # -- ASGI ---------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and scope["path"] == "/health"):
+            await self.app(scope, receive, send)
+            return
+        method = scope.get("method", "GET")
+        path = scope["path"]
+        secret = None
+        for key, value in scope.get("headers", []):
+            if key == b"authorization" and value[:7].lower() == b"bearer ":
+                secret = value[7:].decode("latin-1").strip()
+        if secret is None and scope["type"] == "websocket":  # browsers cannot set headers on a WebSocket
+            secret = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token") or [None])[0]
+        client = (scope.get("client") or ("", 0))[0]
+        verified: Token | None = None
+        try:
+            token = verified = self.tokens.verify(secret)
+            self.check(token, method, path)
+        except TwinforgeError as exc:
+            self._audit(verified.name if verified else None, method, path, client, status_of(exc), exc.code)
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+                return
+            headers = [(b"content-type", b"application/json")]
+            if status_of(exc) == 401:
+                headers.append((b"www-authenticate", b'Bearer realm="twinforge"'))
+            await send({"type": "http.response.start", "status": status_of(exc), "headers": headers})
+            await send({"type": "http.response.body", "body": orjson.dumps(error_body(exc))})
+            return
+        scope.setdefault("state", {})["auth"] = token
+        if token.scoped:
+            scope["state"]["twin_in_scope"] = lambda twin: self.in_scope(token, twin)
+        write = not (method in READS or (method == "POST" and path == "/query")) and scope["type"] == "http"
+        status = [0]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        if token.scoped and path == "/query" and method == "POST":
+            await self._filtered_query(scope, receive, send, token)
+        else:
+            await self.app(scope, receive, sending if write else send)
+        if write:
+            self._audit(token.name, method, path, client, status[0], None)
+
+    async def _filtered_query(self, scope: Any, receive: Any, send: Any, token: Token) -> None:
+        """Run /query, then keep only the rows whose twins are all in the token's scope."""
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def collect(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, collect)
+        body = b"".join(chunks)
+        if start.get("status") == 200:
+            data = orjson.loads(body)
+            data["value"] = [row for row in data.get("value", []) if self._row_in_scope(token, row)]
+            body = orjson.dumps(data)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _row_in_scope(self, token: Token, row: Any) -> bool:
+        ids: list[str] = []
+        if isinstance(row, dict):
+            if isinstance(row.get("$dtId"), str):
+                ids.append(row["$dtId"])
+            for value in row.values():
+                if isinstance(value, dict) and isinstance(value.get("$dtId"), str):
+                    ids.append(value["$dtId"])
+                if isinstance(value, dict) and isinstance(value.get("$sourceId"), str):
+                    ids.append(value["$sourceId"])
+        return bool(ids) and all(self.in_scope(token, t) for t in ids)
+
+    def _audit(self, actor: str | None, method: str, path: str, client: str, status: int, code: str | None) -> None:
+        record_audit(self.graph, {"actor": actor, "method": method, "path": path, "from": client,
+                                  "status": status, "outcome": "ok" if 200 <= status < 400 else (code or "error")})
+
+
+def record_audit(graph: TwinGraph, entry: dict[str, Any]) -> None:
+    """Append one audit entry (time added)."""
+    now = now_us()
+    entry = {"time": from_us(now), **entry}
+    path = entry.get("path") or ""
+    if path.startswith("/digitaltwins/"):
+        entry["twin"] = unquote(path[len("/digitaltwins/"):].split("/", 1)[0])
+    graph.store.put_setting(f"audit:{now:020d}:{uuid.uuid4().hex[:8]}", orjson.dumps(entry).decode())
+
+
+def read_audit(graph: TwinGraph, *, twin: str | None = None, actor: str | None = None, start: str | None = None,
+               end: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Audit entries, oldest first, filtered by twin, actor and time range (ISO 8601)."""
+    def keep(e: dict[str, Any]) -> bool:
+        return ((twin is None or e.get("twin") == twin) and (actor is None or e.get("actor") == actor)
+                and (start is None or e["time"] >= start) and (end is None or e["time"] < end))
+    rows = [orjson.loads(raw) for _, raw in graph.store.list_settings("audit:")]
+    return [e for e in rows if keep(e)][:limit]
+
+
+__all__ = ["AuthMiddleware", "read_audit", "record_audit"]

@@ -1,0 +1,123 @@
+"""Bearer tokens with a role and an optional scope, kept in the store as hashes only.
+
+Roles: ``reader`` (reads and queries), ``writer`` (and changes), ``admin`` (and the audit
+log, jobs, tokens). A scope narrows a token to twins: ``model:DTMI`` (twins of that model or
+of a model extending it) or ``twins:PREFIX`` (twin ids starting with it); several may be
+given, and a twin in any of them is in scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from twinforge.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
+from twinforge.history.timeutil import from_us, now_us, parse_duration
+
+if TYPE_CHECKING:
+    from twinforge.store.base import SettingStore
+
+ROLES = ("reader", "writer", "admin")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Token:
+    """A token as stored: never the secret itself."""
+
+    name: str
+    role: str
+    hash: str
+    created: str
+    expires: str | None = None
+    revoked: bool = False
+    models: list[str] = field(default_factory=list)
+    twins: list[str] = field(default_factory=list)  # id prefixes
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.models or self.twins)
+
+    def to_json(self, *, secret_hash: bool = False) -> dict[str, Any]:
+        out = asdict(self)
+        if not secret_hash:
+            out.pop("hash")
+        return out
+
+
+def parse_scope(items: list[str]) -> tuple[list[str], list[str]]:
+    models, twins = [], []
+    for item in items:
+        kind, _, value = item.partition(":")
+        if kind == "model" and value.startswith("dtmi:"):
+            models.append(value)
+        elif kind == "twins" and value:
+            twins.append(value)
+        else:
+            raise InvalidArgument(f"a scope is model:DTMI or twins:PREFIX, not {item!r}")
+    return models, twins
+
+
+class Tokens:
+    """Creating, listing, revoking and checking tokens."""
+
+    def __init__(self, store: SettingStore) -> None:
+        self.store = store
+
+    def create(self, name: str, role: str, *, scope: list[str] | None = None,
+               expires: str | None = None) -> tuple[Token, str]:
+        """A new token and its secret (shown once; only its hash is kept)."""
+        if not _NAME.match(name):
+            raise InvalidArgument("a token name is 1-100 letters, digits, '.', '_', '@' or '-'")
+        if role not in ROLES:
+            raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if self.store.get_setting(f"token:{name}") is not None:
+            raise Conflict(f"a token called '{name}' exists already (revoke it first)", code="TokenExists")
+        models, twins = parse_scope(scope or [])
+        until = from_us(now_us() + parse_duration(expires)) if expires else None
+        secret = "tf_" + secrets.token_urlsafe(32)
+        token = Token(name, role, digest(secret), from_us(now_us()), until, False, models, twins)
+        self.store.put_setting(f"token:{name}", orjson.dumps(token.to_json(secret_hash=True)).decode())
+        self.store.put_setting(f"tokenhash:{token.hash}", name)
+        return token, secret
+
+    def get(self, name: str) -> Token:
+        raw = self.store.get_setting(f"token:{name}")
+        if raw is None:
+            raise NotFound(f"there is no token '{name}'", code="TokenNotFound")
+        return Token(**orjson.loads(raw))
+
+    def list_tokens(self) -> list[Token]:
+        return [Token(**orjson.loads(raw)) for _, raw in self.store.list_settings("token:")]
+
+    def revoke(self, name: str) -> Token:
+        token = self.get(name)
+        token.revoked = True
+        self.store.put_setting(f"token:{name}", orjson.dumps(token.to_json(secret_hash=True)).decode())
+        return token
+
+    def verify(self, secret: str | None) -> Token:
+        """The token a bearer secret stands for; `Unauthenticated` saying why otherwise."""
+        if not secret:
+            raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
+        name = self.store.get_setting(f"tokenhash:{digest(secret)}")
+        if name is None:
+            raise Unauthenticated("the bearer token is not known")
+        token = self.get(name)
+        if token.revoked:
+            raise Unauthenticated(f"token '{name}' was revoked")
+        if token.expires is not None and token.expires < from_us(now_us()):
+            raise Unauthenticated(f"token '{name}' expired at {token.expires}")
+        return token
+
+
+__all__ = ["ROLES", "Token", "Tokens", "digest", "parse_scope"]

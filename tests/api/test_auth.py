@@ -1,0 +1,141 @@
+"""`serve --auth` over a real server: each role refused where it must be, scopes on twins,
+`/query` and `/stream`, expired and revoked tokens, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.graph.models import PLANT, pump, tank
+from tests.servers import running_api
+from tests.test_cli import tf
+from twinforge.auth import Tokens
+from twinforge.graph import TwinGraph
+
+
+@pytest.fixture
+def setup(graph: TwinGraph) -> Iterator[tuple[str, dict[str, str]]]:
+    graph.add_models(PLANT)
+    graph.create_twin("p1", pump())
+    graph.create_twin("t1", tank())
+    graph.create_twin("site-a-t2", tank())
+    tokens = Tokens(graph.store)
+    secrets = {role: tokens.create(role, role)[1] for role in ("reader", "writer", "admin")}
+    secrets["tanks"] = tokens.create("tanks", "writer", scope=["model:dtmi:test:Tank;1"])[1]
+    secrets["site-a"] = tokens.create("site-a", "reader", scope=["twins:site-a-"])[1]
+    secrets["old"] = tokens.create("old", "admin", expires="1ms")[1]
+    secrets["gone"] = tokens.create("gone", "admin")[1]
+    tokens.revoke("gone")
+    time.sleep(0.01)
+    with running_api(graph, auth=True) as url:
+        yield url, secrets
+
+
+def client(url: str, secret: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=20)
+
+
+PATCH = [{"op": "add", "path": "/name", "value": "x"}]
+
+
+def test_no_valid_token_is_401(setup: tuple[str, dict[str, str]]) -> None:
+    url, secrets = setup
+    for secret, message in [(None, "bearer token is required"), ("tf_nope", "not known"),
+                            (secrets["old"], "expired"), (secrets["gone"], "revoked")]:
+        with client(url, secret) as c:
+            r = c.get("/digitaltwins/p1")
+            assert r.status_code == 401 and message in r.json()["error"]["message"], r.text
+            assert r.headers["www-authenticate"].startswith("Bearer")
+            assert c.post("/query", json={"query": "SELECT * FROM DIGITALTWINS"}).status_code == 401
+    with client(url, None) as c:
+        assert c.get("/health").status_code == 200  # the liveness probe stays open
+
+
+def test_each_role_is_refused_where_it_must_be(setup: tuple[str, dict[str, str]]) -> None:
+    url, s = setup
+    with client(url, s["reader"]) as c:
+        assert c.get("/digitaltwins/p1").status_code == 200
+        assert c.post("/query", json={"query": "SELECT * FROM DIGITALTWINS"}).status_code == 200
+        r = c.patch("/digitaltwins/p1", json=PATCH)
+        assert r.status_code == 403 and "reader" in r.json()["error"]["message"]
+        assert c.put("/digitaltwins/p9", json=pump()).status_code == 403
+        assert c.get("/audit").status_code == 403
+    with client(url, s["writer"]) as c:
+        assert c.patch("/digitaltwins/p1", json=PATCH).status_code == 204
+        assert c.get("/audit").status_code == 403 and c.get("/jobs/imports").status_code == 403
+    with client(url, s["admin"]) as c:
+        assert c.get("/jobs/imports").status_code == 200
+        rows = c.get("/audit", params={"twin": "p1"}).json()["value"]
+        assert [(r["actor"], r["method"], r["status"]) for r in rows] == [("reader", "PATCH", 403),
+                                                                           ("writer", "PATCH", 204)]
+        assert rows[1]["outcome"] == "ok" and rows[0]["outcome"] == "Forbidden" and rows[0]["from"]
+        refused = c.get("/audit", params={"actor": "reader"}).json()["value"]
+        assert {r["path"] for r in refused} >= {"/digitaltwins/p1", "/digitaltwins/p9", "/audit"}
+
+
+def test_scopes_on_twins_query_and_stream(setup: tuple[str, dict[str, str]]) -> None:
+    url, s = setup
+    with client(url, s["tanks"]) as c:
+        assert c.patch("/digitaltwins/t1", json=PATCH).status_code == 204
+        r = c.patch("/digitaltwins/p1", json=PATCH)
+        assert r.status_code == 403 and "outside the scope" in r.json()["error"]["message"]
+        rows = c.post("/query", json={"query": "SELECT * FROM DIGITALTWINS"}).json()["value"]
+        assert sorted(r["$dtId"] for r in rows) == ["site-a-t2", "t1"]
+        assert c.get("/models").status_code == 200
+        assert c.put("/eventroutes/r", json={"endpointName": "x", "filter": "true"}).status_code == 403
+    with client(url, s["site-a"]) as c:
+        assert c.get("/digitaltwins/site-a-t2").status_code == 200
+        assert c.get("/digitaltwins/t1").status_code == 403
+        rows = c.post("/query", json={"query": "SELECT T.$dtId FROM DIGITALTWINS T"}).json()["value"]
+        assert rows == [{"$dtId": "site-a-t2"}]
+        rows = c.post("/query", json={"query": "SELECT T.name FROM DIGITALTWINS T"}).json()["value"]
+        assert rows == []  # rows that name no twin cannot be scoped: dropped
+    seen: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with client(url, s["site-a"]) as c, c.stream("GET", "/stream") as stream:
+            opened.set()
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:])["subject"])
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(5)
+    time.sleep(0.3)
+    with client(url, s["admin"]) as c:
+        c.patch("/digitaltwins/t1", json=[{"op": "replace", "path": "/name", "value": "y"}])
+        c.patch("/digitaltwins/site-a-t2", json=PATCH)
+    listener.join(10)
+    assert seen == ["site-a-t2"]  # t1's change was not shown to a site-a token
+
+
+def test_tokens_commands(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'auth.db'}"
+    out = tf("tokens", "create", "ops", "--role", "writer", "--scope", "twins:line-1-", "--expires", "90d",
+             "--db", db)
+    assert out.returncode == 0, out.stderr
+    secret = out.stdout.strip()
+    assert secret.startswith("tf_") and len(out.stdout.splitlines()) == 1
+    listed = json.loads(tf("tokens", "list", "--db", db, "--json").stdout)
+    assert listed[0]["name"] == "ops" and listed[0]["twins"] == ["line-1-"] and secret not in json.dumps(listed)
+    assert secret not in (tmp_path / "auth.db").read_bytes().decode("latin-1")  # only its hash is stored
+    assert tf("tokens", "create", "ops", "--role", "writer", "--db", db).returncode == 1
+    bad = tf("tokens", "create", "x", "--role", "king", "--db", db)
+    assert bad.returncode == 1 and "role must be one of" in bad.stderr
+    assert tf("tokens", "revoke", "ops", "--db", db).returncode == 0
+    assert json.loads(tf("tokens", "list", "--db", db, "--json").stdout)[0]["revoked"] is True
+    out = tf("audit", "--db", db, "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == []
+
+
