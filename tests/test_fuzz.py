@@ -118,7 +118,7 @@ def test_bulk_files(lines: list[str]) -> None:
 
 if __name__ == "__main__":  # the long run: python -m tests.test_fuzz 1000000
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    os.environ["TWINFORGE_FUZZ_EXAMPLES"] = str(count)
-    import pytest
+    import subprocess  # a fresh interpreter: pytest must import hypothesis itself
 
-    sys.exit(pytest.main(["-q", "-p", "no:randomly", __file__]))
+    env = {**os.environ, "TWINFORGE_FUZZ_EXAMPLES": str(count)}
+    sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q", __file__], env=env))

@@ -107,6 +107,9 @@ class Scenario:
             raise InvalidArgument(f"horizon/step is {horizon / step:,.0f} steps; the limit is {MAX_STEPS:,}")
         record = doc.get("record")
         record_s = seconds(record, "record") if record is not None else None
+        for listed in ("overrides", "kpis"):
+            if doc.get(listed) is not None and not isinstance(doc.get(listed), list):
+                raise InvalidArgument(f"{listed} must be a list")
         overrides = [cls._override(o, k) for k, o in enumerate(doc.get("overrides") or [])]
         kpis = [cls._kpi(k, i) for i, k in enumerate(doc.get("kpis") or [])]
         names = [k.name for k in kpis]
