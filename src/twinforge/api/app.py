@@ -132,6 +132,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.api.routes_audit import router as audit_router
     from twinforge.api.routes_data import router as data_router
     from twinforge.api.routes_events import router as events_router
+    from twinforge.api.routes_geometry import router as geometry_router
     from twinforge.api.routes_jobs import router as jobs_router
     from twinforge.api.routes_predict import router as predict_router
     from twinforge.api.routes_scenarios import router as scenarios_router
@@ -139,6 +140,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.events.routes import RouteManager
     from twinforge.ingest import Ingestor
     from twinforge.jobs import JobManager
+    from twinforge.ui import router as ui_router
 
     app.state.ingestor = Ingestor(graph)
     # Bulk ingest requests that arrive together share one transaction on the writer thread.
@@ -159,4 +161,6 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.include_router(predict_router)
     app.include_router(audit_router)
     app.include_router(docs_router)
+    app.include_router(geometry_router)
+    app.include_router(ui_router)
     return app

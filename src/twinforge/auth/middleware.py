@@ -1,7 +1,8 @@
 """Authentication, roles, scopes and the audit log, as plain ASGI in front of everything
 (so the fast path, the routes, `/query` and `/stream` are all covered).
 
-- No valid bearer token: 401 (`GET /health` stays open for load balancers).
+- No valid bearer token: 401 (`GET /health` stays open for load balancers, and the dashboard's
+  page and scripts under `/ui` are open: the data they show is asked for with a token).
 - A reader may read and query; a writer may also change; `/audit` and `/jobs` are for admins.
 - A scoped token reaches only twins in its scope (`/digitaltwins/{id}/...`), `/query` results
   are filtered to its twins (rows without a twin are dropped), `/stream` carries only its
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 READS = {"GET", "HEAD", "OPTIONS"}
 ADMIN = ("/audit", "/jobs")
 SCOPED_OPEN = ("/digitaltwins/", "/query", "/stream", "/models")
+
+
+def _open(path: str) -> bool:
+    return path == "/health" or path == "/ui" or path.startswith("/ui/")
 
 
 class AuthMiddleware:
@@ -73,7 +78,7 @@ class AuthMiddleware:
     # -- ASGI ---------------------------------------------------------------
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and scope["path"] == "/health"):
+        if scope["type"] not in ("http", "websocket") or (scope["type"] == "http" and _open(scope["path"])):
             await self.app(scope, receive, send)
             return
         method = scope.get("method", "GET")

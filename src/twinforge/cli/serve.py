@@ -78,7 +78,7 @@ def demo_building(
 ) -> None:
     """Load RealEstateCore, build a small smart building and serve it, with live sensors over MQTT."""
     from twinforge.api.server import Server, ServerConfig
-    from twinforge.packs.building import SensorSimulator, demo_sensor_ids, load_demo
+    from twinforge.packs.building import SCENE_URL, SensorSimulator, demo_sensor_ids, load_demo
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
                           log_level=log_level)
@@ -87,6 +87,8 @@ def demo_building(
     graph = server.graph = open_graph(db, write=True)
     with console.status("loading RealEstateCore and the demo building..."):
         twins, rels = load_demo(graph)
+    if serve_api:
+        console.print(f"dashboard: {config.url}/ui   (3D view: {config.url}{SCENE_URL})", markup=False, soft_wrap=True)
     console.print(f"demo building ready in {db}: {len(graph.models)} models, "
                   f"{graph.store.count_twins()} twins ({twins} new), {rels} new relationships")
     if not serve_api:

@@ -59,8 +59,34 @@ def demo_twins(levels: int = 3, rooms_per_level: int = 4) -> tuple[list[tuple[st
     return twins, rels
 
 
+SCENE_URL = ("/ui/scene/building-1?rel=isPartOf&color=lastValue&via=hasCapability"
+             "&model=dtmi:digitaltwins:rec_3_3:device:TemperatureSensor;1&min=17&max=27")
+
+
+def demo_geometry(graph: TwinGraph, *, levels: int = 3, rooms_per_level: int = 4) -> int:
+    """Boxes for the building's ground, levels and rooms (each placed in its parent's frame), so the
+    3D view has something to show; returns how many twins got geometry."""
+    from twinforge.geometry import Geometry, Transform, box_glb
+
+    geometry = Geometry(graph.store)
+    room_w, room_d, height = 6.0, 5.0, 3.2
+    width = rooms_per_level * room_w
+    geometry.put("building-1", box_glb((width + 4, 0.2, room_d + 4), (0.55, 0.6, 0.55, 1.0), "ground"),
+                 None, Transform(translation=[0.0, -0.1, 0.0]))
+    for lv in range(1, levels + 1):
+        level = f"level-{lv}"
+        geometry.put(level, box_glb((width, 0.2, room_d), (0.75, 0.75, 0.78, 1.0), level), None,
+                     Transform(translation=[0.0, (lv - 1) * height + 0.1, 0.0]))
+        for rn in range(1, rooms_per_level + 1):
+            room = f"room-{lv}{rn:02d}"
+            x = -width / 2 + (rn - 0.5) * room_w
+            geometry.put(room, box_glb((room_w - 0.3, height - 0.5, room_d - 0.3), (0.85, 0.85, 0.85, 1.0), room),
+                         None, Transform(translation=[x, 0.1 + (height - 0.5) / 2, 0.0]))
+    return 1 + levels * (1 + rooms_per_level)
+
+
 def load_demo(graph: TwinGraph, *, levels: int = 3, rooms_per_level: int = 4) -> tuple[int, int]:
-    """Load RealEstateCore (if missing) and the demo building into ``graph``."""
+    """Load RealEstateCore (if missing), the demo building and its geometry into ``graph``."""
     if f"{REC}core:Building;1" not in graph.models:
         graph.add_models(realestatecore())
     twins, rels = demo_twins(levels, rooms_per_level)
@@ -68,6 +94,8 @@ def load_demo(graph: TwinGraph, *, levels: int = 3, rooms_per_level: int = 4) ->
     made = graph.create_twins(missing) if missing else 0
     new_rels = [r for r in rels if graph.store.get_relationship(r[0], r[1]) is None]
     linked = graph.create_relationships(new_rels) if new_rels else 0
+    if graph.store.get_blob("geometry/building-1") is None:
+        demo_geometry(graph, levels=levels, rooms_per_level=rooms_per_level)
     return made, linked
 
 

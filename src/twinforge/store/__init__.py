@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twinforge.errors import InvalidArgument
 from twinforge.store.base import (
+    BlobStore,
     DeadLetter,
     DeadLetterStore,
     EventRecord,
@@ -46,7 +47,7 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> TwinStore:
                           "sqlite:////abs/path.db or sqlite:///:memory:")
 
 
-__all__ = ["DEFAULT_URL", "DeadLetter", "DeadLetterStore", "EventRecord", "EventStore", "FileLease", "FolderResolver",
+__all__ = ["DEFAULT_URL", "BlobStore", "DeadLetter", "DeadLetterStore", "EventRecord", "EventStore", "FileLease", "FolderResolver",
            "HistoryPoint", "HistoryStore", "Lease", "LeaseStore", "ModelRecord", "ModelStore", "QueryStore",
            "RelationshipRecord", "RelationshipStore", "SQLiteStore", "SettingStore", "StoreResolver", "Transactional",
            "TwinDocumentStore", "TwinRecord", "TwinStore", "TwinValues", "dtmi_to_path", "open_store"]

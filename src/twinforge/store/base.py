@@ -343,8 +343,24 @@ class LeaseStore(Protocol):
         ...
 
 
+class BlobStore(Protocol):
+    """Binary documents by key with their media type (twins' geometry)."""
+
+    def get_blob(self, key: str) -> tuple[str, bytes] | None:
+        """(content type, bytes), or None."""
+        ...
+
+    def put_blob(self, key: str, content_type: str, data: bytes) -> None:
+        """Store or replace a blob."""
+        ...
+
+    def delete_blob(self, key: str) -> bool:
+        """Delete a blob; whether it existed."""
+        ...
+
+
 class TwinStore(Transactional, ModelStore, TwinDocumentStore, RelationshipStore, QueryStore, EventStore,
-                HistoryStore, SettingStore, DeadLetterStore, LeaseStore, Protocol):
+                HistoryStore, SettingStore, DeadLetterStore, LeaseStore, BlobStore, Protocol):
     """Everything a store keeps: the sum of the small protocols above."""
 
     def close(self) -> None:

@@ -109,6 +109,20 @@ class LogRows(SQLiteConnections):
                            (prefix, prefix + "\uffff"))
         return [(str(k), str(v)) for k, v in rows]
 
+    # -- blobs (geometry) -------------------------------------------------
+
+    def get_blob(self, key: str) -> tuple[str, bytes] | None:
+        row = self._one("SELECT content_type, data FROM blobs WHERE key = ?", (key,))
+        return (str(row[0]), bytes(row[1])) if row else None
+
+    def put_blob(self, key: str, content_type: str, data: bytes) -> None:
+        self._write("INSERT OR REPLACE INTO blobs (key, content_type, data) VALUES (?, ?, ?)",
+                    (key, content_type, data))
+
+    def delete_blob(self, key: str) -> bool:
+        with self.transaction():
+            return bool(self._conn.execute("DELETE FROM blobs WHERE key = ?", (key,)).rowcount)
+
     # -- dead letters -----------------------------------------------------
 
     def append_dead_letters(self, letters: list[DeadLetter]) -> None:
