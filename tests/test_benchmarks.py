@@ -38,6 +38,8 @@ def test_every_benchmark_is_found() -> None:
 def test_benchmark_quick_run(name: str) -> None:
     if name == "ingest" and not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
         missing("bench ingest needs mosquitto (apt-get install mosquitto)")
+    if name == "ui" and not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        missing("bench ui needs Debian's chromium (apt-get install chromium)")
     module = load_benchmark(name)
     messages: list[str] = []
     results = module.main(True, messages.append)

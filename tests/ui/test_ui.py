@@ -17,12 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.requirements import missing
 from tests.servers import running_api
 from twinforge.graph import TwinGraph
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+if CHROMIUM is None:
+    missing("Debian's chromium is not installed (apt-get install chromium)", module_level=True)
+try:
+    import playwright.sync_api as playwright_api
+except ImportError:
+    missing("playwright is not installed (pip install -e '.[dev]')", module_level=True)
 
 SHOTS = Path(os.environ.get("TWINFORGE_SCREENSHOTS", Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"))
 ZONE = "dtmi:twinforge:sim:ThermalZone;1"
@@ -374,3 +379,16 @@ def test_ui_needs_no_token_but_its_data_does(tmp_path: Path, browser: Any) -> No
         page.wait_for_function("document.querySelectorAll('#view .card .n')[1].textContent === '0'")
         tab.page.close()
     graph.close()
+
+
+def test_pinned_libraries_ship_in_the_package() -> None:
+    from importlib import resources
+
+    static = resources.files("twinforge.ui").joinpath("static")
+    readme = static.joinpath("vendor/README.md").read_text()
+    for path in ("vendor/three/three.module.min.js", "vendor/three/jsm/loaders/GLTFLoader.js",
+                 "vendor/uplot/uPlot.iife.min.js", "vendor/d3/d3-force.min.js", "index.html", "js/app.js"):
+        assert static.joinpath(path).is_file(), path
+    index = static.joinpath("index.html").read_text()
+    assert "http://" not in index and "https://" not in index  # nothing from a CDN
+    assert "0.170.0" in readme and "1.6.31" in readme

@@ -36,7 +36,7 @@ def _read(path: str) -> bytes:
 
 
 @router.get("/ui/static/{path:path}")
-async def static(path: str) -> Response:
+async def _static(path: str) -> Response:
     data = _read(path)
     suffix = "." + path.rsplit(".", 1)[-1] if "." in path else ""
     media = _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
@@ -45,7 +45,7 @@ async def static(path: str) -> Response:
 
 @router.get("/ui")
 @router.get("/ui/{path:path}")
-async def page(path: str = "") -> Response:
+async def _page(path: str = "") -> Response:
     return Response(_read("index.html"), media_type="text/html; charset=utf-8",
                     headers={"Cache-Control": "no-cache"})
 
