@@ -24,12 +24,31 @@ def rec_documents() -> list[Any]:
 
 
 @pytest.fixture
-def graph(tmp_path: Path):  # type: ignore[no-untyped-def]
+def graph(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A graph on a fresh store: SQLite, or, for the suites in `BOTH_STORES`, PostgreSQL too."""
     from twinforge.graph import TwinGraph
 
-    g = TwinGraph.open(f"sqlite:///{tmp_path / 'twins.db'}")
+    url = request.getfixturevalue("pg_url") if store_kind == "postgresql" else f"sqlite:///{tmp_path / 'twins.db'}"
+    g = TwinGraph.open(url)
     yield g
     g.close()
+
+
+# Suites that run on both stores (the store contract, graph, query with its oracle, history,
+# ingest and the ADT API); the rest run on SQLite.
+BOTH_STORES = ("tests/graph/", "tests/query/", "tests/history/", "tests/ingest/", "tests/api/test_api.py",
+               "tests/api/test_live.py", "tests/api/test_adt_status.py", "tests/store/")
+
+
+@pytest.fixture
+def store_kind() -> str:
+    return "sqlite"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    path = str(metafunc.definition.path).replace("\\", "/")
+    if "graph" in metafunc.fixturenames and any(part in path for part in BOTH_STORES):
+        metafunc.parametrize("store_kind", ["sqlite", "postgresql"])
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +61,27 @@ def rec_graph_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     g.add_models(load_rec())
     g.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A private PostgreSQL cluster for the session (skipped, or failed under CI, without one)."""
+    import shutil
+    import tempfile
+
+    from tests.servers import Postgres
+
+    # not under pytest's temporary folder: that one is private to root, and the server runs as postgres
+    directory = Path(tempfile.mkdtemp(prefix="twinforge-pg-"))
+    cluster = Postgres(directory)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:  # type: ignore[no-untyped-def]
+    """A fresh, empty database in the session's cluster."""
+    url: str = postgres.new_database()
+    return url

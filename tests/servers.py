@@ -115,3 +115,60 @@ def running_mosquitto(directory: Path) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+PG_BIN = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+               if (p / "initdb").exists()), None) if Path("/usr/lib/postgresql").exists() else None
+
+
+class Postgres:
+    """A private PostgreSQL cluster: ``initdb`` into a temporary folder (as user postgres when
+    run as root), its own port on loopback and its own socket folder; a fresh database per test."""
+
+    def __init__(self, directory: Path) -> None:
+        if PG_BIN is None:
+            from tests.requirements import missing
+
+            missing("PostgreSQL is not installed (apt-get install postgresql)")
+        self.directory = directory
+        self.port = free_port()
+        self.data = directory / "data"
+        self.sockets = directory / "sock"
+        self.sockets.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def _run(self, *args: str) -> None:
+        assert PG_BIN is not None
+        command = [str(PG_BIN / args[0]), *args[1:]]
+        if os.getuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
+
+    def start(self) -> None:
+        if os.getuid() == 0:
+            shutil.chown(self.directory, "postgres")
+            shutil.chown(self.sockets, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                  "--locale=C.UTF-8")
+        options = (f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "pg.log"),
+                  "-w", "start")
+
+    def stop(self) -> None:
+        with __import__("contextlib").suppress(Exception):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self.count += 1
+        name = f"t{self.count}_{os.getpid()}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)

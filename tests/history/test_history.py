@@ -67,7 +67,7 @@ def test_retention_downsampling_and_frames(live: TwinGraph) -> None:
 def test_cli_history_export(live: TwinGraph, tmp_path: Path) -> None:
     Ingestor(live).apply([Update("s1", {"reading": float(i)}, telemetry=True, ts=1_000_000 * i)
                           for i in range(1, 6)])
-    db = f"sqlite:///{live.store.path}"  # type: ignore[attr-defined]
+    db = live.store.url  # type: ignore[attr-defined]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "twinforge.cli", "history", "s1", "reading", "--db", db,

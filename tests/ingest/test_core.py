@@ -92,7 +92,7 @@ def test_failed_batch_leaves_nothing(live: TwinGraph, monkeypatch: pytest.Monkey
 def test_twin_deleted_by_another_process_while_planning(live: TwinGraph, monkeypatch: pytest.MonkeyPatch) -> None:
     import twinforge.graph.twins as twins_module
 
-    other = TwinGraph.open(f"sqlite:///{live.store.path}")  # type: ignore[attr-defined]
+    other = TwinGraph.open(live.store.url)  # type: ignore[attr-defined]
     real_plan = twins_module.plan_updates
     raced: list[bool] = []
 

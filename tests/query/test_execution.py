@@ -64,7 +64,21 @@ def test_top_and_lazy_paging(plant: TwinGraph) -> None:
 
 
 def test_property_index_is_used(plant: TwinGraph) -> None:
-    compiled = compile_query(parse_query("SELECT * FROM DIGITALTWINS T WHERE T.name = 'x'"), lambda m: [m])
+    compiled = compile_query(parse_query("SELECT * FROM DIGITALTWINS T WHERE T.name = 'x'"), lambda m: [m],
+                             plant.store.dialect)
+    if plant.store.dialect.name == "postgresql":
+        import psycopg
+
+        from twinforge.store.postgres.queries import _placeholders
+
+        plant.add_property_index("name")
+        with psycopg.connect(plant.store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
+            conn.execute("SET enable_seqscan = off")  # a table this small would be scanned anyway
+            plan = conn.execute("EXPLAIN " + _placeholders(compiled.sql), compiled.params).fetchall()
+        assert "twins_prop" in str(plan), plan
+        assert plant.store.list_property_indexes() == ["$.name"]
+        assert ids(list(plant.query("SELECT * FROM DIGITALTWINS T WHERE T.name = 'tank one'"))) == ["t1"]
+        return
     plan = plant.store.select("EXPLAIN QUERY PLAN " + compiled.sql, compiled.params)
     assert "twins_prop" not in str(plan)
     plant.add_property_index("name")

@@ -100,24 +100,55 @@ def queries(draw: st.DrawFn) -> str:
     return f"SELECT {select} {source}{where}"
 
 
+def _agree(graph: TwinGraph, graph_data: tuple[list[dict[str, Any]], list[dict[str, Any]]], texts: list[str]) -> None:
+    twins, rels = graph_data
+    graph.add_models(MODELS)
+    # Stored directly, so that property values of every JSON kind reach the query engine.
+    graph.store.insert_twins([TwinRecord(t["$dtId"], t["$metadata"]["$model"], "e", json.dumps(t))
+                              for t in twins])
+    graph.store.insert_relationships([RelationshipRecord(r["$sourceId"], r["$relationshipId"],
+                                                         r["$relationshipName"], r["$targetId"],
+                                                         "e", json.dumps(r)) for r in rels])
+    reference = Evaluator({t["$dtId"]: t for t in twins}, rels, graph.models.descendants)
+    for text in texts:
+        expected = reference.run(parse_query(text))
+        assert list(graph.query(text, page_size=2)) == expected, text
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs(), st.lists(queries(), min_size=1, max_size=4))
 def test_sql_agrees_with_reference(graph_data: tuple[list[dict[str, Any]], list[dict[str, Any]]],
                                    texts: list[str]) -> None:
-    twins, rels = graph_data
     with tempfile.TemporaryDirectory() as tmp:
         graph = TwinGraph.open(f"sqlite:///{Path(tmp) / 'p.db'}")
         try:
-            graph.add_models(MODELS)
-            # Stored directly, so that property values of every JSON kind reach the query engine.
-            graph.store.insert_twins([TwinRecord(t["$dtId"], t["$metadata"]["$model"], "e", json.dumps(t))
-                                      for t in twins])
-            graph.store.insert_relationships([RelationshipRecord(r["$sourceId"], r["$relationshipId"],
-                                                                 r["$relationshipName"], r["$targetId"],
-                                                                 "e", json.dumps(r)) for r in rels])
-            reference = Evaluator({t["$dtId"]: t for t in twins}, rels, graph.models.descendants)
-            for text in texts:
-                expected = reference.run(parse_query(text))
-                assert list(graph.query(text, page_size=2)) == expected, text
+            _agree(graph, graph_data, texts)
         finally:
             graph.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(graphs(), st.lists(queries(), min_size=1, max_size=4))
+def test_postgresql_agrees_with_reference(postgres: Any, graph_data: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+                                         texts: list[str]) -> None:
+    """The same oracle on the PostgreSQL dialect: one database, emptied before each example."""
+    import psycopg
+
+    url = _oracle_database(postgres)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE models, twins, relationships")
+    graph = TwinGraph.open(url)
+    try:
+        _agree(graph, graph_data, texts)
+    finally:
+        graph.close()
+
+
+_ORACLE: dict[int, str] = {}
+
+
+def _oracle_database(postgres: Any) -> str:
+    if id(postgres) not in _ORACLE:
+        _ORACLE[id(postgres)] = postgres.new_database()
+        TwinGraph.open(_ORACLE[id(postgres)]).close()  # makes the tables
+    return _ORACLE[id(postgres)]

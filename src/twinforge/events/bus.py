@@ -115,6 +115,7 @@ class EventBus:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._unwatch: Any = None
 
     # -- lifecycle --------------------------------------------------------
 
@@ -122,10 +123,17 @@ class EventBus:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self.graph.subscribe(self.wake)
+        # A store shared by several servers (PostgreSQL) says when any of them commits, so
+        # every server's /stream carries every change at once; the poll stays as a safety net.
+        watch = getattr(self.graph.store, "watch_commits", None)
+        self._unwatch = watch(self.wake) if watch is not None else None
         self._task = asyncio.create_task(self._run(), name="twinforge-event-bus")
 
     async def stop(self) -> None:
         self.graph.unsubscribe(self.wake)
+        if self._unwatch is not None:
+            await asyncio.to_thread(self._unwatch)
+            self._unwatch = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -48,10 +48,24 @@ class Dialect:
     """How one SQL engine spells JSON access. SQLite's spelling; PostgreSQL overrides."""
 
     name = "sqlite"
+    true = "TRUE"
+    false = "FALSE"
 
     def value(self, column: str, path: tuple[str, ...]) -> str:
         """The SQL value at ``path``: numbers and strings as such, booleans as 1/0."""
         return f"{column} ->> {sql_string(json_path(path))}"
+
+    def number(self, column: str, path: tuple[str, ...]) -> str:
+        """The value at ``path`` for comparing with a number (only used where its type is a number)."""
+        return self.value(column, path)
+
+    def text(self, column: str, path: tuple[str, ...]) -> str:
+        """The value at ``path`` for comparing with a string (only used where its type is text)."""
+        return self.value(column, path)
+
+    def document(self, table: str) -> str:
+        """A row's whole document as JSON text."""
+        return f"{table}.document"
 
     def json(self, column: str, path: tuple[str, ...]) -> str:
         """The JSON text at ``path`` (NULL when absent)."""
@@ -105,7 +119,7 @@ def compile_query(query: Query, descendants: Callable[[str], list[str]],
     """SQL for ``query``; ``descendants(dtmi)`` lists a model and every model extending it."""
     ctx = _Ctx(query, dialect or Dialect(), descendants)
     from_sql = _from(ctx)
-    where = _expr(ctx, query.where) if query.where is not None else "1"
+    where = _expr(ctx, query.where) if query.where is not None else ctx.dialect.true
     columns: list[tuple[str, str]] = []
     select: list[str] = []
     if query.count:
@@ -113,13 +127,13 @@ def compile_query(query: Query, descendants: Callable[[str], list[str]],
         columns.append(("COUNT", "count"))
     elif query.star or not query.projections:
         for alias, (table, _) in ctx.tables.items():
-            select.append(f"{table}.document")
+            select.append(ctx.dialect.document(table))
             columns.append((alias or "", "doc"))
     else:
         for proj in query.projections:
             table, kind = ctx.tables[proj.ref.alias]
             if proj.whole:
-                select.append(f"{table}.document")
+                select.append(ctx.dialect.document(table))
                 columns.append((proj.name, "doc"))
                 continue
             column = (TWIN_COLUMNS if kind == "twin" else REL_COLUMNS).get(proj.ref.path)
@@ -157,8 +171,9 @@ def _from(ctx: _Ctx) -> str:
     return " ".join(parts)
 
 
-def _operand(ctx: _Ctx, ref: Ref) -> tuple[str, str | None]:
-    """(SQL value, SQL type expression); the type is None for text columns."""
+def _operand(ctx: _Ctx, ref: Ref, against: str = "value") -> tuple[str, str | None]:
+    """(SQL value, SQL type expression); the type is None for text columns. ``against`` says
+    what the value is compared with: ``number``, ``text`` or anything (``value``)."""
     if ref.alias not in ctx.tables:
         raise InvalidQuery(f"unknown alias in '{ref.text()}'")
     table, kind = ctx.tables[ref.alias]
@@ -168,7 +183,8 @@ def _operand(ctx: _Ctx, ref: Ref) -> tuple[str, str | None]:
     if column is not None:
         return f"{table}.{column}", None
     doc = f"{table}.document"
-    return ctx.dialect.value(doc, ref.path), ctx.dialect.type(doc, ref.path)
+    spell = {"number": ctx.dialect.number, "text": ctx.dialect.text}.get(against, ctx.dialect.value)
+    return spell(doc, ref.path), ctx.dialect.type(doc, ref.path)
 
 
 def _in(types: tuple[str, ...]) -> str:
@@ -176,13 +192,15 @@ def _in(types: tuple[str, ...]) -> str:
 
 
 def _compare(ctx: _Ctx, ref: Ref, op: str, value: Any) -> str:
-    sql_value, sql_type = _operand(ctx, ref)
+    kind = "text" if isinstance(value, str) else "value" if isinstance(value, bool) or value is None else "number"
+    sql_value, sql_type = _operand(ctx, ref, kind)
+    false = ctx.dialect.false
     if isinstance(value, bool) or value is None:
         if op not in ("=", "!="):
             raise InvalidQuery(f"'{ref.text()} {op} {_show(value)}': only = and != apply to "
                                "booleans and null")
         if sql_type is None or (value is None and op == "!="):
-            return "0"
+            return false
         if value is None:
             return f"{sql_type} = 'null'"
         wanted = ("true" if value else "false") if op == "=" else ("false" if value else "true")
@@ -193,7 +211,7 @@ def _compare(ctx: _Ctx, ref: Ref, op: str, value: Any) -> str:
             return f"{sql_value} {op} ?"
         return f"({sql_value} {op} ? AND {sql_type} = 'text')"
     if sql_type is None:
-        return "0"
+        return false
     ctx.params.append(value)
     return f"({sql_value} {op} ? AND {sql_type} IN {_in(NUMBER_TYPES)})"
 
@@ -207,23 +225,23 @@ def _expr(ctx: _Ctx, expr: Expr) -> str:
         return _compare(ctx, expr.left, expr.op, expr.right.value)
     if isinstance(expr, InList):
         if not expr.items:
-            equal = "0"
+            equal = ctx.dialect.false
         else:
             equal = "(" + " OR ".join(_compare(ctx, expr.ref, "=", i.value) for i in expr.items) + ")"
         if not expr.negated:
             return equal
         _, sql_type = _operand(ctx, expr.ref)
-        defined = "1" if sql_type is None else f"{sql_type} IN {_in(PRIMITIVE_TYPES)}"
-        return f"({defined} AND NOT COALESCE({equal}, 0))"
+        defined = ctx.dialect.true if sql_type is None else f"{sql_type} IN {_in(PRIMITIVE_TYPES)}"
+        return f"({defined} AND NOT COALESCE({equal}, {ctx.dialect.false}))"
     if isinstance(expr, And):
         return "(" + " AND ".join(_expr(ctx, e) for e in expr.items) + ")"
     if isinstance(expr, Or):
         return "(" + " OR ".join(_expr(ctx, e) for e in expr.items) + ")"
     if isinstance(expr, Not):
-        return f"NOT COALESCE({_expr(ctx, expr.item)}, 0)"
+        return f"NOT COALESCE({_expr(ctx, expr.item)}, {ctx.dialect.false})"
     if isinstance(expr, Literal):
         if isinstance(expr.value, bool):
-            return "1" if expr.value else "0"
+            return ctx.dialect.true if expr.value else ctx.dialect.false
         raise InvalidQuery(f"{_show(expr.value)} is not a condition")
     return _function(ctx, expr)
 
@@ -235,15 +253,15 @@ def _function(ctx: _Ctx, func: Func) -> str:
         model = func.args[1].value  # type: ignore[union-attr]
         models = [str(model)] if len(func.args) == 3 else ctx.descendants(str(model))
         if not models:
-            return "0"
+            return ctx.dialect.false
         ctx.params.extend(models)
         return f"{table}.model IN ({', '.join('?' * len(models))})"
     ref = func.args[0]
     assert isinstance(ref, Ref)
-    sql_value, sql_type = _operand(ctx, ref)
+    sql_value, sql_type = _operand(ctx, ref, "text" if func.name in ("STARTSWITH", "ENDSWITH", "CONTAINS") else "value")
     if func.name in ("STARTSWITH", "ENDSWITH", "CONTAINS"):
         needle = str(func.args[1].value)  # type: ignore[union-attr]
-        is_text = "1" if sql_type is None else f"{sql_type} = 'text'"
+        is_text = ctx.dialect.true if sql_type is None else f"{sql_type} = 'text'"
         if needle == "":
             return is_text
         if func.name == "CONTAINS":
@@ -254,7 +272,7 @@ def _function(ctx: _Ctx, func: Func) -> str:
             test = (ctx.dialect.starts_with if func.name == "STARTSWITH" else ctx.dialect.ends_with)(sql_value)
         return f"({is_text} AND {test})"
     if sql_type is None:  # a text column: always defined, a string
-        return "1" if func.name in ("IS_DEFINED", "IS_PRIMITIVE", "IS_STRING") else "0"
+        return ctx.dialect.true if func.name in ("IS_DEFINED", "IS_PRIMITIVE", "IS_STRING") else ctx.dialect.false
     types = {
         "IS_DEFINED": None, "IS_NULL": ("null",), "IS_BOOL": ("true", "false"),
         "IS_NUMBER": NUMBER_TYPES, "IS_STRING": ("text",), "IS_OBJECT": ("object",),

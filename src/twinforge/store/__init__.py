@@ -42,9 +42,11 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> TwinStore:
     if url.startswith("sqlite:"):
         return SQLiteStore.from_url(url, create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        raise InvalidArgument("the PostgreSQL store is not available yet; use sqlite:///path.db")
+        from twinforge.store.postgres import PostgresStore
+
+        return PostgresStore.from_url(url, create=create)
     raise InvalidArgument(f"'{url}' is not a store URL; use sqlite:///path.db (relative), "
-                          "sqlite:////abs/path.db or sqlite:///:memory:")
+                          "sqlite:////abs/path.db, sqlite:///:memory: or postgresql://user:pass@host:5432/db")
 
 
 __all__ = ["DEFAULT_URL", "BlobStore", "DeadLetter", "DeadLetterStore", "EventRecord", "EventStore", "FileLease", "FolderResolver",

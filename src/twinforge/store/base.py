@@ -363,6 +363,11 @@ class TwinStore(Transactional, ModelStore, TwinDocumentStore, RelationshipStore,
                 HistoryStore, SettingStore, DeadLetterStore, LeaseStore, BlobStore, Protocol):
     """Everything a store keeps: the sum of the small protocols above."""
 
+    @property
+    def url(self) -> str:
+        """The URL that opens this store again (from another process, say)."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...

@@ -73,6 +73,11 @@ class SQLiteConnections:
         finally:
             conn.close()
 
+    @property
+    def url(self) -> str:
+        """The URL that opens this store again (from another process, say)."""
+        return f"sqlite:///{self.path}"
+
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> Self:
         """The store a ``sqlite:///...`` URL names."""

@@ -1,0 +1,18 @@
+"""The PostgreSQL store (psycopg 3): the same `TwinStore` as SQLite, for several servers over one
+database. Writers take one advisory lock (one at a time, as in SQLite); history is partitioned
+by month and bulk-loaded with binary COPY; queries compile to PostgreSQL's JSON operators."""
+
+from __future__ import annotations
+
+from twinforge.store.base import TwinStore
+from twinforge.store.postgres.connections import AdvisoryLease, PostgresConnections
+from twinforge.store.postgres.documents import DocumentRows
+from twinforge.store.postgres.logs import LogRows
+from twinforge.store.postgres.queries import PostgresDialect, QueryRows
+
+
+class PostgresStore(DocumentRows, QueryRows, LogRows, PostgresConnections, TwinStore):
+    """A `TwinStore` in one PostgreSQL database, safe to share between threads and processes."""
+
+
+__all__ = ["AdvisoryLease", "PostgresConnections", "PostgresDialect", "PostgresStore"]

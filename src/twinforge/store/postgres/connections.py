@@ -1,0 +1,221 @@
+"""Connections to one PostgreSQL database: one per thread, writers one at a time, leases."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+from twinforge.errors import InvalidArgument, MissingDependency, NotFound
+from twinforge.store.base import Lease
+from twinforge.store.postgres.schema import SCHEMA, SCHEMA_LOCK, WRITE_LOCK
+
+log = logging.getLogger("twinforge.store.postgres")
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise MissingDependency("the PostgreSQL store needs psycopg: pip install 'twinforge[postgres]'") from None
+    return psycopg
+
+
+def _connect(url: str) -> Any:
+    psycopg = _psycopg()
+    from psycopg.types.string import TextLoader
+
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        if "does not exist" in text and "database" in text:
+            raise NotFound(f"cannot open {_safe(url)}: {text}") from None
+        raise InvalidArgument(f"cannot connect to {_safe(url)}: {text}") from None
+    # documents stay the JSON text they were written as
+    conn.adapters.register_loader("json", TextLoader)
+    conn.adapters.register_loader("jsonb", TextLoader)
+    return conn
+
+
+def _safe(url: str) -> str:
+    """The URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        user, host = rest.rsplit("@", 1)
+        return f"{scheme}://{user.split(':', 1)[0]}@{host}"
+    return url
+
+
+class PostgresConnections:
+    """One database: a connection per thread (reads see the last commit), and write
+    transactions that take one advisory lock so that writers go one at a time."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self._url = url.replace("postgres://", "postgresql://", 1)
+        self.path = _safe(self._url)
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        conn = self._conn_here()
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            exists = conn.execute("SELECT to_regclass('twins') IS NOT NULL").fetchone()[0]
+            if not exists and not create:
+                raise NotFound(f"there is no twinforge store in {self.path} (it is made by the commands "
+                               "that write, such as 'twinforge models load')")
+            self.created = not exists
+            conn.execute(SCHEMA)
+        self._partitions: set[str] = set()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> Self:
+        return cls(url, create=create)
+
+    def _conn_here(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = _connect(self._url)
+            with self._all_lock:
+                if self._closed:
+                    conn.close()
+                    raise InvalidArgument("the store is closed")
+                self._all.append(conn)
+            self._local.conn = conn
+            self._local.depth = 0
+        return conn
+
+    # -- transactions -----------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        conn = self._conn_here()
+        if self._local.depth:
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        self._local.depth = 1
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield
+                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
+                conn.execute("NOTIFY twinforge_commits")  # delivered to listeners at commit
+        finally:
+            self._local.depth = 0
+
+    @property
+    def _conn(self) -> Any:
+        return self._conn_here()
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self._conn_here().execute(sql, args).fetchall()
+        return rows
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn_here().execute(sql, args).fetchone()
+        return row
+
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        with self.transaction():
+            return self._conn_here().execute(sql, args)
+
+    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        with self.transaction(), self._conn_here().cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+    def data_version(self) -> int:
+        row = self._one("SELECT value FROM meta WHERE key = 'data_version'")
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        with self._all_lock:
+            self._closed = True
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -- commits made by any process ---------------------------------------
+
+    def watch_commits(self, callback: Any) -> Any:
+        """Call ``callback()`` (from a thread of its own) after every write committed to the
+        database by any process or server (LISTEN/NOTIFY); returns a function that stops it."""
+        stop = threading.Event()
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    conn = _connect(self._url)
+                    conn.execute("LISTEN twinforge_commits")
+                    callback()  # catch up on what was committed while not listening
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1000):
+                            callback()
+                    conn.close()
+                except Exception as exc:  # the database went away: listen again when it is back
+                    log.warning("listening for commits: %s", exc)
+                    stop.wait(1.0)
+
+        thread = threading.Thread(target=listen, name="pg-listen", daemon=True)
+        thread.start()
+
+        def unwatch() -> None:
+            stop.set()
+            thread.join(2)
+
+        return unwatch
+
+    # -- leases -----------------------------------------------------------
+
+    def lease(self, name: str) -> Lease:
+        return AdvisoryLease(self._url, name)
+
+
+class AdvisoryLease(Lease):
+    """A `Lease` as a session advisory lock on a connection of its own: PostgreSQL frees it
+    when the holder's connection ends (its process died), so another server takes over at
+    its next try."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+        self._conn: Any = None
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        if self.held and self._conn is not None and not self._conn.closed:
+            return True
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = _connect(self.url)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", ("twinforge:" + self.name,)).fetchone()
+        except Exception as exc:  # the database is away: not the leader now
+            log.warning("lease %s: %s", self.name, exc)
+            self.release()
+            return False
+        self.held = bool(row[0])
+        return self.held
+
+    def release(self) -> None:
+        self.held = False
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+__all__ = ["AdvisoryLease", "PostgresConnections"]

@@ -1,0 +1,163 @@
+"""Several `twinforge serve` processes over one PostgreSQL database: one graph.
+
+Writes through either server are seen by both, concurrent writers are kept right by ETags,
+every server's /stream carries every change whichever server made it (LISTEN/NOTIFY), event
+routes are delivered once per event, and when the delivering server is killed the other takes
+over. A wrong database URL is a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.graph.sensors import LIVE, sensor
+from tests.servers import free_port
+
+received: list[str] = []
+
+
+class Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"])
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+class Server:
+    def __init__(self, db: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port",
+                                      str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def servers(pg_url: str) -> Iterator[tuple[Server, Server]]:
+    a = Server(pg_url)
+    b = Server(pg_url)
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def test_two_servers_one_graph(servers: tuple[Server, Server]) -> None:
+    a, b = servers
+    assert httpx.post(a.url + "/models", json=LIVE).status_code == 201
+    assert httpx.put(b.url + "/digitaltwins/s1", json=sensor(temperature=1.0)).status_code == 200
+    got = httpx.get(a.url + "/digitaltwins/s1")
+    assert got.status_code == 200 and got.json()["temperature"] == 1.0
+    etag = got.headers["etag"]
+
+    # two writers with the same ETag, one through each server: exactly one wins
+    results = []
+    for server, value in ((a, 2.0), (b, 3.0)):
+        results.append(httpx.patch(server.url + "/digitaltwins/s1", headers={"If-Match": etag},
+                                   json=[{"op": "replace", "path": "/temperature", "value": value}]).status_code)
+    assert sorted(results) == [204, 412]
+    assert httpx.get(b.url + "/digitaltwins/s1").json()["temperature"] == 2.0
+
+    # server B's stream carries a change made through server A, at once
+    lines: list[str] = []
+
+    def follow() -> None:
+        with httpx.stream("GET", b.url + "/stream?twin=s1", timeout=10) as r:
+            for line in r.iter_lines():
+                lines.append(line)
+                if line.startswith("data:"):
+                    return
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    httpx.patch(a.url + "/digitaltwins/s1", json=[{"op": "replace", "path": "/temperature", "value": 9.0}])
+    reader.join(5)
+    took = time.monotonic() - start
+    data = [json.loads(line[5:]) for line in lines if line.startswith("data:")]
+    assert data and data[0]["data"]["patch"][0]["value"] == 9.0
+    assert took < 1.0, f"the change reached the other server's stream after {took:.2f} s"
+
+
+def test_routes_once_per_event_and_take_over(servers: tuple[Server, Server]) -> None:
+    a, b = servers
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    received.clear()
+    try:
+        assert httpx.post(a.url + "/models", json=LIVE).status_code == 201
+        assert httpx.put(a.url + "/digitaltwins/s1", json=sensor()).status_code == 200
+        hook = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        assert httpx.put(b.url + "/endpoints/hook", json={"type": "webhook", "url": hook}).status_code == 200
+        r = httpx.put(b.url + "/eventroutes/all", json={"endpointName": "hook",
+                                                        "filter": "type = 'Microsoft.DigitalTwins.Twin.Update'"})
+        assert r.status_code == 204
+        time.sleep(3)  # the leading server's watcher picks the route up
+        for i in range(20):
+            server = a if i % 2 else b
+            assert httpx.patch(server.url + "/digitaltwins/s1",
+                               json=[{"op": "add", "path": "/temperature", "value": float(i)}]).status_code == 204
+        deadline = time.monotonic() + 15
+        while len(received) < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        assert len(received) == 20 and len(set(received)) == 20  # each event once, from one server
+        # kill whichever server leads: the other takes the lease over and goes on delivering
+        a.kill()
+        for i in range(5):
+            assert httpx.patch(b.url + "/digitaltwins/s1",
+                               json=[{"op": "add", "path": "/temperature", "value": 100.0 + i}]).status_code == 204
+        deadline = time.monotonic() + 20
+        while len(set(received)) < 25 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(set(received)) == 25
+    finally:
+        httpd.shutdown()
+
+
+def test_a_wrong_database_url_is_a_clear_error(postgres: Any) -> None:
+    port = postgres.port
+    for url, words in ((f"postgresql://postgres@127.0.0.1:{port}/nosuchdb", "does not exist"),
+                       (f"postgresql://postgres:secret@127.0.0.1:{free_port()}/x", "cannot connect")):
+        out = subprocess.run([sys.executable, "-m", "twinforge.cli", "query", "SELECT T FROM DIGITALTWINS T",
+                              "--db", url], capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 1, out
+        assert out.stderr.startswith("error:") and words in out.stderr, out.stderr
+        assert "secret" not in out.stderr  # the password is never printed
