@@ -203,8 +203,9 @@ def test_killed_server_loses_nothing_acknowledged(tmp_path: Path, broker: Mosqui
     graph.create_twins([(f"s{i}", sensor(temperature=0.0)) for i in range(20)])
     graph.close()
 
+    port = free_port()  # a restart keeps the port, and so the MQTT client id and session
+
     def start_server() -> tuple[subprocess.Popen[bytes], httpx.Client]:
-        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", f"sqlite:///{db}",
                                  "--port", str(port), "--mqtt", broker.url],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,6 +8,7 @@ over. A wrong database URL is a clear error.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -161,3 +162,76 @@ def test_a_wrong_database_url_is_a_clear_error(postgres: Any) -> None:
         assert out.returncode == 1, out
         assert out.stderr.startswith("error:") and words in out.stderr, out.stderr
         assert "secret" not in out.stderr  # the password is never printed
+
+
+def test_two_ingesting_servers_one_killed_store_every_message_once(pg_url: str, tmp_path: Any) -> None:
+    """Two servers on one Mosquitto (MQTT 5 shared subscription) and one PostgreSQL; 10,000 QoS 1
+    messages; one server is killed half way and restarted on its port (same client id, so it
+    resumes its session). Every message the broker acknowledged is stored exactly once."""
+    import paho.mqtt.client as mqtt
+
+    from tests.servers import running_mosquitto
+    from twinforge.graph import TwinGraph
+
+    graph = TwinGraph.open(pg_url)
+    graph.add_models(LIVE)
+    graph.create_twins([(f"s{i}", sensor()) for i in range(20)])
+
+    with running_mosquitto(tmp_path / "mqtt") as broker:
+        def start(port: int | None = None) -> Server:
+            server = Server.__new__(Server)
+            server.port = port or free_port()
+            server.url = f"http://127.0.0.1:{server.port}"
+            server.proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", pg_url,
+                                            "--port", str(server.port), "--mqtt", broker.url],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(server.url + "/ingest/status", timeout=1).json()["mqtt"]["connected"]:
+                        return server
+                except (httpx.HTTPError, KeyError, TypeError):
+                    pass
+                assert server.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+
+        a, b = start(), start()
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pg-publisher", protocol=mqtt.MQTTv5)
+        pub.max_queued_messages_set(0)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        acked: set[int] = set()
+        seq_of_mid: dict[int, int] = {}
+        pub.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
+        total, t0 = 10_000, 1_780_000_000.0
+        try:
+            for i in range(total):
+                if i == total // 2:
+                    a.kill()  # no goodbye, no flush: what it had not acknowledged stays with the broker
+                    a = start(a.port)
+                at = datetime.datetime.fromtimestamp(t0 + i / 1000, datetime.UTC).isoformat()
+                record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}, "time": at}
+                seq_of_mid[pub.publish("twinforge/updates", json.dumps([record]), qos=1).mid] = i
+            deadline = time.monotonic() + 60
+            while len(acked) < total and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(acked) == total
+
+            def stored() -> list[float]:
+                return [p.num for t in range(20) for p in graph.store.read_history(f"s{t}", "reading", limit=20_000)
+                        if p.num is not None]
+
+            want = {float(seq_of_mid[m]) for m in acked}
+            deadline = time.monotonic() + 60
+            while not want <= set(stored()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            points = stored()
+            assert set(points) >= want, f"{len(want - set(points))} acknowledged messages were not stored"
+            assert len(points) == len(set(points)) == total  # exactly once
+            shares = [httpx.get(s.url + "/ingest/status").json()["mqtt"]["updates"] for s in (a, b)]
+            assert all(n > 0 for n in shares), shares  # both servers took messages
+        finally:
+            pub.loop_stop()
+            a.stop()
+            b.stop()
+            graph.close()

@@ -11,15 +11,18 @@ from twinforge.ingest.mapping import Mapping
 
 
 def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, port: int = 1883,
-                client_id: str = "twinforge-ingest", ca_file: str | None = None) -> None:
-    """``broker`` is ``embedded`` (an in-process amqtt broker on ``port``) or an mqtt:// URL."""
+                client_id: str = "twinforge-ingest", ca_file: str | None = None, shared: bool = True) -> None:
+    """``broker`` is ``embedded`` (an in-process amqtt broker on ``port``) or an mqtt:// URL.
+    With an external broker and ``shared``, subscriptions are MQTT 5 shared ones
+    (``$share/twinforge/...``): servers on the same broker split the messages, none is stored twice."""
     from twinforge.ingest.mqtt import EmbeddedBroker, MqttConnector
 
     embedded = EmbeddedBroker(port=port) if broker == "embedded" else None
     url = embedded.url if embedded else broker
     # amqtt speaks MQTT 3.1.1 only; brokers such as Mosquitto get MQTT 5.
     connector = MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=client_id,
-                              mqtt5=embedded is None, ca_file=ca_file)
+                              mqtt5=embedded is None, ca_file=ca_file,
+                              share_group="twinforge" if shared and embedded is None else None)
     app.state.mqtt = connector
     app.state.connectors.append(connector)
 

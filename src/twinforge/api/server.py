@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,14 @@ from twinforge.graph import TwinGraph
 
 log = logging.getLogger("twinforge.server")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def default_client_id(port: int) -> str:
+    """The MQTT client id of a server: the same after a restart on the same host and port, so the
+    broker's persistent session (and what it holds back for us) is picked up again; different
+    for each server, so several servers never take each other's session."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:40] or "host"
+    return f"twinforge-{host}-{port}"
 
 
 @dataclass
@@ -41,7 +50,8 @@ class ServerConfig:
     mqtt: str | None = None  # "embedded" or mqtt(s)://...
     mqtt_port: int = 1883
     mqtt_ca: Path | None = None
-    mqtt_client_id: str = "twinforge-ingest"
+    mqtt_client_id: str | None = None  # default: twinforge-<host name>-<HTTP port>, stable across restarts
+    mqtt_shared: bool = True  # an external broker: MQTT 5 shared subscriptions ($share/twinforge/...)
     mapping: Path | None = None
     rules: Path | None = None  # alert rules (YAML list) put at start-up
     auth: bool = False  # bearer tokens, roles, scopes and the audit log
@@ -156,7 +166,8 @@ class Server:
             rules = load_mapping(config.mapping)
         if config.mqtt:
             attach_mqtt(application, config.mqtt, mapping=rules, port=config.mqtt_port,
-                        client_id=config.mqtt_client_id, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None)
+                        client_id=config.mqtt_client_id or default_client_id(config.port),
+                        shared=config.mqtt_shared, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None)
         if rules is not None and rules.opcua:
             attach_opcua(application, rules)
         if config.retention or config.downsample_after:

@@ -33,6 +33,12 @@ def serve(
     mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded broker.")] = 1883,
     mqtt_ca: Annotated[Path | None, typer.Option(
         "--mqtt-ca", help="CA certificate (PEM) to trust for an mqtts:// broker.")] = None,
+    mqtt_client_id: Annotated[str | None, typer.Option(
+        "--mqtt-client-id", help="MQTT client id (default twinforge-<host>-<port>: a restarted server "
+                                 "resumes its broker session).")] = None,
+    mqtt_shared: Annotated[bool, typer.Option(
+        "--mqtt-shared/--no-mqtt-shared", help="Shared subscriptions ($share/twinforge/...) on an external "
+                                               "broker, so several servers split the messages.")] = True,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
     auth: Annotated[bool, typer.Option("--auth", help="Require bearer tokens (see `twinforge tokens`): "
@@ -52,7 +58,8 @@ def serve(
     from twinforge.api.server import Server, ServerConfig
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
-                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mapping=mapping, rules=rules, auth=auth, retention=retention,
+                          mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mqtt_client_id=mqtt_client_id,
+                          mqtt_shared=mqtt_shared, mapping=mapping, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, log_level=log_level)
     server = Server(config)

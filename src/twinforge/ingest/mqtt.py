@@ -8,6 +8,7 @@ queues messages; a worker thread parses, maps and applies them in batches.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import threading
 from collections import deque
@@ -75,12 +76,15 @@ class MqttConnector:
     def __init__(self, ingestor: Ingestor, url: str, *, mapping: Mapping | None = None,
                  client_id: str = "twinforge-ingest", mqtt5: bool = True, batch_size: int = 5000,
                  flush_interval: float = 0.005, insecure_tls: bool = False,
-                 ca_file: str | None = None, max_updates: int = 50_000) -> None:
+                 ca_file: str | None = None, max_updates: int = 50_000, share_group: str | None = None) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
         self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
         self.client_id = client_id
         self.mqtt5 = mqtt5
+        if share_group is not None and (not mqtt5 or not re.fullmatch(r"[A-Za-z0-9_.-]+", share_group)):
+            raise InvalidArgument("shared subscriptions need MQTT 5 and a group name of letters, digits, '.', '_', '-'")
+        self.share_group = share_group
         self.batch_size = batch_size
         self.max_updates = max_updates
         self.flush_interval = flush_interval
@@ -162,6 +166,8 @@ class MqttConnector:
             return
         self.stats.connects += 1
         topics = sorted({rule.subscription for rule in self.rules} | {BATCH_TOPIC})
+        if self.share_group:  # servers sharing the broker split the messages between them
+            topics = [f"$share/{self.share_group}/{topic}" for topic in topics]
         client.subscribe([(topic, 1) for topic in topics])
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed to %s", self.address.host, self.address.port, topics)
