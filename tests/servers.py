@@ -152,8 +152,12 @@ class Postgres:
             shutil.chown(self.sockets, "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C.UTF-8")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server again on the same data, port and socket folder."""
         options = (f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                   "-c full_page_writes=off -c max_connections=300")  # commits survive a killed server
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "pg.log"),
                   "-w", "start")
 

@@ -70,5 +70,11 @@ class Forbidden(TwinforgeError):
     code = "Forbidden"
 
 
+class Unavailable(TwinforgeError):
+    """Something the request needs is away for now (the database); retrying later can succeed."""
+
+    code = "ServiceUnavailable"
+
+
 __all__ = ["Conflict", "Forbidden", "InvalidArgument", "MissingDependency", "NotFound", "PreconditionFailed",
-           "QueryTimeout", "TwinforgeError", "Unauthenticated", "ValidationError"]
+           "QueryTimeout", "TwinforgeError", "Unauthenticated", "Unavailable", "ValidationError"]

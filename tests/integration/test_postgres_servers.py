@@ -235,3 +235,49 @@ def test_two_ingesting_servers_one_killed_store_every_message_once(pg_url: str, 
             a.stop()
             b.stop()
             graph.close()
+
+
+def test_the_database_going_away_and_coming_back(tmp_path: Any) -> None:
+    """While PostgreSQL is down the server answers 503 (and /health says why); when it is back the
+    same server goes on without a restart, and nothing stored before is lost."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tests.servers import Postgres, running_api
+    from twinforge.graph import TwinGraph
+
+    directory = Path(tempfile.mkdtemp(prefix="twinforge-pg-away-"))
+    cluster = Postgres(directory)
+    cluster.start()
+    try:
+        graph = TwinGraph.open(cluster.new_database())
+        graph.add_models(LIVE)
+        graph.create_twins([("s1", sensor(temperature=1.5))])
+        with running_api(graph) as url, httpx.Client(base_url=url, timeout=15) as c:
+            assert c.get("/digitaltwins/s1").json()["temperature"] == 1.5
+            cluster.stop()
+            r = c.get("/digitaltwins/s1")
+            assert r.status_code == 503 and r.json()["error"]["code"] == "ServiceUnavailable"
+            assert "not reachable" in r.json()["error"]["message"]
+            r = c.patch("/digitaltwins/s1", json=[{"op": "replace", "path": "/temperature", "value": 9.0}])
+            assert r.status_code == 503
+            health = c.get("/health")
+            assert health.status_code == 503 and "store:" in health.json()["problems"][0]
+            cluster.resume()
+            deadline = time.monotonic() + 20
+            while c.get("/digitaltwins/s1").status_code != 200:
+                assert time.monotonic() < deadline, "the server did not recover"
+                time.sleep(0.2)
+            assert c.get("/digitaltwins/s1").json()["temperature"] == 1.5  # the refused patch left no trace
+            r = c.patch("/digitaltwins/s1", json=[{"op": "replace", "path": "/temperature", "value": 2.5}])
+            assert r.status_code == 204
+            assert c.get("/digitaltwins/s1").json()["temperature"] == 2.5
+            deadline = time.monotonic() + 10
+            while c.get("/health").status_code != 200:
+                assert time.monotonic() < deadline, "/health did not recover"
+                time.sleep(0.2)
+        graph.close()
+    finally:
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)

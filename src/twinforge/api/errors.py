@@ -19,6 +19,7 @@ from twinforge.errors import (
     QueryTimeout,
     TwinforgeError,
     Unauthenticated,
+    Unavailable,
     ValidationError,
 )
 
@@ -33,6 +34,7 @@ STATUS: tuple[tuple[type[TwinforgeError], int], ...] = (
     (InvalidArgument, 400),
     (QueryTimeout, 400),
     (MissingDependency, 501),
+    (Unavailable, 503),
 )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
-from twinforge.errors import InvalidArgument, MissingDependency, NotFound
+from twinforge.errors import InvalidArgument, MissingDependency, NotFound, Unavailable
 from twinforge.store.base import Lease
 from twinforge.store.postgres.schema import SCHEMA, SCHEMA_LOCK, WRITE_LOCK
 
@@ -29,7 +29,7 @@ def _connect(url: str) -> Any:
     from psycopg.types.string import TextLoader
 
     try:
-        conn = psycopg.connect(url, autocommit=True)
+        conn = psycopg.connect(url, autocommit=True, **({} if "connect_timeout" in url else {"connect_timeout": 5}))
     except psycopg.OperationalError as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         if "does not exist" in text and "database" in text:
@@ -50,6 +50,24 @@ def _safe(url: str) -> str:
     return url
 
 
+@contextmanager
+def _guarded(owner: PostgresConnections) -> Iterator[None]:
+    """A lost connection (the database restarted or went away) becomes `Unavailable` (503);
+    the thread's connection is dropped, so the next call connects again."""
+    psycopg = _psycopg()
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        owner._drop_here()
+        text = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        owner.unavailable = f"the database at {owner.path} is not reachable now ({text}); try again shortly"
+        raise Unavailable(owner.unavailable) from None
+    except Unavailable as exc:
+        owner.unavailable = str(exc)
+        raise
+    owner.unavailable = None
+
+
 class PostgresConnections:
     """One database: a connection per thread (reads see the last commit), and write
     transactions that take one advisory lock so that writers go one at a time."""
@@ -58,6 +76,7 @@ class PostgresConnections:
         self._url = url.replace("postgres://", "postgresql://", 1)
         self.path = _safe(self._url)
         self._local = threading.local()
+        self.unavailable: str | None = None  # why the last operation could not reach the database
         self._all: list[Any] = []
         self._all_lock = threading.Lock()
         self._closed = False
@@ -80,10 +99,25 @@ class PostgresConnections:
     def from_url(cls, url: str, *, create: bool = True) -> Self:
         return cls(url, create=create)
 
+    def _drop_here(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        self._local.depth = 0
+        if conn is not None:
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+
     def _conn_here(self) -> Any:
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = _connect(self._url)
+        if conn is None or conn.closed or conn.broken:
+            try:
+                conn = _connect(self._url)
+            except InvalidArgument as exc:  # the database is away (it was there when we started)
+                self.unavailable = f"the database is not reachable now ({exc}); try again shortly"
+                raise Unavailable(self.unavailable) from None
             with self._all_lock:
                 if self._closed:
                     conn.close()
@@ -107,7 +141,7 @@ class PostgresConnections:
             return
         self._local.depth = 1
         try:
-            with conn.transaction():
+            with _guarded(self), conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
@@ -119,12 +153,28 @@ class PostgresConnections:
     def _conn(self) -> Any:
         return self._conn_here()
 
+    def _read(self, sql: str, args: Sequence[Any], fetch: str) -> Any:
+        """A read; outside a transaction, a connection lost since its last use (the database
+        restarted) is replaced and the read tried once more."""
+        psycopg = _psycopg()
+        if not getattr(self._local, "depth", 0):
+            try:
+                cursor = self._conn_here().execute(sql, args)
+                rows = cursor.fetchall() if fetch == "all" else cursor.fetchone()
+                self.unavailable = None
+                return rows
+            except (psycopg.OperationalError, Unavailable):
+                self._drop_here()
+        with _guarded(self):
+            cursor = self._conn_here().execute(sql, args)
+            return cursor.fetchall() if fetch == "all" else cursor.fetchone()
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = self._conn_here().execute(sql, args).fetchall()
+        rows: list[tuple[Any, ...]] = self._read(sql, args, "all")
         return rows
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._conn_here().execute(sql, args).fetchone()
+        row: tuple[Any, ...] | None = self._read(sql, args, "one")
         return row
 
     def _write(self, sql: str, args: Sequence[Any] = ()) -> Any:

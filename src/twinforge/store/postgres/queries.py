@@ -7,7 +7,7 @@ from typing import Any
 
 from twinforge.errors import QueryTimeout
 from twinforge.query.compiler import Dialect
-from twinforge.store.postgres.connections import PostgresConnections, _psycopg
+from twinforge.store.postgres.connections import PostgresConnections, _guarded, _psycopg
 from twinforge.store.postgres.schema import pg_path
 
 
@@ -89,7 +89,7 @@ class QueryRows(PostgresConnections):
         conn = self._conn
         psycopg = _psycopg()
         try:
-            with conn.transaction():
+            with _guarded(self), conn.transaction():
                 conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
                 rows: list[tuple[Any, ...]] = conn.execute(_placeholders(sql), params).fetchall()
                 return rows
