@@ -18,6 +18,7 @@ import uvicorn
 
 from twinforge.api import create_app
 from twinforge.graph import TwinGraph
+from twinforge.store.postgres.cluster import PrivateCluster, pg_bin
 
 
 def free_port() -> int:
@@ -117,62 +118,13 @@ def running_mosquitto(directory: Path) -> Iterator[Mosquitto]:
         broker.stop()
 
 
-PG_BIN = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-               if (p / "initdb").exists()), None) if Path("/usr/lib/postgresql").exists() else None
 
-
-class Postgres:
-    """A private PostgreSQL cluster: ``initdb`` into a temporary folder (as user postgres when
-    run as root), its own port on loopback and its own socket folder; a fresh database per test."""
+class Postgres(PrivateCluster):
+    """A private PostgreSQL cluster for tests (skipped, or failed under CI, where PostgreSQL is missing)."""
 
     def __init__(self, directory: Path) -> None:
-        if PG_BIN is None:
+        if pg_bin() is None:
             from tests.requirements import missing
 
             missing("PostgreSQL is not installed (apt-get install postgresql)")
-        self.directory = directory
-        self.port = free_port()
-        self.data = directory / "data"
-        self.sockets = directory / "sock"
-        self.sockets.mkdir(parents=True, exist_ok=True)
-        self.count = 0
-
-    def _run(self, *args: str) -> None:
-        assert PG_BIN is not None
-        command = [str(PG_BIN / args[0]), *args[1:]]
-        if os.getuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
-        if done.returncode:
-            raise RuntimeError(f"{args[0]} failed: {done.stderr.decode(errors='replace').strip()}")
-
-    def start(self) -> None:
-        if os.getuid() == 0:
-            shutil.chown(self.directory, "postgres")
-            shutil.chown(self.sockets, "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--locale=C.UTF-8")
-        self.resume()
-
-    def resume(self) -> None:
-        """Start the server again on the same data, port and socket folder."""
-        options = (f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=300")  # commits survive a killed server
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "pg.log"),
-                  "-w", "start")
-
-    def stop(self) -> None:
-        with __import__("contextlib").suppress(Exception):
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    def new_database(self) -> str:
-        import psycopg
-
-        self.count += 1
-        name = f"t{self.count}_{os.getpid()}"
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
+        super().__init__(directory)

@@ -15,4 +15,5 @@ class PostgresStore(DocumentRows, QueryRows, LogRows, PostgresConnections, TwinS
     """A `TwinStore` in one PostgreSQL database, safe to share between threads and processes."""
 
 
-__all__ = ["AdvisoryLease", "PostgresConnections", "PostgresDialect", "PostgresStore"]
+__all__ = ["AdvisoryLease", "DocumentRows", "LogRows", "PostgresConnections", "PostgresDialect", "PostgresStore",
+           "QueryRows", "TwinStore"]

@@ -57,6 +57,8 @@ def _guarded(owner: PostgresConnections) -> Iterator[None]:
     psycopg = _psycopg()
     try:
         yield
+    except psycopg.errors.QueryCanceled:
+        raise  # a statement timeout, not a lost connection: the caller says what it means
     except psycopg.OperationalError as exc:
         owner._drop_here()
         text = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
