@@ -29,6 +29,8 @@ def setup(graph: TwinGraph) -> Iterator[tuple[str, dict[str, str]]]:
     secrets = {role: tokens.create(role, role)[1] for role in ("reader", "writer", "admin")}
     secrets["tanks"] = tokens.create("tanks", "writer", scope=["model:dtmi:test:Tank;1"])[1]
     secrets["site-a"] = tokens.create("site-a", "reader", scope=["twins:site-a-"])[1]
+    secrets["named"] = tokens.create("named", "writer",
+                                     scope=["query:SELECT T FROM DIGITALTWINS T WHERE T.name = 'shared'"])[1]
     secrets["old"] = tokens.create("old", "admin", expires="1ms")[1]
     secrets["gone"] = tokens.create("gone", "admin")[1]
     tokens.revoke("gone")
@@ -137,4 +139,50 @@ def test_tokens_commands(tmp_path: Path) -> None:
     out = tf("audit", "--db", db, "--json")
     assert out.returncode == 0 and json.loads(out.stdout) == []
 
+
+def test_query_scope_follows_the_twins_it_selects(setup: tuple[str, dict[str, str]]) -> None:
+    url, s = setup
+    with client(url, s["named"]) as c:
+        assert c.get("/digitaltwins/p1").status_code == 403
+    with client(url, s["admin"]) as c:
+        assert c.patch("/digitaltwins/p1", json=[{"op": "add", "path": "/name", "value": "shared"}]).status_code == 204
+    time.sleep(2.1)  # the scope's query is re-run at most every 2 s
+    with client(url, s["named"]) as c:
+        assert c.get("/digitaltwins/p1").status_code == 200
+        rows = c.post("/query", json={"query": "SELECT * FROM DIGITALTWINS"}).json()["value"]
+        assert [r["$dtId"] for r in rows] == ["p1"]
+        assert c.get("/digitaltwins/t1").status_code == 403
+
+
+def test_bad_scopes_are_refused() -> None:
+    from twinforge.auth.tokens import parse_scope
+    from twinforge.errors import InvalidArgument
+
+    for bad, words in (("query:SELECT FROM", "scope query"), ("query:SELECT COUNT() FROM DIGITALTWINS", "no COUNT"),
+                       ("query:SELECT R FROM RELATIONSHIPS R", "selects twins"), ("site:x", "a scope is")):
+        with pytest.raises(InvalidArgument, match=words):
+            parse_scope([bad])
+
+
+def test_reads_of_sensitive_models_are_audited(graph: TwinGraph) -> None:
+    from twinforge.auth import set_sensitive_models
+
+    graph.add_models(PLANT)
+    graph.create_twin("p1", pump())
+    graph.create_twin("t1", tank())
+    tokens = Tokens(graph.store)
+    reader = tokens.create("nurse", "reader")[1]
+    admin = tokens.create("root", "admin")[1]
+    set_sensitive_models(graph.store, ["dtmi:test:Tank;1"])
+    with running_api(graph, auth=True) as url:
+        with client(url, reader) as c:
+            assert c.get("/digitaltwins/t1").status_code == 200
+            assert c.get("/digitaltwins/p1").status_code == 200  # not sensitive: not audited
+            assert c.get("/digitaltwins/t1/history", params={"name": "level"}).status_code == 200
+            assert c.post("/query", json={"query": "SELECT * FROM DIGITALTWINS"}).status_code == 200
+        with client(url, admin) as c:
+            rows = c.get("/audit", params={"actor": "nurse"}).json()["value"]
+    assert [(r["method"], r["path"]) for r in rows] == [
+        ("GET", "/digitaltwins/t1"), ("GET", "/digitaltwins/t1/history"), ("POST", "/query")]
+    assert rows[-1]["twins"] == ["t1"] and all(r["outcome"] == "ok" for r in rows)
 

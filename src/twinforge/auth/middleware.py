@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -21,7 +22,7 @@ import orjson
 
 from twinforge.api.errors import error_body, status_of
 from twinforge.auth.tokens import Token, Tokens
-from twinforge.errors import Forbidden, TwinforgeError
+from twinforge.errors import Forbidden, InvalidArgument, TwinforgeError
 from twinforge.history.timeutil import from_us, now_us
 
 if TYPE_CHECKING:
@@ -43,6 +44,39 @@ class AuthMiddleware:
         self.app = app
         self.graph = graph
         self.tokens = Tokens(graph.store)
+        self._cached: dict[str, tuple[float, Any]] = {}
+
+    def _cache(self, key: str, make: Any, ttl: float = 2.0) -> Any:
+        """A value recomputed at most every ``ttl`` seconds (query scopes, the sensitive models)."""
+        now = time.monotonic()
+        hit = self._cached.get(key)
+        if hit is None or now - hit[0] > ttl:
+            hit = (now, make())
+            self._cached[key] = hit
+        return hit[1]
+
+    def _query_ids(self, query: str) -> set[str]:
+        def run() -> set[str]:
+            ids: set[str] = set()
+            for row in self.graph.query(query):
+                ids.update(_ids_of(row))
+            return ids
+
+        result: set[str] = self._cache("query:" + query, run)
+        return result
+
+    def _of_models(self, twin_id: str, dtmis: list[str]) -> bool:
+        record = self.graph.store.get_twin(twin_id)
+        if record is None:
+            return False
+        models = self.graph.models
+        return any(record.model == m or (record.model in models and m in models and models.is_of_model(record.model, m))
+                   for m in dtmis)
+
+    def sensitive(self, twin_id: str) -> bool:
+        """Whether reads of this twin are audited (its model is marked sensitive)."""
+        dtmis = self._cache("sensitive", lambda: sensitive_models(self.graph.store))
+        return bool(dtmis) and self._of_models(twin_id, dtmis)
 
     # -- scope ------------------------------------------------------------
 
@@ -51,14 +85,9 @@ class AuthMiddleware:
             return True
         if any(twin_id.startswith(prefix) for prefix in token.twins):
             return True
-        if token.models:
-            record = self.graph.store.get_twin(twin_id)
-            if record is None:
-                return False
-            models = self.graph.models
-            return any(record.model == m or (record.model in models and m in models and models.is_of_model(record.model, m))
-                       for m in token.models)
-        return False
+        if token.models and self._of_models(twin_id, token.models):
+            return True
+        return any(twin_id in self._query_ids(q) for q in token.queries)
 
     def check(self, token: Token, method: str, path: str) -> None:
         if path.startswith(ADMIN) and token.role != "admin":
@@ -109,6 +138,11 @@ class AuthMiddleware:
         if token.scoped:
             scope["state"]["twin_in_scope"] = lambda twin: self.in_scope(token, twin)
         write = not (method in READS or (method == "POST" and path == "/query")) and scope["type"] == "http"
+        # reads of twins whose model is marked sensitive are audited too
+        twin_read = (scope["type"] == "http" and method == "GET" and path.startswith("/digitaltwins/")
+                     and self.sensitive(unquote(path[len("/digitaltwins/"):].split("/", 1)[0])))
+        audit_query = path == "/query" and method == "POST" and bool(
+            self._cache("sensitive", lambda: sensitive_models(self.graph.store)))
         status = [0]
 
         async def sending(message: dict[str, Any]) -> None:
@@ -116,15 +150,19 @@ class AuthMiddleware:
                 status[0] = message["status"]
             await send(message)
 
-        if token.scoped and path == "/query" and method == "POST":
-            await self._filtered_query(scope, receive, send, token)
+        if (token.scoped or audit_query) and path == "/query" and method == "POST":
+            read_twins = await self._filtered_query(scope, receive, send, token)
+            sensitive = sorted(t for t in read_twins if self.sensitive(t))
+            if sensitive:
+                self._audit(token.name, method, path, client, 200, None, twins=sensitive[:100])
         else:
-            await self.app(scope, receive, sending if write else send)
-        if write:
+            await self.app(scope, receive, sending if (write or twin_read) else send)
+        if write or twin_read:
             self._audit(token.name, method, path, client, status[0], None)
 
-    async def _filtered_query(self, scope: Any, receive: Any, send: Any, token: Token) -> None:
-        """Run /query, then keep only the rows whose twins are all in the token's scope."""
+    async def _filtered_query(self, scope: Any, receive: Any, send: Any, token: Token) -> set[str]:
+        """Run /query, then keep only the rows whose twins are all in the token's scope (a
+        scoped token); returns the twins in the rows sent."""
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -136,30 +174,62 @@ class AuthMiddleware:
 
         await self.app(scope, receive, collect)
         body = b"".join(chunks)
+        sent: set[str] = set()
         if start.get("status") == 200:
             data = orjson.loads(body)
-            data["value"] = [row for row in data.get("value", []) if self._row_in_scope(token, row)]
-            body = orjson.dumps(data)
+            if token.scoped:
+                data["value"] = [row for row in data.get("value", []) if self._row_in_scope(token, row)]
+                body = orjson.dumps(data)
+            for row in data.get("value", []):
+                sent.update(_ids_of(row))
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return sent
 
     def _row_in_scope(self, token: Token, row: Any) -> bool:
-        ids: list[str] = []
-        if isinstance(row, dict):
-            if isinstance(row.get("$dtId"), str):
-                ids.append(row["$dtId"])
-            for value in row.values():
-                if isinstance(value, dict) and isinstance(value.get("$dtId"), str):
-                    ids.append(value["$dtId"])
-                if isinstance(value, dict) and isinstance(value.get("$sourceId"), str):
-                    ids.append(value["$sourceId"])
+        ids = _ids_of(row)
         return bool(ids) and all(self.in_scope(token, t) for t in ids)
 
-    def _audit(self, actor: str | None, method: str, path: str, client: str, status: int, code: str | None) -> None:
+    def _audit(self, actor: str | None, method: str, path: str, client: str, status: int, code: str | None,
+               **extra: Any) -> None:
         record_audit(self.graph, {"actor": actor, "method": method, "path": path, "from": client,
-                                  "status": status, "outcome": "ok" if 200 <= status < 400 else (code or "error")})
+                                  "status": status, "outcome": "ok" if 200 <= status < 400 else (code or "error"),
+                                  **extra})
+
+
+def _ids_of(row: Any) -> list[str]:
+    """The twins a query row shows: its own ``$dtId``, those of the twins in it, relationships' sources."""
+    ids: list[str] = []
+    if isinstance(row, dict):
+        if isinstance(row.get("$dtId"), str):
+            ids.append(row["$dtId"])
+        for value in row.values():
+            if isinstance(value, dict) and isinstance(value.get("$dtId"), str):
+                ids.append(value["$dtId"])
+            if isinstance(value, dict) and isinstance(value.get("$sourceId"), str):
+                ids.append(value["$sourceId"])
+    return ids
+
+
+SENSITIVE = "auditconfig:sensitive-models"
+
+
+def sensitive_models(store: Any) -> list[str]:
+    """The model DTMIs whose twins' reads are audited (models extending them included)."""
+    raw = store.get_setting(SENSITIVE)
+    return list(orjson.loads(raw)) if raw else []
+
+
+def set_sensitive_models(store: Any, dtmis: list[str]) -> None:
+    for dtmi in dtmis:
+        if not dtmi.startswith("dtmi:"):
+            raise InvalidArgument(f"--audit-reads takes model DTMIs, not {dtmi!r}")
+    if dtmis:
+        store.put_setting(SENSITIVE, orjson.dumps(sorted(set(dtmis))).decode())
+    else:
+        store.delete_setting(SENSITIVE)
 
 
 def record_audit(graph: TwinGraph, entry: dict[str, Any]) -> None:
@@ -182,4 +252,4 @@ def read_audit(graph: TwinGraph, *, twin: str | None = None, actor: str | None =
     return [e for e in rows if keep(e)][:limit]
 
 
-__all__ = ["AuthMiddleware", "read_audit", "record_audit"]
+__all__ = ["AuthMiddleware", "read_audit", "record_audit", "sensitive_models", "set_sensitive_models"]

@@ -2,8 +2,9 @@
 
 Roles: ``reader`` (reads and queries), ``writer`` (and changes), ``admin`` (and the audit
 log, jobs, tokens). A scope narrows a token to twins: ``model:DTMI`` (twins of that model or
-of a model extending it) or ``twins:PREFIX`` (twin ids starting with it); several may be
-given, and a twin in any of them is in scope.
+of a model extending it), ``twins:PREFIX`` (twin ids starting with it) or ``query:SELECT T
+FROM DIGITALTWINS T WHERE ...`` (the twins the query selects, as they are now); several may
+be given, and a twin in any of them is in scope.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class Token:
     revoked: bool = False
     models: list[str] = field(default_factory=list)
     twins: list[str] = field(default_factory=list)  # id prefixes
+    queries: list[str] = field(default_factory=list)  # queries selecting the twins in scope
 
     @property
     def scoped(self) -> bool:
-        return bool(self.models or self.twins)
+        return bool(self.models or self.twins or self.queries)
 
     def to_json(self, *, secret_hash: bool = False) -> dict[str, Any]:
         out = asdict(self)
@@ -54,17 +56,29 @@ class Token:
         return out
 
 
-def parse_scope(items: list[str]) -> tuple[list[str], list[str]]:
-    models, twins = [], []
+def parse_scope(items: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(models, twin id prefixes, queries) of ``model:DTMI``, ``twins:PREFIX`` and
+    ``query:SELECT T FROM DIGITALTWINS T WHERE ...`` items."""
+    models, twins, queries = [], [], []
     for item in items:
         kind, _, value = item.partition(":")
         if kind == "model" and value.startswith("dtmi:"):
             models.append(value)
         elif kind == "twins" and value:
             twins.append(value)
+        elif kind == "query" and value.strip():
+            from twinforge.query import parse_query
+
+            try:
+                query = parse_query(value)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"scope query {value!r}: {exc.message}") from None
+            if query.collection != "DIGITALTWINS" or query.joins or query.count:
+                raise InvalidArgument(f"a scope query selects twins from DIGITALTWINS (no JOIN, no COUNT): {value!r}")
+            queries.append(value.strip())
         else:
-            raise InvalidArgument(f"a scope is model:DTMI or twins:PREFIX, not {item!r}")
-    return models, twins
+            raise InvalidArgument(f"a scope is model:DTMI, twins:PREFIX or query:SELECT ..., not {item!r}")
+    return models, twins, queries
 
 
 class Tokens:
@@ -82,10 +96,10 @@ class Tokens:
             raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if self.store.get_setting(f"token:{name}") is not None:
             raise Conflict(f"a token called '{name}' exists already (revoke it first)", code="TokenExists")
-        models, twins = parse_scope(scope or [])
+        models, twins, queries = parse_scope(scope or [])
         until = from_us(now_us() + parse_duration(expires)) if expires else None
         secret = "tf_" + secrets.token_urlsafe(32)
-        token = Token(name, role, digest(secret), from_us(now_us()), until, False, models, twins)
+        token = Token(name, role, digest(secret), from_us(now_us()), until, False, models, twins, queries)
         self.store.put_setting(f"token:{name}", orjson.dumps(token.to_json(secret_hash=True)).decode())
         self.store.put_setting(f"tokenhash:{token.hash}", name)
         return token, secret

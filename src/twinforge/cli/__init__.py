@@ -55,7 +55,7 @@ app.add_typer(demo_app, name="demo")
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim, predict or ui.")],
+    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim, predict, ui or scale.")],
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:

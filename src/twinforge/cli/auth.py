@@ -17,7 +17,7 @@ tokens_app = typer.Typer(help="Bearer tokens for `serve --auth`: roles reader, w
 def tokens_create(
     name: Annotated[str, typer.Argument(help="A name for the token (who or what holds it).")],
     role: Annotated[str, typer.Option("--role", help="reader, writer or admin.")],
-    scope: Annotated[list[str] | None, typer.Option("--scope", help="model:DTMI or twins:PREFIX (repeatable).")] = None,
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="model:DTMI, twins:PREFIX or 'query:SELECT T FROM DIGITALTWINS T WHERE ...' (repeatable).")] = None,
     expires: Annotated[str | None, typer.Option("--expires", help="Lifetime, e.g. 90d.")] = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
@@ -47,7 +47,8 @@ def tokens_list(db: DbOption = DEFAULT_DB, as_json: Annotated[bool, typer.Option
         return
     table = Table("name", "role", "scope", "created", "expires", "revoked")
     for t in tokens:
-        scope = ", ".join([f"model:{m}" for m in t.models] + [f"twins:{p}" for p in t.twins]) or "-"
+        scope = ", ".join([f"model:{m}" for m in t.models] + [f"twins:{p}" for p in t.twins]
+                          + [f"query:{q}" for q in t.queries]) or "-"
         table.add_row(t.name, t.role, scope, t.created, t.expires or "-", "yes" if t.revoked else "")
     console.print(table)
 

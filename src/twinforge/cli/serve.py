@@ -43,6 +43,9 @@ def serve(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
     auth: Annotated[bool, typer.Option("--auth", help="Require bearer tokens (see `twinforge tokens`): "
                                                       "roles, scopes and the audit log.")] = False,
+    audit_reads: Annotated[list[str] | None, typer.Option(
+        "--audit-reads", help="Under --auth, also audit every read of twins of this model DTMI (or a model "
+                              "extending it); repeatable; kept in the store for every server.")] = None,
     rules: Annotated[Path | None, typer.Option(
         "--rules", help="Alert rules (a YAML list, each with an id) to put at start-up.")] = None,
     retention: Annotated[str | None, typer.Option(
@@ -68,6 +71,12 @@ def serve(
         err.print(f"warning: serving on {host} without --auth: anyone who reaches this port can read and "
                   "change every twin", markup=False)
     server.graph = open_graph(db, write=True)
+    if audit_reads is not None:
+        from twinforge.auth import set_sensitive_models
+
+        if not auth:
+            err.print("warning: --audit-reads records reads only under --auth", markup=False)
+        set_sensitive_models(server.graph.store, audit_reads)
     server.run(_announce)
 
 
