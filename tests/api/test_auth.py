@@ -186,3 +186,36 @@ def test_reads_of_sensitive_models_are_audited(graph: TwinGraph) -> None:
         ("GET", "/digitaltwins/t1"), ("GET", "/digitaltwins/t1/history"), ("POST", "/query")]
     assert rows[-1]["twins"] == ["t1"] and all(r["outcome"] == "ok" for r in rows)
 
+
+
+def test_every_worker_checks_tokens(tmp_path: Path) -> None:
+    """`serve --workers 2 --auth`: the worker processes enforce tokens like a single process."""
+    import subprocess
+    import sys
+
+    from tests.servers import free_port
+
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    g = TwinGraph.open(db)
+    secret = Tokens(g.store).create("w", "reader")[1]
+    g.close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port", str(port),
+                             "--workers", "2", "--auth"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        for _ in range(6):  # several connections: both workers answer
+            assert httpx.get(f"http://127.0.0.1:{port}/digitaltwins/x").status_code == 401
+            r = httpx.get(f"http://127.0.0.1:{port}/digitaltwins/x", headers={"Authorization": f"Bearer {secret}"})
+            assert r.status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(15)

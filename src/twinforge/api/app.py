@@ -60,7 +60,8 @@ def _analytics(graph: TwinGraph, bus: Any, ingestor: Any) -> tuple[Any, Any]:
 
 
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
-               query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False) -> FastAPI:
+               query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False,
+               oidc: Any = None) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
@@ -125,7 +126,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     if auth:
         from twinforge.auth import AuthMiddleware
 
-        app.add_middleware(AuthMiddleware, graph=graph)  # outermost: before the fast path
+        app.add_middleware(AuthMiddleware, graph=graph, oidc=oidc)  # outermost: before the fast path
 
     from twinforge.api.docs import router as docs_router
     from twinforge.api.routes import router

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -55,6 +56,9 @@ class ServerConfig:
     mapping: Path | None = None
     rules: Path | None = None  # alert rules (YAML list) put at start-up
     auth: bool = False  # bearer tokens, roles, scopes and the audit log
+    oidc_issuer: str | None = None  # also accept JWTs from this OpenID Connect issuer (with --auth)
+    oidc_audience: str | None = None
+    oidc_jwks: str | None = None  # a JWKS file or URL; default: the issuer's discovery document
     retention: str | None = None
     downsample_after: str | None = None
     downsample_bucket: str = "1h"
@@ -147,6 +151,17 @@ class Server:
             self.ssl = {"ssl_certfile": str(cert_path), "ssl_keyfile": str(key_path)}
             self.certificate = cert_path
 
+    def oidc(self) -> Any:
+        """The OIDC verifier of the configuration, or None."""
+        config = self.config
+        if not (config.oidc_issuer or config.oidc_audience or config.oidc_jwks):
+            return None
+        if not config.auth:
+            raise InvalidArgument("--oidc-issuer needs --auth")
+        from twinforge.auth.oidc import OidcVerifier
+
+        return OidcVerifier(config.oidc_issuer or "", config.oidc_audience or "", config.oidc_jwks)
+
     def app(self) -> FastAPI:
         """The ASGI app with every connector and background task of the configuration."""
         from twinforge.api.app import create_app
@@ -154,7 +169,7 @@ class Server:
 
         config = self.config
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
-                                 query_timeout=config.query_timeout, auth=config.auth)
+                                 query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc())
         if config.rules is not None:
             import yaml
 
@@ -207,6 +222,12 @@ class Server:
             if self._graph is not None:
                 self._graph.close()
             os.environ["TWINFORGE_DB"] = config.db
+            # every worker gets the same security and limits as a single process would
+            os.environ["TWINFORGE_APP"] = json.dumps({
+                "auth": config.auth, "query_timeout": config.query_timeout, "threads": config.threads,
+                "query_threads": config.query_threads, "oidc": [config.oidc_issuer, config.oidc_audience,
+                                                                 config.oidc_jwks] if config.oidc_issuer else None})
+            self.oidc()  # a bad OIDC setting is said here, once, not by every worker
             for line in self.announcements():
                 announce(line)
             uvicorn.run("twinforge.api.asgi:app_from_env", factory=True, workers=config.workers,

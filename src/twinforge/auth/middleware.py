@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from twinforge.api.errors import error_body, status_of
+from twinforge.auth.oidc import looks_like_jwt
 from twinforge.auth.tokens import Token, Tokens
 from twinforge.errors import Forbidden, InvalidArgument, TwinforgeError
 from twinforge.history.timeutil import from_us, now_us
@@ -40,10 +41,11 @@ def _open(path: str) -> bool:
 class AuthMiddleware:
     """Bearer tokens, roles, scopes and the audit log for every HTTP and WebSocket request."""
 
-    def __init__(self, app: Any, graph: TwinGraph) -> None:
+    def __init__(self, app: Any, graph: TwinGraph, oidc: Any = None) -> None:
         self.app = app
         self.graph = graph
         self.tokens = Tokens(graph.store)
+        self.oidc = oidc  # an OidcVerifier: JWTs from an identity provider are accepted too
         self._cached: dict[str, tuple[float, Any]] = {}
 
     def _cache(self, key: str, make: Any, ttl: float = 2.0) -> Any:
@@ -121,7 +123,10 @@ class AuthMiddleware:
         client = (scope.get("client") or ("", 0))[0]
         verified: Token | None = None
         try:
-            token = verified = self.tokens.verify(secret)
+            if self.oidc is not None and secret and looks_like_jwt(secret):
+                token = verified = self.oidc.verify(secret)
+            else:
+                token = verified = self.tokens.verify(secret)
             self.check(token, method, path)
         except TwinforgeError as exc:
             self._audit(verified.name if verified else None, method, path, client, status_of(exc), exc.code)

@@ -43,6 +43,12 @@ def serve(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
     auth: Annotated[bool, typer.Option("--auth", help="Require bearer tokens (see `twinforge tokens`): "
                                                       "roles, scopes and the audit log.")] = False,
+    oidc_issuer: Annotated[str | None, typer.Option(
+        "--oidc-issuer", help="Under --auth, also accept JWTs from this OpenID Connect issuer.")] = None,
+    oidc_audience: Annotated[str | None, typer.Option(
+        "--oidc-audience", help="The audience (aud) those JWTs must be for.")] = None,
+    oidc_jwks: Annotated[str | None, typer.Option(
+        "--oidc-jwks", help="The issuer's signing keys: a JWKS file or URL (default: its discovery document).")] = None,
     audit_reads: Annotated[list[str] | None, typer.Option(
         "--audit-reads", help="Under --auth, also audit every read of twins of this model DTMI (or a model "
                               "extending it); repeatable; kept in the store for every server.")] = None,
@@ -62,7 +68,8 @@ def serve(
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
                           mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mqtt_client_id=mqtt_client_id,
-                          mqtt_shared=mqtt_shared, mapping=mapping, rules=rules, auth=auth, retention=retention,
+                          mqtt_shared=mqtt_shared, mapping=mapping, oidc_issuer=oidc_issuer,
+                          oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, log_level=log_level)
     server = Server(config)
