@@ -248,3 +248,45 @@ def test_killed_server_loses_nothing_acknowledged(tmp_path: Path, broker: Mosqui
         pub.loop_stop()
         server.terminate()
         server.wait(15)
+
+
+def test_workers_share_the_subscription(tmp_path: Path, broker: Mosquitto) -> None:
+    """`serve --workers 2 --mqtt URL` on SQLite: each worker has a client id of its own (a slot
+    lease), they split the shared subscription, and every message is stored once."""
+    import datetime
+    import subprocess
+    import sys
+
+    import httpx
+
+    db = f"sqlite:///{tmp_path / 'workers.db'}"
+    graph = TwinGraph.open(db)
+    graph.add_models(LIVE)
+    graph.create_twins([(f"s{i}", sensor()) for i in range(20)])
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port", str(port),
+                             "--workers", "2", "--mqtt", broker.url, "--mqtt-client-id", "wk"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log = broker.directory / "mosquitto.log"
+        wait_for(lambda: log.exists() and {"wk-w0", "wk-w1"} <= {
+            w for line in log.read_text().splitlines() for w in line.split() if w.startswith("wk-")}, timeout=40)
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200)
+        pub = publisher(broker.port, "workers-publisher")
+        total, t0 = 2000, 1_780_000_000.0
+        for i in range(total):
+            at = datetime.datetime.fromtimestamp(t0 + i / 1000, datetime.UTC).isoformat()
+            pub.publish("twinforge/updates", json.dumps([{"twin": f"s{i % 20}", "telemetry": {"reading": float(i)},
+                                                          "time": at}]), qos=1)
+
+        def stored() -> list[float]:
+            return [p.num or 0.0 for t in range(20) for p in graph.store.read_history(f"s{t}", "reading", limit=5000)]
+
+        wait_for(lambda: len(stored()) >= total, timeout=60)
+        time.sleep(0.5)
+        assert sorted(stored()) == [float(i) for i in range(total)]  # each once
+        pub.loop_stop()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        graph.close()

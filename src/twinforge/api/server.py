@@ -69,6 +69,19 @@ class ServerConfig:
     # Called with the app before it starts (the demo adds its simulated sensors here).
     before_start: list[Callable[[FastAPI], None]] = field(default_factory=list)
 
+    def to_env(self) -> str:
+        """This configuration as JSON, for worker processes (`from_env`)."""
+        fields = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items() if k != "before_start"}
+        return json.dumps(fields)
+
+    @classmethod
+    def from_env(cls, text: str) -> ServerConfig:
+        fields = json.loads(text)
+        for name in ("cert", "key", "tls_dir", "mqtt_ca", "mapping", "rules"):
+            if fields.get(name) is not None:
+                fields[name] = Path(fields[name])
+        return cls(**fields)
+
     @property
     def scheme(self) -> str:
         return "https" if (self.tls or self.cert) else "http"
@@ -92,8 +105,16 @@ class ServerConfig:
                            ("--mapping", self.mapping)):
             if path is not None and not Path(path).is_file():
                 raise NotFound(f"{name}: no such file: {path}")
-        if self.workers > 1 and (self.mqtt or self.mapping):
-            raise InvalidArgument("--mqtt and --mapping run in a single worker; drop --workers")
+        if self.workers > 1 and self.mqtt == "embedded":
+            raise InvalidArgument("--mqtt embedded runs in a single process; drop --workers, or use a broker URL")
+        if self.workers > 1 and self.mqtt and not self.mqtt_shared:
+            raise InvalidArgument("--workers with --mqtt needs shared subscriptions (drop --no-mqtt-shared): "
+                                  "otherwise every worker would store every message")
+        if self.workers > 1 and self.mapping is not None:
+            from twinforge.ingest.mapping import load_mapping
+
+            if load_mapping(self.mapping).opcua:
+                raise InvalidArgument("OPC UA connectors run in a single process; drop --workers")
         if self.query_timeout <= 0:
             raise InvalidArgument("the query timeout must be positive")
 
@@ -222,11 +243,9 @@ class Server:
             if self._graph is not None:
                 self._graph.close()
             os.environ["TWINFORGE_DB"] = config.db
-            # every worker gets the same security and limits as a single process would
-            os.environ["TWINFORGE_APP"] = json.dumps({
-                "auth": config.auth, "query_timeout": config.query_timeout, "threads": config.threads,
-                "query_threads": config.query_threads, "oidc": [config.oidc_issuer, config.oidc_audience,
-                                                                 config.oidc_jwks] if config.oidc_issuer else None})
+            # every worker serves the same configuration as a single process would (security,
+            # limits, connectors), each with an MQTT client id of its own
+            os.environ["TWINFORGE_SERVER"] = config.to_env()
             self.oidc()  # a bad OIDC setting is said here, once, not by every worker
             for line in self.announcements():
                 announce(line)
