@@ -136,6 +136,12 @@ def test_history_replace_read_aggregate_retain(store: TwinStore) -> None:
     store.append_history(dupes)  # a big batch (COPY on PostgreSQL) with duplicates: the last wins
     read = store.read_history("t", "x", limit=3)
     assert [p.num for p in read] == [100.0, 6.0, 2.0]
+    # a big batch without duplicates of its own, some of whose points are stored already: replaced
+    again = [HistoryPoint("t", "", "x", base + i * 1_000_000, -float(i), str(-float(i))) for i in range(2, 302)]
+    store.append_history(again)
+    assert [p.num for p in store.read_history("t", "x", limit=4)] == [100.0, 6.0, -2.0, -3.0]
+    store.append_history([HistoryPoint("t", "", "x", base + i * 1_000_000, float(i), str(float(i)))
+                          for i in range(2, 302)])  # and back
     assert [p.num for p in store.read_history("t", "x", after=base + 598_000_000)] == [599.0, 7.0]
     buckets = store.aggregate_history("t", "x", start=base, end=base + 600_000_000, bucket=300_000_000, agg="max")
     assert buckets == [(base, 299.0), (base + 300_000_000, 599.0)]

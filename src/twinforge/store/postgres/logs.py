@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from twinforge.store.base import DeadLetter, EventRecord, HistoryPoint
-from twinforge.store.postgres.connections import PostgresConnections
+from twinforge.store.postgres.connections import PostgresConnections, _psycopg
 
 _US = 1_000_000
 _COPY_AT = 200  # batches from this size go through binary COPY
@@ -93,6 +93,21 @@ class LogRows(PostgresConnections):
                         "ON CONFLICT (twin, component, name, ts) DO UPDATE SET num = EXCLUDED.num, "
                         "value = EXCLUDED.value", points)
                 return
+            keys = {(p[0], p[1], p[2], p[3]) for p in points}
+            if len(keys) == len(points):
+                # The common case, new points only: COPY straight into the partitioned table. A
+                # point stored before (a redelivered message) makes it fail; the savepoint
+                # undoes that and the upsert below replaces such points instead.
+                try:
+                    with conn.transaction(), conn.cursor() as cursor, cursor.copy(
+                            "COPY history (twin, component, name, ts, num, value) FROM STDIN WITH (FORMAT BINARY)"
+                    ) as copy:
+                        copy.set_types(["text", "text", "text", "int8", "float8", "text"])
+                        for p in points:
+                            copy.write_row(p)
+                    return
+                except _psycopg().errors.UniqueViolation:
+                    pass
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS history_in (n BIGINT, twin TEXT, component TEXT, "
                          "name TEXT, ts BIGINT, num DOUBLE PRECISION, value TEXT) ON COMMIT DELETE ROWS")
             with conn.cursor() as cursor, cursor.copy(
