@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -114,6 +115,24 @@ def test_alert_conditions(text: str) -> None:
                 max_size=8))
 def test_bulk_files(lines: list[str]) -> None:
     clean(lambda: read_bulk(lines))
+
+
+CORPUS = Path(__file__).resolve().parents[1] / "fuzz" / "corpus"
+
+
+def _corpus() -> list[tuple[str, Path]]:
+    return [(d.name, f) for d in sorted(CORPUS.iterdir()) if d.is_dir() for f in sorted(d.iterdir()) if f.is_file()]
+
+
+def test_atheris_corpora_replay() -> None:
+    """Every input the atheris runs kept (fuzz/corpus/<target>/) is still refused cleanly or accepted."""
+    sys.path.insert(0, str(CORPUS.parent))
+    from targets import TARGETS, check  # type: ignore[import-not-found]  # fuzz/targets.py
+
+    files = _corpus()
+    assert {name for name, _ in files} == set(TARGETS)
+    for name, path in files:
+        check(TARGETS[name], path.read_bytes())
 
 
 if __name__ == "__main__":  # the long run: python -m tests.test_fuzz 1000000
