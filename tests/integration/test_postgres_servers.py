@@ -281,3 +281,22 @@ def test_the_database_going_away_and_coming_back(tmp_path: Any) -> None:
     finally:
         cluster.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_cli_on_postgresql(pg_url: str) -> None:
+    """Every --db takes a PostgreSQL URL."""
+    from tests.test_cli import tf
+
+    out = tf("models", "load", "--pack", "sim", "--db", pg_url)
+    assert out.returncode == 0 and "created a new store" in out.stderr, out.stderr
+    doc = json.dumps({"$metadata": {"$model": "dtmi:twinforge:sim:ThermalZone;1"}, "temperature": 20.0,
+                      "outdoorTemperature": 5.0, "heaterPower": 1000.0, "thermalResistance": 0.01,
+                      "thermalCapacitance": 2.0e6})
+    assert tf("twins", "put", "zone-1", doc, "--db", pg_url).returncode == 0
+    patch = json.dumps([{"op": "replace", "path": "/temperature", "value": 21.5}])
+    assert tf("twins", "patch", "zone-1", patch, "--db", pg_url).returncode == 0
+    out = tf("query", "SELECT T.temperature FROM DIGITALTWINS T WHERE T.temperature > 21", "--db", pg_url, "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == [{"temperature": 21.5}], out.stdout + out.stderr
+    out = tf("history", "zone-1", "temperature", "--db", pg_url, "--json")
+    assert [p["value"] for p in json.loads(out.stdout)] == [20.0, 21.5], out.stdout + out.stderr
+    assert "zone-1" in tf("twins", "list", "--db", pg_url).stdout
