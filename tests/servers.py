@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +132,59 @@ class Postgres(PrivateCluster):
 
             missing("PostgreSQL is not installed (apt-get install postgresql)")
         super().__init__(directory)
+
+
+class ServeProcess:
+    """`twinforge serve` in a process of its own, ready once it answers (``kill`` is SIGKILL;
+    start another on the same ``port`` to restart it with the same MQTT client id)."""
+
+    def __init__(self, db: str, *args: str, port: int | None = None, mqtt_ready: bool = False,
+                 timeout: float = 30.0) -> None:
+        import httpx
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port",
+                                      str(self.port), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                r = httpx.get(self.url + ("/ingest/status" if mqtt_ready else "/health"), timeout=1)
+                if r.status_code == 200 and (not mqtt_ready or r.json()["mqtt"]["connected"]):
+                    return
+            except (httpx.HTTPError, KeyError, TypeError, ValueError):
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("the server stopped: " + (self.proc.stderr.read().decode() if self.proc.stderr else ""))
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class EventHook(BaseHTTPRequestHandler):
+    """A webhook endpoint that records the ids of the events posted to it (``EventHook.received``)."""
+
+    received: list[str] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        EventHook.received.append(body["id"])
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return

@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from tests.graph.sensors import LIVE, sensor
+from tests.servers import EventHook
 from twinforge.events import EventBus
 from twinforge.events.routes import RouteManager
 from twinforge.graph import TwinGraph
 from twinforge.ingest import Ingestor
 
-received: list[str] = []
-
-
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
+received = EventHook.received
 
 
 async def _received(count: int) -> None:
@@ -39,7 +28,7 @@ def test_one_leader_delivers_and_another_takes_over(tmp_path: Path) -> None:
     first, second = TwinGraph.open(f"sqlite:///{db}"), TwinGraph.open(f"sqlite:///{db}")
     first.add_models(LIVE)
     first.create_twins([("s1", sensor())])
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), EventHook)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     received.clear()
 

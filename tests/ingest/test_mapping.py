@@ -90,6 +90,7 @@ def test_json_paths() -> None:
     [
         ({"mqtt": [{"topic": "a/{x}"}]}, "needs 'topic' and 'twin'"),
         ({"mqtt": [{"topic": "a/{x}", "twin": "{y}"}]}, "'{y}' is not captured"),
+        ({"mqtt": [{"topic": "a/{x}/{x}", "twin": "{x}"}]}, "'{x}' appears more than once"),  # found by atheris
         ({"mqtt": [{"topic": "a", "twin": "t", "kind": "event"}]}, "kind must be"),
         ({"mqtt": [{"topic": "a", "twin": "t", "values": {"v": 3}}]}, "needs a path"),
         ({"kafka": []}, "unknown sections"),

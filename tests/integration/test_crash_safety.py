@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import load_rec
-from tests.servers import free_port
+from tests.servers import ServeProcess
 from twinforge.graph import TwinGraph
 
 pytestmark = pytest.mark.integration
@@ -31,25 +27,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-class Server:
-    def __init__(self, db: str, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port",
-                                      str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+Server = ServeProcess
 
 
 @pytest.fixture

@@ -10,64 +10,21 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.graph.sensors import LIVE, sensor
-from tests.servers import free_port
+from tests.servers import EventHook, ServeProcess, free_port
 
-received: list[str] = []
-
-
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))["id"])
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-class Server:
-    def __init__(self, db: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port",
-                                      str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+Server = ServeProcess
 
 
 @pytest.fixture
@@ -119,9 +76,10 @@ def test_two_servers_one_graph(servers: tuple[Server, Server]) -> None:
 
 def test_routes_once_per_event_and_take_over(servers: tuple[Server, Server]) -> None:
     a, b = servers
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), EventHook)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    received.clear()
+    EventHook.received.clear()
+    received = EventHook.received
     try:
         assert httpx.post(a.url + "/models", json=LIVE).status_code == 201
         assert httpx.put(a.url + "/digitaltwins/s1", json=sensor()).status_code == 200
@@ -179,21 +137,7 @@ def test_two_ingesting_servers_one_killed_store_every_message_once(pg_url: str, 
 
     with running_mosquitto(tmp_path / "mqtt") as broker:
         def start(port: int | None = None) -> Server:
-            server = Server.__new__(Server)
-            server.port = port or free_port()
-            server.url = f"http://127.0.0.1:{server.port}"
-            server.proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", pg_url,
-                                            "--port", str(server.port), "--mqtt", broker.url],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(server.url + "/ingest/status", timeout=1).json()["mqtt"]["connected"]:
-                        return server
-                except (httpx.HTTPError, KeyError, TypeError):
-                    pass
-                assert server.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+            return ServeProcess(pg_url, "--mqtt", broker.url, port=port, mqtt_ready=True)
 
         a, b = start(), start()
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pg-publisher", protocol=mqtt.MQTTv5)

@@ -165,6 +165,9 @@ def topic_rule(spec: dict[str, Any], where: str) -> TopicRule:
     if kind not in ("property", "telemetry"):
         raise MappingError(f"{where}: kind must be property or telemetry")
     names = _CAPTURE.findall(pattern)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise MappingError(f"{where}: '{{{twice[0]}}}' appears more than once in the topic; give each level its own name")
     for used in _CAPTURE.findall(twin) + _CAPTURE.findall(spec.get("component", "") or ""):
         if used not in names:
             raise MappingError(f"{where}: '{{{used}}}' is not captured by the topic")
