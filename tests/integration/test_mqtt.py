@@ -266,12 +266,20 @@ def test_workers_share_the_subscription(tmp_path: Path, broker: Mosquitto) -> No
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port", str(port),
                              "--workers", "2", "--mqtt", broker.url, "--mqtt-client-id", "wk"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def up() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the server stopped"
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
+        wait_for(up, timeout=60)
         log = broker.directory / "mosquitto.log"
         wait_for(lambda: log.exists() and {"wk-w0", "wk-w1"} <= {
-            w for line in log.read_text().splitlines() for w in line.split() if w.startswith("wk-")}, timeout=40)
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200)
+            w for line in log.read_text().splitlines() for w in line.split() if w.startswith("wk-")}, timeout=60)
         pub = publisher(broker.port, "workers-publisher")
         total, t0 = 2000, 1_780_000_000.0
         for i in range(total):
