@@ -23,6 +23,7 @@ import httpx
 
 from twinforge.graph import TwinGraph
 from twinforge.packs.building import REC, realestatecore
+from twinforge.ports import free_port
 from twinforge.store.sqlite import SCHEMA
 
 HERE = Path(__file__).resolve().parent
@@ -146,7 +147,6 @@ def reads_during_slow_queries(port: int, n: int, seconds: float) -> dict[str, An
 
 
 def main(quick: bool, progress: Any) -> dict[str, Any]:
-    import socket
 
     n = 10_000 if quick else 100_000
     http_n = 2_000 if quick else 10_000
@@ -175,9 +175,7 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
         results["relationship_create_ratio_to_raw"] = results["library_relationship_creates_per_s"] / raw_rels
 
         for workers in (1, 2):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_port()
             server = start_server(db, port, workers)
             w = f"w{workers}"
             try:

@@ -34,16 +34,10 @@ import httpx
 
 from twinforge.graph import TwinGraph
 from twinforge.packs.building import REC, realestatecore
+from twinforge.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 TWINS = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int]:

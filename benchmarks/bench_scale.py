@@ -28,20 +28,12 @@ sys.path.insert(0, str(HERE))
 
 from bench_graph import load  # noqa: E402 - the benchmarks folder is on the path
 from twinforge.graph import TwinGraph  # noqa: E402
+from twinforge.ports import free_port  # noqa: E402
 
 NODE = "dtmi:bench:scale:Sensor;1"
 MODEL = {"@id": NODE, "@type": "Interface", "@context": "dtmi:dtdl:context;3",
          "contents": [{"@type": "Property", "name": "name", "schema": "string", "writable": True},
                       {"@type": "Property", "name": "lastValue", "schema": "double", "writable": True}]}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def fill(url: str, n: int) -> None:
@@ -53,20 +45,30 @@ def fill(url: str, n: int) -> None:
 
 
 def serve(db: str, *args: str, ready: str = "/health") -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port", str(port), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1)
-            if r.status_code == 200 and (ready == "/health" or r.json()["mqtt"]["connected"]):
-                return proc, port
-        except (httpx.HTTPError, KeyError, TypeError, ValueError):
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not start")
+    """`twinforge serve` on a free port, once it answers; a server that stops while starting is
+    started once more on another port (the port may have been taken meanwhile), then reported
+    with the end of its standard error."""
+    for attempt in (1, 2):
+        port = free_port()
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", db, "--port", str(port),
+                                     *args], stdout=subprocess.DEVNULL, stderr=err)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    r = httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1)
+                    if r.status_code == 200 and (ready == "/health" or r.json()["mqtt"]["connected"]):
+                        return proc, port
+                except (httpx.HTTPError, KeyError, TypeError, ValueError):
+                    pass
+                time.sleep(0.1)
+            exited = proc.poll() is not None
+            stop(proc)
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+        if attempt == 2 or not exited:
+            raise RuntimeError(f"the server did not start (exit code {proc.returncode}):\n{tail}")
+    raise AssertionError("unreachable")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -93,9 +95,12 @@ def rest(db: str, n: int, seconds: float, progress: Any, label: str) -> dict[str
 def ingest(db: str, broker_port: int, n: int, updates: int, servers: int, progress: Any, label: str) -> float:
     progress(f"{label}: MQTT ingest with {servers} server(s)")
     ids = [f"bench-scale-{k}" for k in range(servers)]
-    procs = [serve(db, "--mqtt", f"mqtt://127.0.0.1:{broker_port}", "--mqtt-client-id", i, ready="/ingest/status")
-             for i in ids]
+    procs: list[tuple[subprocess.Popen[bytes], int]] = []
     try:
+        for i in ids:
+            procs.append(serve(db, "--mqtt", f"mqtt://127.0.0.1:{broker_port}", "--mqtt-client-id", i,
+                               ready="/ingest/status"))
+
         def stored() -> int:
             return sum(httpx.get(f"http://127.0.0.1:{port}/ingest/status").json()["mqtt"]["updates"]
                        for _, port in procs)

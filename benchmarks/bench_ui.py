@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from twinforge.graph import TwinGraph
+from twinforge.ports import free_port
 
 NODE = "dtmi:bench:ui:Node;1"
 NODE_MODEL = {"@id": NODE, "@type": "Interface", "@context": "dtmi:dtdl:context;3",
@@ -34,15 +35,12 @@ ARGS = ["--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader"]
 
 @contextmanager
 def serving(graph: TwinGraph) -> Iterator[str]:
-    import socket
 
     import uvicorn
 
     from twinforge.api import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(graph), host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -22,14 +22,8 @@ import uvicorn
 
 from twinforge.api import create_app
 from twinforge.graph import TwinGraph
+from twinforge.ports import free_port
 from twinforge.store.postgres.cluster import PrivateCluster, pg_bin
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

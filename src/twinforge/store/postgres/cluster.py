@@ -7,11 +7,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 from twinforge.errors import MissingDependency
+from twinforge.ports import free_port
 
 
 def pg_bin() -> Path | None:
@@ -21,13 +21,6 @@ def pg_bin() -> Path | None:
         return None
     found = [p for p in root.glob("*/bin") if (p / "initdb").exists()]
     return max(found, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0) if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class PrivateCluster:
@@ -41,7 +34,7 @@ class PrivateCluster:
             raise MissingDependency("PostgreSQL is not installed (apt-get install postgresql)")
         self.bin = binaries
         self.directory = directory
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.data = directory / "data"
         self.sockets = directory / "sock"
         self.sockets.mkdir(parents=True, exist_ok=True)
