@@ -69,12 +69,12 @@ def test_property_index_is_used(plant: TwinGraph) -> None:
     if plant.store.dialect.name == "postgresql":
         import psycopg
 
-        from twinforge.store.postgres.queries import _placeholders
+        from twinforge.store.postgres.connections import marks
 
         plant.add_property_index("name")
         with psycopg.connect(plant.store.url, autocommit=True) as conn:  # type: ignore[attr-defined]
             conn.execute("SET enable_seqscan = off")  # a table this small would be scanned anyway
-            plan = conn.execute("EXPLAIN " + _placeholders(compiled.sql), compiled.params).fetchall()
+            plan = conn.execute("EXPLAIN " + marks(compiled.sql), compiled.params).fetchall()
         assert "twins_prop" in str(plan), plan
         assert plant.store.list_property_indexes() == ["$.name"]
         assert ids(list(plant.query("SELECT * FROM DIGITALTWINS T WHERE T.name = 'tank one'"))) == ["t1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -68,6 +69,24 @@ def _guarded(owner: PostgresConnections) -> Iterator[None]:
         owner.unavailable = str(exc)
         raise
     owner.unavailable = None
+
+
+
+@functools.lru_cache(maxsize=512)
+def marks(sql: str) -> str:
+    """The compiler's ``?`` marks as psycopg's ``%s`` (outside string literals); ``%`` escaped."""
+    out = []
+    quoted = False
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "%":
+            out.append("%%")
+        elif ch == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class PostgresConnections:
@@ -170,6 +189,9 @@ class PostgresConnections:
         with _guarded(self):
             cursor = self._conn_here().execute(sql, args)
             return cursor.fetchall() if fetch == "all" else cursor.fetchone()
+
+    def _sql(self, sql: str) -> str:
+        return marks(sql)
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = self._read(sql, args, "all")

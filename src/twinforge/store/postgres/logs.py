@@ -170,10 +170,6 @@ class LogRows(PostgresConnections):
 
     # -- settings ---------------------------------------------------------
 
-    def get_setting(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM settings WHERE key = %s", (key,))
-        return str(row[0]) if row else None
-
     def put_setting(self, key: str, value: str) -> None:
         self._write("INSERT INTO settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET "
                     "value = EXCLUDED.value", (key, value))
@@ -181,16 +177,7 @@ class LogRows(PostgresConnections):
     def delete_setting(self, key: str) -> bool:
         return bool(self._write("DELETE FROM settings WHERE key = %s", (key,)).rowcount)
 
-    def list_settings(self, prefix: str) -> list[tuple[str, str]]:
-        rows = self._query("SELECT key, value FROM settings WHERE key >= %s AND key < %s ORDER BY key",
-                           (prefix, prefix + "\uffff"))
-        return [(str(k), str(v)) for k, v in rows]
-
     # -- blobs ------------------------------------------------------------
-
-    def get_blob(self, key: str) -> tuple[str, bytes] | None:
-        row = self._one("SELECT content_type, data FROM blobs WHERE key = %s", (key,))
-        return (str(row[0]), bytes(row[1])) if row else None
 
     def put_blob(self, key: str, content_type: str, data: bytes) -> None:
         self._write("INSERT INTO blobs (key, content_type, data) VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "

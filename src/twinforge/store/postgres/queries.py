@@ -7,7 +7,7 @@ from typing import Any
 
 from twinforge.errors import QueryTimeout
 from twinforge.query.compiler import Dialect
-from twinforge.store.postgres.connections import PostgresConnections, _guarded, _psycopg
+from twinforge.store.postgres.connections import PostgresConnections, _guarded, _psycopg, marks
 from twinforge.store.postgres.schema import pg_path
 
 
@@ -59,22 +59,6 @@ class PostgresDialect(Dialect):
 _DIALECT = PostgresDialect()
 
 
-def _placeholders(sql: str) -> str:
-    """The compiler's ``?`` marks as psycopg's ``%s`` (outside string literals); ``%`` escaped."""
-    out = []
-    quoted = False
-    for ch in sql:
-        if ch == "'":
-            quoted = not quoted
-        if ch == "%":
-            out.append("%%")
-        elif ch == "?" and not quoted:
-            out.append("%s")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 class QueryRows(PostgresConnections):
     """Runs compiled queries with ``statement_timeout``; property indexes."""
 
@@ -91,7 +75,7 @@ class QueryRows(PostgresConnections):
         try:
             with _guarded(self), conn.transaction():
                 conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
-                rows: list[tuple[Any, ...]] = conn.execute(_placeholders(sql), params).fetchall()
+                rows: list[tuple[Any, ...]] = conn.execute(marks(sql), params).fetchall()
                 return rows
         except psycopg.errors.QueryCanceled as exc:
             raise QueryTimeout(f"the query ran longer than {timeout:g} s; narrow it down") from exc

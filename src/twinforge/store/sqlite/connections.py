@@ -128,18 +128,21 @@ class SQLiteConnections:
             return self._conn, self._lock
         return self._reader(), contextlib.nullcontext()
 
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _sql(self, sql: str) -> str:
+        return sql  # SQLite takes the ``?`` marks the shared SQL is written with
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         conn, lock = self._reading()
         with lock:
             return conn.execute(sql, args).fetchall()
 
-    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         conn, lock = self._reading()
         with lock:
             row: tuple[Any, ...] | None = conn.execute(sql, args).fetchone()
             return row
 
-    def _write(self, sql: str, args: tuple[object, ...] = ()) -> None:
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> None:
         with self.transaction():
             self._conn.execute(sql, args)
 

@@ -12,18 +12,15 @@ from twinforge.store.base import (
     TwinRecord,
     TwinValues,
 )
+from twinforge.store.common import CommonRows, model_record
 from twinforge.store.sqlite.connections import SQLiteConnections
 from twinforge.store.sqlite.schema import sql_path
 
 
-class DocumentRows(SQLiteConnections):
+class DocumentRows(SQLiteConnections, CommonRows):
     """Rows of the models, twins and relationships tables."""
 
     # -- models -----------------------------------------------------------
-
-    def models_generation(self) -> int:
-        row = self._one("SELECT value FROM meta WHERE key = 'models_generation'")
-        return int(row[0]) if row else 0
 
     def _bump_models(self) -> None:
         self._conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'models_generation'")
@@ -36,14 +33,9 @@ class DocumentRows(SQLiteConnections):
             )
             self._bump_models()
 
-    def get_model(self, model_id: str) -> ModelRecord | None:
-        row = self._one("SELECT id, document, upload_time, decommissioned FROM models WHERE id = ?",
-                        (model_id,))
-        return _model(row) if row else None
-
     def list_models(self) -> list[ModelRecord]:
         rows = self._query("SELECT id, document, upload_time, decommissioned FROM models ORDER BY rowid")
-        return [_model(r) for r in rows]
+        return [model_record(r) for r in rows]
 
     def set_decommissioned(self, model_id: str, value: bool) -> None:
         with self.transaction():
@@ -54,10 +46,6 @@ class DocumentRows(SQLiteConnections):
         with self.transaction():
             self._write("DELETE FROM models WHERE id = ?", (model_id,))
             self._bump_models()
-
-    def count_twins_of_model(self, model_id: str) -> int:
-        row = self._one("SELECT count(*) FROM twins WHERE model = ?", (model_id,))
-        return int(row[0]) if row else 0
 
     # -- twins ------------------------------------------------------------
 
@@ -111,10 +99,6 @@ class DocumentRows(SQLiteConnections):
                 sql = f"UPDATE twins SET etag = ?, document = json_set(document, {', '.join(sets)}) WHERE id = ?"
                 self._conn.executemany(sql, rows)
 
-    def get_twin(self, twin_id: str) -> TwinRecord | None:
-        row = self._one("SELECT id, model, etag, document FROM twins WHERE id = ?", (twin_id,))
-        return TwinRecord(*row) if row else None
-
     def insert_twins(self, twins: list[TwinRecord]) -> None:
         try:
             self._write_many(
@@ -130,31 +114,7 @@ class DocumentRows(SQLiteConnections):
             (twin.id, twin.model, twin.etag, twin.document),
         )
 
-    def delete_twin(self, twin_id: str) -> None:
-        self._write("DELETE FROM twins WHERE id = ?", (twin_id,))
-
-    def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[TwinRecord]:
-        if model is None:
-            rows = self._query(
-                "SELECT id, model, etag, document FROM twins WHERE id > ? ORDER BY id LIMIT ?",
-                (after, limit))
-        else:
-            rows = self._query(
-                "SELECT id, model, etag, document FROM twins WHERE model = ? AND id > ? "
-                "ORDER BY id LIMIT ?", (model, after, limit))
-        return [TwinRecord(*r) for r in rows]
-
-    def count_twins(self) -> int:
-        row = self._one("SELECT count(*) FROM twins")
-        return int(row[0]) if row else 0
-
     # -- relationships ----------------------------------------------------
-
-    _REL = "SELECT source, id, name, target, etag, document FROM relationships"
-
-    def get_relationship(self, source: str, rel_id: str) -> RelationshipRecord | None:
-        row = self._one(f"{self._REL} WHERE source = ? AND id = ?", (source, rel_id))
-        return RelationshipRecord(*row) if row else None
 
     def insert_relationships(self, rels: list[RelationshipRecord]) -> None:
         try:
@@ -173,42 +133,6 @@ class DocumentRows(SQLiteConnections):
             "VALUES (?, ?, ?, ?, ?, ?)",
             (rel.source, rel.id, rel.name, rel.target, rel.etag, rel.document),
         )
-
-    def delete_relationship(self, source: str, rel_id: str) -> None:
-        self._write("DELETE FROM relationships WHERE source = ? AND id = ?", (source, rel_id))
-
-    def list_relationships(self, source: str, name: str | None = None, *, after: str = "",
-                           limit: int = 1000) -> list[RelationshipRecord]:
-        if name is None:
-            rows = self._query(f"{self._REL} WHERE source = ? AND id > ? ORDER BY id LIMIT ?",
-                               (source, after, limit))
-        else:
-            rows = self._query(
-                f"{self._REL} WHERE source = ? AND name = ? AND id > ? ORDER BY id LIMIT ?",
-                (source, name, after, limit))
-        return [RelationshipRecord(*r) for r in rows]
-
-    def list_incoming(self, target: str, *, after: tuple[str, str] = ("", ""),
-                      limit: int = 1000) -> list[RelationshipRecord]:
-        rows = self._query(
-            f"{self._REL} WHERE target = ? AND (source, id) > (?, ?) ORDER BY source, id LIMIT ?",
-            (target, after[0], after[1], limit))
-        return [RelationshipRecord(*r) for r in rows]
-
-    def count_relationships(self, source: str, name: str) -> int:
-        row = self._one("SELECT count(*) FROM relationships WHERE source = ? AND name = ?",
-                        (source, name))
-        return int(row[0]) if row else 0
-
-    def has_relationships(self, twin_id: str) -> bool:
-        row = self._one(
-            "SELECT EXISTS(SELECT 1 FROM relationships WHERE source = ?) "
-            "OR EXISTS(SELECT 1 FROM relationships WHERE target = ?)", (twin_id, twin_id))
-        return bool(row and row[0])
-
-
-def _model(row: tuple[object, ...]) -> ModelRecord:
-    return ModelRecord(str(row[0]), str(row[1]), str(row[2]), bool(row[3]))
 
 
 __all__ = ["DocumentRows"]

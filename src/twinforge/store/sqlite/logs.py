@@ -93,10 +93,6 @@ class LogRows(SQLiteConnections):
 
     # -- settings (event routes, endpoints, cursors) ----------------------
 
-    def get_setting(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
-        return str(row[0]) if row else None
-
     def put_setting(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
 
@@ -104,16 +100,7 @@ class LogRows(SQLiteConnections):
         with self.transaction():
             return bool(self._conn.execute("DELETE FROM settings WHERE key = ?", (key,)).rowcount)
 
-    def list_settings(self, prefix: str) -> list[tuple[str, str]]:
-        rows = self._query("SELECT key, value FROM settings WHERE key >= ? AND key < ? ORDER BY key",
-                           (prefix, prefix + "\uffff"))
-        return [(str(k), str(v)) for k, v in rows]
-
     # -- blobs (geometry) -------------------------------------------------
-
-    def get_blob(self, key: str) -> tuple[str, bytes] | None:
-        row = self._one("SELECT content_type, data FROM blobs WHERE key = ?", (key,))
-        return (str(row[0]), bytes(row[1])) if row else None
 
     def put_blob(self, key: str, content_type: str, data: bytes) -> None:
         self._write("INSERT OR REPLACE INTO blobs (key, content_type, data) VALUES (?, ?, ?)",
