@@ -165,8 +165,9 @@ class PostgresConnections:
             with _guarded(self), conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield
-                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'")
-                conn.execute("NOTIFY twinforge_commits")  # delivered to listeners at commit
+                # One round trip for both (no parameters: the simple protocol takes two statements);
+                # the NOTIFY is delivered to listeners at commit.
+                conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'; NOTIFY twinforge_commits")
         finally:
             self._local.depth = 0
 
@@ -209,7 +210,10 @@ class PostgresConnections:
         if not rows:
             return
         with self.transaction(), self._conn_here().cursor() as cursor:
-            cursor.executemany(sql, rows)
+            if len(rows) == 1:  # executemany's pipeline costs extra round trips for a single row
+                cursor.execute(sql, rows[0])
+            else:
+                cursor.executemany(sql, rows)
 
     def data_version(self) -> int:
         row = self._one("SELECT value FROM meta WHERE key = 'data_version'")

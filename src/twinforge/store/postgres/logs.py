@@ -87,11 +87,10 @@ class LogRows(PostgresConnections):
         with self.transaction():
             conn = self._conn
             if len(points) < _COPY_AT:
-                with conn.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO history (twin, component, name, ts, num, value) VALUES (%s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (twin, component, name, ts) DO UPDATE SET num = EXCLUDED.num, "
-                        "value = EXCLUDED.value", points)
+                self._write_many(
+                    "INSERT INTO history (twin, component, name, ts, num, value) VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (twin, component, name, ts) DO UPDATE SET num = EXCLUDED.num, "
+                    "value = EXCLUDED.value", points)
                 return
             keys = {(p[0], p[1], p[2], p[3]) for p in points}
             if len(keys) == len(points):
