@@ -1,5 +1,7 @@
-"""Run an atheris target: ``python fuzz/run.py TARGET [libFuzzer flags]`` (``all`` for every
-target, one after another). New interesting inputs are added to ``fuzz/corpus/<target>/``."""
+"""Run an atheris target: ``python fuzz/run.py TARGET [--raw] [libFuzzer flags]`` (``all`` for
+every target, one after another). New interesting inputs are added to ``fuzz/corpus/<target>/``.
+The JSON targets mutate through `jsonmutator` (structure-aware) unless ``--raw`` leaves every
+mutation to libFuzzer's bytes."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+JSON_TARGETS = {"dtdl", "jsonpatch", "mapping", "scenario"}
 
 
 def main() -> int:
@@ -16,9 +19,11 @@ def main() -> int:
     from targets import TARGETS, check
 
     name, flags = sys.argv[1], sys.argv[2:]
+    raw = "--raw" in flags
+    flags = [f for f in flags if f != "--raw"]
     if name == "all":
         for each in TARGETS:
-            code = subprocess.call([sys.executable, __file__, each, *flags])
+            code = subprocess.call([sys.executable, __file__, each, *flags, *(["--raw"] if raw else [])])
             if code:
                 return code
         return 0
@@ -30,7 +35,12 @@ def main() -> int:
         check(target, data)
 
     atheris.instrument_all()
-    atheris.Setup([sys.argv[0], str(corpus), "-timeout=10", "-rss_limit_mb=4096", *flags], one)
+    options = {}
+    if name in JSON_TARGETS and not raw:
+        from jsonmutator import custom_mutator
+
+        options["custom_mutator"] = custom_mutator
+    atheris.Setup([sys.argv[0], str(corpus), "-timeout=10", "-rss_limit_mb=4096", *flags], one, **options)
     atheris.Fuzz()
     return 0
 

@@ -135,6 +135,23 @@ def test_atheris_corpora_replay() -> None:
         check(TARGETS[name], path.read_bytes())
 
 
+def test_json_mutator_keeps_json_and_changes_it() -> None:
+    """The structure-aware mutator the JSON targets fuzz with gives JSON, and not the same JSON."""
+    import json
+    import random
+
+    sys.path.insert(0, str(CORPUS.parent))
+    from jsonmutator import mutate_json  # type: ignore[import-not-found]  # fuzz/jsonmutator.py
+
+    seed = {"@id": "dtmi:com:example:A;1", "@type": "Interface", "@context": "dtmi:dtdl:context;3",
+            "contents": [{"@type": "Property", "name": "t", "schema": "double"}]}
+    changed = 0
+    for k in range(300):
+        doc = mutate_json(json.loads(json.dumps(seed)), random.Random(k))
+        changed += json.loads(json.dumps(doc)) != seed
+    assert changed > 250
+
+
 if __name__ == "__main__":  # the long run: python -m tests.test_fuzz 1000000
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     import subprocess  # a fresh interpreter: pytest must import hypothesis itself
