@@ -93,6 +93,16 @@ def test_json_paths() -> None:
         ({"mqtt": [{"topic": "a/{x}/{x}", "twin": "{x}"}]}, "'{x}' appears more than once"),  # found by atheris
         ({"mqtt": [{"topic": "a", "twin": "t", "kind": "event"}]}, "kind must be"),
         ({"mqtt": [{"topic": "a", "twin": "t", "values": {"v": 3}}]}, "needs a path"),
+        # found by atheris with the JSON mutator: a scale that is not a number was a ValueError
+        ({"mqtt": [{"topic": "a", "twin": "t", "values": {"v": {"path": "$.v", "scale": "mapKey"}}}]},
+         "value 'v': scale must be a finite number, got 'mapKey'"),
+        ({"mqtt": [{"topic": "a", "twin": "t", "values": {"v": {"path": "$.v", "offset": True}}}]},
+         "offset must be a finite number, got True"),
+        ({"mqtt": [{"topic": "a", "twin": "t", "values": {"v": {"path": "$.v", "scale": 10**400}}}]},
+         "scale must be a finite number"),
+        ({"opcua": [{"endpoint": "opc.tcp://h:4840", "nodes": [{"node": "ns=2;i=7", "twin": "p", "name": "x",
+                                                                 "scale": None}]}]},
+         "opcua[0].nodes[0]: scale must be a finite number, got None"),
         ({"kafka": []}, "unknown sections"),
         ({"opcua": [{"nodes": []}]}, "needs 'endpoint'"),
         ([1, 2], "must hold a table"),

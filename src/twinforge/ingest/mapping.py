@@ -25,6 +25,7 @@ opcua:
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -87,6 +88,19 @@ class ValueRule:
         return value * self.scale + self.offset
 
 
+def _scale_offset(spec: dict[str, Any], where: str) -> tuple[float, float]:
+    """A rule's ``scale`` and ``offset``: finite numbers (1 and 0 when left out)."""
+    out = []
+    for key, default in (("scale", 1.0), ("offset", 0.0)):
+        value = spec.get(key, default)
+        number = float(value) if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                                              and abs(value) < 2**1000) else math.nan
+        if not math.isfinite(number):
+            raise MappingError(f"{where}: {key} must be a finite number, got {value!r}"[:300])
+        out.append(number)
+    return out[0], out[1]
+
+
 def _values(raw: Any, where: str) -> list[ValueRule] | None:
     if raw is None:
         return None
@@ -97,8 +111,7 @@ def _values(raw: Any, where: str) -> list[ValueRule] | None:
         if isinstance(spec, str):
             rules.append(ValueRule(name, compile_path(spec)))
         elif isinstance(spec, dict) and isinstance(spec.get("path"), str):
-            rules.append(ValueRule(name, compile_path(spec["path"]), float(spec.get("scale", 1.0)),
-                                   float(spec.get("offset", 0.0))))
+            rules.append(ValueRule(name, compile_path(spec["path"]), *_scale_offset(spec, f"{where}: value '{name}'")))
         else:
             raise MappingError(f"{where}: value '{name}' needs a path")
     return rules
@@ -238,10 +251,7 @@ def parse_mapping(data: Any) -> Mapping:
             kind = node.get("kind", "property")
             if kind not in ("property", "telemetry"):
                 raise MappingError(f"{where}: kind must be property or telemetry")
-            try:
-                scale, offset = float(node.get("scale", 1.0)), float(node.get("offset", 0.0))
-            except (TypeError, ValueError):
-                raise MappingError(f"{where}: scale and offset must be numbers") from None
+            scale, offset = _scale_offset(node, where)
             component = node.get("component", "") or ""
             if not isinstance(component, str):
                 raise MappingError(f"{where}: component must be a string")
