@@ -52,7 +52,16 @@ def _get(doc: Any, path: tuple[Any, ...]) -> Any:
     return doc
 
 
+def _copy(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
 def _new_value(rng: random.Random, doc: Any, old: Any) -> Any:
+    """A fresh value (never an object already in a tree: a shared one could end up inside itself)."""
+    return _copy(_pick(rng, doc, old))
+
+
+def _pick(rng: random.Random, doc: Any, old: Any) -> Any:
     choice = rng.randrange(6)
     if choice == 0:
         return rng.choice(EDGES)
@@ -64,7 +73,7 @@ def _new_value(rng: random.Random, doc: Any, old: Any) -> Any:
     if choice == 3 and isinstance(old, (int, float)) and not isinstance(old, bool):
         return rng.choice([old + 1, old - 1, -old, old * 1000, 0])
     if choice == 4:
-        return json.loads(json.dumps(_get(doc, rng.choice(_nodes(doc)))))  # a copy of another subtree
+        return _get(doc, rng.choice(_nodes(doc)))  # (a copy of) another subtree
     return rng.choice([{rng.choice(WORDS): rng.choice(EDGES + WORDS)}, [rng.choice(WORDS)], old])
 
 
@@ -80,7 +89,7 @@ def mutate_json(doc: Any, rng: random.Random) -> Any:
     if action == 0:  # drop the member
         del parent[key]
     elif action == 1 and isinstance(parent, list):  # duplicate an element
-        parent.insert(key, json.loads(json.dumps(parent[key])))
+        parent.insert(key, _copy(parent[key]))
     elif action == 1 and isinstance(parent, dict):  # add a member the parsers know
         parent[rng.choice(WORDS)] = _new_value(rng, doc, None)
     else:
@@ -98,10 +107,13 @@ def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
         except (UnicodeDecodeError, ValueError, RecursionError):
             doc = None
         if doc is not None:
-            for _ in range(1 + rng.randrange(3)):
-                doc = mutate_json(doc, rng)
-            out = json.dumps(doc, ensure_ascii=rng.randrange(2) == 0).encode("utf-8", "surrogatepass")
-            if len(out) <= max_size:
+            try:
+                for _ in range(1 + rng.randrange(3)):
+                    doc = mutate_json(doc, rng)
+                out = json.dumps(doc, ensure_ascii=rng.randrange(2) == 0).encode("utf-8", "surrogatepass")
+            except RecursionError:  # a tree grown too deep to write back: leave it to libFuzzer
+                out = b""
+            if 0 < len(out) <= max_size:
                 return out
     mutated: bytes = atheris.Mutate(data, max_size)
     return mutated

@@ -67,3 +67,10 @@ def test_array_ops() -> None:
     assert apply_patch(doc, [{"op": "remove", "path": "/xs/0"}]) == {"xs": [2, 3]}
     with pytest.raises(PatchError, match="out of range"):
         apply_patch(doc, [{"op": "replace", "path": "/xs/9", "value": 0}])
+
+
+@pytest.mark.parametrize("op", ["add", "remove", "replace", "move", "copy", "test"])
+def test_a_path_that_is_not_a_string_is_refused(op: str) -> None:
+    # atheris with the JSON mutator found {"op": "move", "path": {}, "from": "/a"} raising AttributeError
+    with pytest.raises(PatchError, match=r"operation 0 \(" + op + r"\): 'path' must be a JSON Pointer string, got dict"):
+        apply_patch({"a": 1}, [{"op": op, "path": {}, "from": "/a", "value": 1}])

@@ -108,6 +108,8 @@ def apply_patch(doc: Any, patch: Any) -> Any:
         if "path" not in op:
             raise PatchError(f"operation {n} ({op['op']}) has no 'path'")
         kind, path = op["op"], op["path"]
+        if not isinstance(path, str):
+            raise PatchError(f"operation {n} ({kind}): 'path' must be a JSON Pointer string, got {type(path).__name__}")
         if kind in ("add", "replace", "test") and "value" not in op:
             raise PatchError(f"operation {n} ({kind}) has no 'value'")
         if kind == "add":
