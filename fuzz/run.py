@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Run an atheris target: ``python fuzz/run.py TARGET [--raw] [libFuzzer flags]`` (``all`` for
 every target, one after another). New interesting inputs are added to ``fuzz/corpus/<target>/``.
 The JSON targets mutate through `jsonmutator` (structure-aware) unless ``--raw`` leaves every
@@ -5,6 +6,7 @@ mutation to libFuzzer's bytes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +20,14 @@ def main() -> int:
     import atheris
     from targets import TARGETS, check
 
-    name, flags = sys.argv[1], sys.argv[2:]
-    raw = "--raw" in flags
+    if os.environ.get("TWINFORGE_FUZZ_TARGET") and sys.argv[1:2] != [os.environ["TWINFORGE_FUZZ_TARGET"]]:
+        # libFuzzer runs this file again for -merge, with its own arguments: the target comes
+        # from the environment then.
+        name, flags, corpus_args = os.environ["TWINFORGE_FUZZ_TARGET"], sys.argv[1:], []
+    else:
+        name, flags = sys.argv[1], sys.argv[2:]
+        corpus_args = [str(HERE / "corpus" / name)]
+    raw = "--raw" in flags or os.environ.get("TWINFORGE_FUZZ_RAW") == "1"
     flags = [f for f in flags if f != "--raw"]
     if name == "all":
         for each in TARGETS:
@@ -28,8 +36,9 @@ def main() -> int:
                 return code
         return 0
     target = TARGETS[name]
-    corpus = HERE / "corpus" / name
-    corpus.mkdir(parents=True, exist_ok=True)
+    (HERE / "corpus" / name).mkdir(parents=True, exist_ok=True)
+    os.environ["TWINFORGE_FUZZ_TARGET"] = name
+    os.environ["TWINFORGE_FUZZ_RAW"] = "1" if raw else "0"
 
     def one(data: bytes) -> None:
         check(target, data)
@@ -40,7 +49,7 @@ def main() -> int:
         from jsonmutator import custom_mutator
 
         options["custom_mutator"] = custom_mutator
-    atheris.Setup([sys.argv[0], str(corpus), "-timeout=10", "-rss_limit_mb=4096", *flags], one, **options)
+    atheris.Setup([sys.argv[0], *corpus_args, "-timeout=10", "-rss_limit_mb=4096", *flags], one, **options)
     atheris.Fuzz()
     return 0
 
