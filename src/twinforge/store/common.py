@@ -7,10 +7,10 @@ turns the marks into its driver's (``%s`` for psycopg). What differs between the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from twinforge.store.base import ModelRecord, RelationshipRecord, TwinRecord
+from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord
 
 
 class CommonRows:
@@ -97,6 +97,30 @@ class CommonRows:
         row = self._one(self._sql("SELECT EXISTS(SELECT 1 FROM relationships WHERE source = ?) "
                                   "OR EXISTS(SELECT 1 FROM relationships WHERE target = ?)"), (twin_id, twin_id))
         return bool(row and row[0])
+
+    # -- events and dead letters -----------------------------------------
+
+    def read_events(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
+        rows = self._query(self._sql("SELECT seq, time, type, twin, relationship, data, model FROM events "
+                                     "WHERE seq > ? ORDER BY seq LIMIT ?"), (after, limit))
+        return [EventRecord(time=r[1], type=r[2], twin=r[3], relationship=r[4], data=r[5], model=r[6], seq=r[0])
+                for r in rows]
+
+    def last_event_seq(self) -> int:
+        row = self._one("SELECT max(seq) FROM events")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def iter_events(self, after: int = 0) -> Iterator[EventRecord]:
+        while True:
+            batch = self.read_events(after, 1000)
+            if not batch:
+                return
+            yield from batch
+            after = batch[-1].seq
+
+    def count_dead_letters(self) -> dict[str, int]:
+        rows = self._query("SELECT kind, count(*) FROM dead_letters GROUP BY kind ORDER BY kind")
+        return {str(kind): int(n) for kind, n in rows}
 
     # -- settings and blobs -----------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 from twinforge.store.base import DeadLetter, EventRecord, HistoryPoint
@@ -31,24 +30,6 @@ class LogRows(PostgresConnections):
         self._write_many(
             "INSERT INTO events (time, type, twin, relationship, data, model) VALUES (%s, %s, %s, %s, %s, %s)",
             [(e.time, e.type, e.twin, e.relationship, e.data, e.model) for e in events])
-
-    def read_events(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
-        rows = self._query("SELECT seq, time, type, twin, relationship, data, model FROM events WHERE seq > %s "
-                           "ORDER BY seq LIMIT %s", (after, limit))
-        return [EventRecord(time=r[1], type=r[2], twin=r[3], relationship=r[4], data=r[5], model=r[6], seq=r[0])
-                for r in rows]
-
-    def last_event_seq(self) -> int:
-        row = self._one("SELECT max(seq) FROM events")
-        return int(row[0]) if row and row[0] is not None else 0
-
-    def iter_events(self, after: int = 0) -> Iterator[EventRecord]:
-        while True:
-            batch = self.read_events(after, 1000)
-            if not batch:
-                return
-            yield from batch
-            after = batch[-1].seq
 
     # -- history ----------------------------------------------------------
 
@@ -195,10 +176,6 @@ class LogRows(PostgresConnections):
         rows = self._query("SELECT seq, time, source, kind, reason, payload FROM dead_letters WHERE seq > %s "
                            "ORDER BY seq LIMIT %s", (after, limit))
         return [DeadLetter(time=r[1], source=r[2], kind=r[3], reason=r[4], payload=r[5], seq=r[0]) for r in rows]
-
-    def count_dead_letters(self) -> dict[str, int]:
-        rows = self._query("SELECT kind, count(*) FROM dead_letters GROUP BY kind ORDER BY kind")
-        return {str(kind): int(n) for kind, n in rows}
 
 
 __all__ = ["LogRows"]
