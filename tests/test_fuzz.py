@@ -157,4 +157,5 @@ if __name__ == "__main__":  # the long run: python -m tests.test_fuzz 1000000
     import subprocess  # a fresh interpreter: pytest must import hypothesis itself
 
     env = {**os.environ, "TWINFORGE_FUZZ_EXAMPLES": str(count)}
-    sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q", __file__], env=env))
+    # --timeout=0: the per-test limit of the normal run would cut a long run short
+    sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q", "--timeout=0", __file__, *sys.argv[2:]], env=env))
