@@ -53,8 +53,9 @@ def test_detectors_score_the_ingest_path_and_alerts_follow(server: tuple[TwinGra
     for k in range(80):
         value = 2.0 + rng.normal(0, 0.1) + (5.0 if k == 60 else 0.0)  # one injected spike
         assert c.post("/digitaltwins/m1/telemetry", json={"vibration": value}, headers=MSG).status_code == 204
-    scores = History(graph.store).read_range("m1", "vibration:anomaly:vib", limit=1000)
-    assert len(scores) == 80
+    # The evaluator follows the event log in its own thread: the scores arrive shortly after.
+    scores = wait_for(lambda: (rows := History(graph.store).read_range("m1", "vibration:anomaly:vib",
+                                                                         limit=1000)) and len(rows) == 80 and rows)
     values = [p["value"] for p in scores]
     assert values[60] > 6 and max(values[21:60]) < 6 and max(values[61:70]) < 6
     # Raised by the spike, cleared by the next ordinary value (the rule has no hysteresis), kept.

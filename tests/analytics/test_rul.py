@@ -100,6 +100,7 @@ def test_a_model_attached_to_turbofan_twins_estimates_their_rul_live(fd001: np.n
     import httpx
 
     from tests.servers import running_api
+    from twinforge.history import History
     from twinforge.sim import library
 
     model = train(fd001[fd001[:, 0] <= 40], seed=2, members=1)
@@ -112,11 +113,18 @@ def test_a_model_attached_to_turbofan_twins_estimates_their_rul_live(fd001: np.n
         assert r.status_code == 200, r.text
         rule = {"model": library.NS + "Turbofan;1", "condition": "rul < 40", "severity": "critical"}
         assert c.put("/alerts/rules/end-of-life", json=rule).status_code == 200
-        estimates = []
         for row in engine:
             body = {f"sensor{i}": float(row[4 + i]) for i in range(1, 22)}
             assert c.post("/digitaltwins/engine-1/telemetry", json=body, headers={"Message-Id": "x"}).status_code == 204
-            estimates.append(c.get("/digitaltwins/engine-1/rul").json())
+        # The evaluator follows the event log in its own thread: one estimate per cycle, in order.
+        history = History(graph.store)
+        deadline = time.monotonic() + 30
+        while len(history.read_range("engine-1", "rul", limit=10_000)) < len(engine):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        series = [history.read_range("engine-1", n, limit=10_000) for n in ("rul", "rul:low", "rul:high")]
+        estimates = [{"rul": r["value"], "low": lo["value"], "high": hi["value"]} for r, lo, hi in zip(*series, strict=True)]
+        assert c.get("/digitaltwins/engine-1/rul").json() == estimates[-1]
         truth = len(engine) - np.arange(1, len(engine) + 1)
         late = np.array([e["rul"] for e in estimates[-60:]])
         assert rmse(late, np.minimum(truth[-60:], 125)) < 25

@@ -4,16 +4,18 @@ A rule holds a condition in the query language's expression syntax over a twin's
 properties, its latest telemetry, ``anomaly.<detector>`` scores and ``rul`` (with ``rulLow``,
 ``rulHigh``). ``for`` is how long the condition must hold before an alert is raised;
 ``clear`` (default: the condition is false) resolves it, giving hysteresis. One alert at a
-time per rule and twin. Alerts are kept in the store's settings; their changes are events
+time per rule and twin. Alerts are kept in a table of their own; their changes are events
 (``Alert.Raised``, ``Alert.Acknowledged``, ``Alert.Resolved``) in the event log, so `/stream`
 and event routes carry them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from twinforge.errors import InvalidArgument, NotFound
-from twinforge.history.timeutil import from_us, now_us
+from twinforge.history.timeutil import from_us, now_us, parse_time
 from twinforge.query import parse_query
 from twinforge.query.evaluator import Evaluator
+from twinforge.records import Collection, Kind
 from twinforge.sim.durations import seconds
 from twinforge.store.base import EventRecord
+
+log = logging.getLogger("twinforge.alerts")
 
 if TYPE_CHECKING:
     from twinforge.analytics.engine import AnalyticsEngine
@@ -77,23 +82,25 @@ class Rule:
 
 
 class AlertService:
-    """Rules, the alerts they raise, and their evaluation as twins change."""
+    """Rules (records every server shares), the alerts they raise (a table of their own), and
+    their evaluation, which the `Evaluator` runs on one server at a time."""
 
     def __init__(self, graph: TwinGraph, analytics: AnalyticsEngine | None = None) -> None:
         self.graph = graph
         self.analytics = analytics
-        self.rules: dict[str, Rule] = {}
+        self._records = Collection(graph.store, Kind("alert-rule", "alert rule", "AlertRuleNotFound",
+                                                     self.parse_rule, Rule.to_json))
+        self._rules = self._records.cache()
         self._pending: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # (rule, twin) -> since, state
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._seq = graph.store.last_event_seq()
         self._telemetry: dict[str, dict[str, Any]] = {}  # twin -> its latest telemetry values
-        for key, raw in graph.store.list_settings("alertrule:"):
-            rule = self.parse_rule(key.removeprefix("alertrule:"), orjson.loads(raw))
-            self.rules[rule.id] = rule
-        if analytics is not None:
-            analytics.listeners.append(self.evaluate_twins)
+        self.failures: Counter[str] = Counter()  # rule id -> evaluations that raised
+        self._logged: set[str] = set()
+
+    @property
+    def rules(self) -> dict[str, Rule]:
+        """The rules in force (reloaded when any server changes one)."""
+        return self._rules.all()
 
     # -- rules -------------------------------------------------------------
 
@@ -141,23 +148,19 @@ class AlertService:
                 raise InvalidArgument(f"rule '{rule_id}': '{name}' is not a property or telemetry of {model}")
 
     def put_rule(self, rule_id: str, body: Any) -> Rule:
-        rule = self.parse_rule(rule_id, body)
-        self.graph.store.put_setting(f"alertrule:{rule_id}", orjson.dumps(rule.to_json()).decode())
-        with self._lock:
-            self.rules[rule_id] = rule
+        rule = self._records.put(rule_id, self.parse_rule(rule_id, body))
+        self._rules.invalidate()
         return rule
 
     def get_rule(self, rule_id: str) -> Rule:
-        rule = self.rules.get(rule_id)
-        if rule is None:
-            raise NotFound(f"there is no alert rule '{rule_id}'", code="AlertRuleNotFound")
-        return rule
+        return self._records.get(rule_id)
+
+    def list_rules(self) -> list[Rule]:
+        return self._records.list()
 
     def delete_rule(self, rule_id: str) -> None:
-        self.get_rule(rule_id)
-        self.graph.store.delete_setting(f"alertrule:{rule_id}")
-        with self._lock:
-            self.rules.pop(rule_id, None)
+        self._records.delete(rule_id)
+        self._rules.invalidate()
 
     def load_rules(self, items: list[Any]) -> int:
         """Rules from a YAML file's list (each with its `id`): validated first, then put."""
@@ -169,27 +172,25 @@ class AlertService:
                 raise InvalidArgument(f"rules[{k}]: each rule needs an id")
             parsed.append((item["id"], item))
             self.parse_rule(item["id"], item)
-        for rule_id, item in parsed:
-            self.put_rule(rule_id, item)
+        with self.graph.store.transaction():
+            for rule_id, item in parsed:
+                self.put_rule(rule_id, item)
         return len(parsed)
 
     # -- alerts -------------------------------------------------------------
 
-    def _alerts(self) -> list[dict[str, Any]]:
-        return [orjson.loads(raw) for _, raw in self.graph.store.list_settings("alert:")]
-
-    def list_alerts(self, *, state: str | None = None, twin: str | None = None,
-                    severity: str | None = None) -> list[dict[str, Any]]:
+    def list_alerts(self, *, state: str | None = None, twin: str | None = None, severity: str | None = None,
+                    after: tuple[int, str] | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """Alerts by time raised (oldest first), a page at a time after the (raised, id) position ``after``."""
         if state is not None and state not in STATES:
             raise InvalidArgument(f"state must be one of {', '.join(STATES)}")
         if severity is not None and severity not in SEVERITIES:
             raise InvalidArgument(f"severity must be one of {', '.join(SEVERITIES)}")
-        out = [a for a in self._alerts() if (state is None or a["state"] == state)
-               and (twin is None or a["twinId"] == twin) and (severity is None or a["severity"] == severity)]
-        return sorted(out, key=lambda a: (a["raisedAt"], a["id"]))
+        return [orjson.loads(raw) for raw in self.graph.store.list_alerts(state=state, twin=twin, severity=severity,
+                                                                          after=after, limit=limit)]
 
     def get_alert(self, alert_id: str) -> dict[str, Any]:
-        raw = self.graph.store.get_setting(f"alert:{alert_id}")
+        raw = self.graph.store.get_alert(alert_id)
         if raw is None:
             raise NotFound(f"there is no alert '{alert_id}'", code="AlertNotFound")
         alert: dict[str, Any] = orjson.loads(raw)
@@ -198,14 +199,16 @@ class AlertService:
     def _save(self, alert: dict[str, Any], kind: str) -> None:
         store = self.graph.store
         record = store.get_twin(alert["twinId"])
+        text = orjson.dumps(alert).decode()
         with store.transaction():
-            store.put_setting(f"alert:{alert['id']}", orjson.dumps(alert).decode())
-            store.append_events([EventRecord(from_us(now_us()), kind, alert["twinId"], orjson.dumps(alert).decode(),
+            store.put_alert(alert["id"], alert["rule"], alert["twinId"], alert["state"], alert["severity"],
+                            parse_time(alert["raisedAt"]), text)
+            store.append_events([EventRecord(from_us(now_us()), kind, alert["twinId"], text,
                                              model=record.model if record else None)])
         self.graph.notify()
 
     def acknowledge(self, alert_id: str) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self.graph.store.transaction():
             alert = self.get_alert(alert_id)
             if alert["state"] == "active":
                 alert["state"] = "acknowledged"
@@ -214,12 +217,24 @@ class AlertService:
             return alert
 
     def _open(self, rule_id: str, twin: str) -> dict[str, Any] | None:
-        for alert in self._alerts():
-            if alert["rule"] == rule_id and alert["twinId"] == twin and alert["state"] != "resolved":
-                return alert
-        return None
+        raw = self.graph.store.open_alert(rule_id, twin)
+        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
 
-    # -- evaluation ---------------------------------------------------------
+    # -- evaluation (the evaluator's thread) ------------------------------------
+
+    def observe_telemetry(self, twin: str, values: dict[str, Any]) -> None:
+        """Remember a twin's latest telemetry (rules read it with the twin's properties)."""
+        self._telemetry.setdefault(twin, {}).update({k: v for k, v in values.items() if not k.startswith("$")})
+
+    def forget(self, twin: str) -> None:
+        self._telemetry.pop(twin, None)
+        self._pending = {k: v for k, v in self._pending.items() if k[1] != twin}
+
+    def reset(self) -> None:
+        """Forget telemetry and pending holds (the evaluator took over from another server)."""
+        with self._lock:
+            self._telemetry.clear()
+            self._pending.clear()
 
     def state_of(self, twin: str) -> dict[str, Any] | None:
         """A twin's document, with its latest telemetry, anomaly scores and RUL merged in."""
@@ -236,17 +251,18 @@ class AlertService:
 
     def evaluate_twins(self, twins: set[str], at: int | None = None) -> None:
         """Check every rule that applies to each of ``twins``."""
-        if not self.rules or not twins:
+        rules = self.rules
+        if not rules or not twins:
             return
         now = at if at is not None else now_us()
         models = self.graph.models
         with self._lock:
-            for twin in twins:
+            for twin in sorted(twins):
                 state = self.state_of(twin)
                 if state is None:
                     continue
                 model = state.get("$metadata", {}).get("$model")
-                for rule in self.rules.values():
+                for rule in rules.values():
                     if rule.twin is not None and rule.twin != twin:
                         continue
                     if rule.model is not None and not (model == rule.model or (
@@ -254,16 +270,28 @@ class AlertService:
                         continue
                     self._evaluate(rule, twin, state, now)
 
+    def _verdict(self, rule: Rule, test: Callable[[dict[str, Any]], bool], twin: str,
+                 state: dict[str, Any]) -> bool | None:
+        """A condition's verdict on a state, or None when it cannot be read (counted, logged once per rule)."""
+        try:
+            return test(state)
+        except Exception as exc:
+            self.failures[rule.id] += 1
+            if rule.id not in self._logged:
+                self._logged.add(rule.id)
+                log.warning("alert rule '%s' cannot be evaluated on twin '%s': %s; further failures of this rule "
+                            "are only counted (/health)", rule.id, twin, exc)
+            return None
+
     def _evaluate(self, rule: Rule, twin: str, state: dict[str, Any], now: int) -> None:
         key = (rule.id, twin)
-        try:
-            holds = rule.test(state)
-        except Exception:  # a state the condition cannot read: no verdict
+        holds = self._verdict(rule, rule.test, twin, state)
+        if holds is None:
             return
         open_alert = self._open(rule.id, twin)
         if open_alert is not None:
             self._pending.pop(key, None)
-            if rule.cleared(state):
+            if self._verdict(rule, rule.cleared, twin, state):
                 open_alert["state"] = "resolved"
                 open_alert["resolvedAt"] = from_us(now)
                 self._save(open_alert, "Alert.Resolved")
@@ -281,48 +309,17 @@ class AlertService:
                         "state": "active", "raisedAt": from_us(now), "resolvedAt": None, "value": value,
                         "condition": rule.condition}, "Alert.Raised")
 
-    def tick(self, at: int | None = None) -> None:
-        """Raise alerts whose ``for`` elapsed without new data, and follow the event log."""
+    def check_pending(self, skip: set[str], at: int | None = None) -> None:
+        """Raise alerts whose ``for`` elapsed without new data (twins in ``skip`` were just evaluated)."""
         now = at if at is not None else now_us()
-        twins: set[str] = set()
-        while True:
-            batch = self.graph.store.read_events(self._seq, 1000)
-            if not batch:
-                break
-            for event in batch:
-                if event.type in ("Twin.Update", "Twin.Create"):
-                    twins.add(event.twin)
-                elif event.type == "Telemetry":
-                    data = orjson.loads(event.data)
-                    if isinstance(data, dict):
-                        self._telemetry.setdefault(event.twin, {}).update(
-                            {k: v for k, v in data.items() if not k.startswith("$")})
-                        twins.add(event.twin)
-            self._seq = batch[-1].seq
+        rules = self.rules
         with self._lock:
             for (rule_id, twin), (_, state) in list(self._pending.items()):
-                rule = self.rules.get(rule_id)
-                if rule is not None and twin not in twins:
+                rule = rules.get(rule_id)
+                if rule is None:
+                    self._pending.pop((rule_id, twin), None)
+                elif twin not in skip:
                     self._evaluate(rule, twin, self.state_of(twin) or state, now)
-        self.evaluate_twins(twins, now)
-
-    def start(self, interval: float = 0.25) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.tick()
-                except Exception:  # the loop outlives a failed round
-                    import logging
-
-                    logging.getLogger("twinforge.alerts").exception("alert evaluation failed")
-
-        self._thread = threading.Thread(target=loop, name="twinforge-alerts", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
 
 
 __all__ = ["SEVERITIES", "STATES", "AlertService", "Rule", "compile_condition"]

@@ -1,5 +1,6 @@
-"""Analytics on the ingest path: detectors score every incoming value of the properties and
-telemetry they watch, trained RUL models estimate the remaining life of live twins. Results
+"""Analytics over the event log: detectors score every value of the properties and telemetry
+they watch, trained RUL models estimate the remaining life of live twins (the `Evaluator`
+feeds them, on one server at a time). Results
 go to history as series of their own (``<name>:anomaly:<detector>``, ``rul``, ``rul:low``,
 ``rul:high``), to `/stream` (announced live), and into the state alert rules read."""
 
@@ -13,16 +14,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from twinforge.analytics.detectors import Detector, make
-from twinforge.errors import InvalidArgument, NotFound
+from twinforge.errors import InvalidArgument
 from twinforge.history import point
-from twinforge.history.timeutil import now_us
+from twinforge.records import Collection, Kind
 
 if TYPE_CHECKING:
     from twinforge.graph import TwinGraph
-    from twinforge.ingest import IngestResult, Update
 
 log = logging.getLogger("twinforge.analytics")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -57,29 +56,47 @@ class RulSpec:
                 "every": self.every}
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """Values of one twin at one time, as the evaluator reads them from the event log."""
+
+    twin: str
+    model: str
+    values: dict[str, Any]
+    telemetry: bool
+    ts: int
+
+
 class AnalyticsEngine:
-    """Detectors and RUL models of one server, fed by its `Ingestor`."""
+    """Detectors and RUL models: their records in the store (every server sees the same ones)
+    and the scoring of samples, which the `Evaluator` feeds from the event log on one server."""
 
     def __init__(self, graph: TwinGraph, *, announce: Callable[[str, str, dict[str, Any]], None] | None = None) -> None:
         self.graph = graph
         self.announce = announce  # (event type, twin, data)
-        self.detectors: dict[str, DetectorSpec] = {}
-        self.ruls: dict[str, RulSpec] = {}
+        self._detector_records = Collection(graph.store, Kind("detector", "detector", "DetectorNotFound",
+                                                              self._detector_spec, DetectorSpec.to_json))
+        self._rul_records = Collection(graph.store, Kind("rul", "RUL attachment", "RulModelNotFound", self._rul_spec,
+                                                         RulSpec.to_json))
+        self._detector_cache = self._detector_records.cache()
+        self._rul_cache = self._rul_records.cache()
+        self._seen: tuple[dict[str, DetectorSpec], dict[str, RulSpec]] = ({}, {})
         self._models: dict[str, Any] = {}
         self._state: dict[tuple[str, str], Detector] = {}
         self._buffers: dict[tuple[str, str], list[list[float]]] = {}
-        self._twin_model: dict[str, str] = {}
         self._matches: dict[tuple[str, str], bool] = {}  # (twin model, spec model) -> is of it
         self.latest: dict[str, dict[str, Any]] = {}  # twin -> telemetry, anomaly scores, rul
-        self.listeners: list[Callable[[set[str]], None]] = []  # told which twins changed
         self._lock = threading.Lock()
         self.scored = 0
-        for key, raw in graph.store.list_settings("detector:"):
-            spec = self._detector_spec(key.removeprefix("detector:"), orjson.loads(raw))
-            self.detectors[spec.id] = spec
-        for key, raw in graph.store.list_settings("rulmodel:"):
-            rspec = self._rul_spec(key.removeprefix("rulmodel:"), orjson.loads(raw))
-            self.ruls[rspec.id] = rspec
+
+    @property
+    def detectors(self) -> dict[str, DetectorSpec]:
+        """The detectors in force (reloaded when any server changes one)."""
+        return self._detector_cache.all()
+
+    @property
+    def ruls(self) -> dict[str, RulSpec]:
+        return self._rul_cache.all()
 
     # -- configuration ------------------------------------------------------
 
@@ -96,6 +113,10 @@ class AnalyticsEngine:
             raise InvalidArgument("a detector id is 1-100 letters, digits, '.', '-' or '_'")
         if not isinstance(body, dict):
             raise InvalidArgument('a detector is {"model": DTMI, "name": ..., "kind": ..., "params": {}}')
+        body = {k: v for k, v in body.items() if k != "id"}
+        unknown = sorted(set(body) - {"model", "name", "kind", "params"})
+        if unknown:
+            raise InvalidArgument(f"unknown detector field(s): {', '.join(unknown)}")
         self._check_name(body.get("model"), body.get("name"), f"detector '{spec_id}'")
         kind, params = body.get("kind", "robust_z"), body.get("params") or {}
         if not isinstance(params, dict):
@@ -104,26 +125,16 @@ class AnalyticsEngine:
         return DetectorSpec(spec_id, body["model"], body["name"], kind, params)
 
     def put_detector(self, spec_id: str, body: Any) -> DetectorSpec:
-        spec = self._detector_spec(spec_id, body)
-        self.graph.store.put_setting(f"detector:{spec_id}", orjson.dumps(spec.to_json()).decode())
-        with self._lock:
-            self.detectors[spec_id] = spec
-            self._state = {k: v for k, v in self._state.items() if k[0] != spec_id}
-            self._matches.clear()
+        spec = self._detector_records.put(spec_id, self._detector_spec(spec_id, body))
+        self._detector_cache.invalidate()
         return spec
 
     def get_detector(self, spec_id: str) -> DetectorSpec:
-        spec = self.detectors.get(spec_id)
-        if spec is None:
-            raise NotFound(f"there is no detector '{spec_id}'", code="DetectorNotFound")
-        return spec
+        return self._detector_records.get(spec_id)
 
     def delete_detector(self, spec_id: str) -> None:
-        self.get_detector(spec_id)
-        self.graph.store.delete_setting(f"detector:{spec_id}")
-        with self._lock:
-            self.detectors.pop(spec_id, None)
-            self._state = {k: v for k, v in self._state.items() if k[0] != spec_id}
+        self._detector_records.delete(spec_id)
+        self._detector_cache.invalidate()
 
     def _rul_spec(self, spec_id: str, body: Any) -> RulSpec:
         from twinforge.analytics.rul import RulModel
@@ -140,28 +151,42 @@ class AnalyticsEngine:
         if body["path"] not in self._models:
             self._models[body["path"]] = RulModel.load(body["path"])
         every = body.get("every", 1)
-        if not isinstance(every, int) or every < 1:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise InvalidArgument("every must be a whole number >= 1")
         return RulSpec(spec_id, body["model"], body["path"], tuple(sensors), every)
 
     def put_rul(self, spec_id: str, body: Any) -> RulSpec:
-        spec = self._rul_spec(spec_id, body)
-        self.graph.store.put_setting(f"rulmodel:{spec_id}", orjson.dumps(spec.to_json()).decode())
-        with self._lock:
-            self.ruls[spec_id] = spec
-            self._matches.clear()
+        spec = self._rul_records.put(spec_id, self._rul_spec(spec_id, body))
+        self._rul_cache.invalidate()
         return spec
 
-    # -- the ingest path ----------------------------------------------------
+    # -- scoring (the evaluator's thread) -------------------------------------
 
-    def _model_of(self, twin: str) -> str | None:
-        model = self._twin_model.get(twin)
-        if model is None:
-            record = self.graph.store.get_twin(twin)
-            if record is None:
-                return None
-            model = self._twin_model[twin] = record.model
-        return model
+    def _follow(self) -> tuple[dict[str, DetectorSpec], dict[str, RulSpec]]:
+        """The specs in force; a changed or removed spec starts its windows afresh."""
+        detectors, ruls = self.detectors, self.ruls
+        if (detectors, ruls) != self._seen:
+            stale = {k for k, v in self._seen[0].items() if detectors.get(k) != v}
+            stale_rul = {k for k, v in self._seen[1].items() if ruls.get(k) != v}
+            self._state = {k: v for k, v in self._state.items() if k[0] not in stale}
+            self._buffers = {k: v for k, v in self._buffers.items() if k[0] not in stale_rul}
+            self._matches.clear()
+            self._seen = (detectors, ruls)
+        return detectors, ruls
+
+    def reset(self) -> None:
+        """Forget every window (the evaluator took over from another server)."""
+        with self._lock:
+            self._state.clear()
+            self._buffers.clear()
+            self.latest.clear()
+
+    def forget(self, twin: str) -> None:
+        """A deleted twin: drop its windows."""
+        with self._lock:
+            self._state = {k: v for k, v in self._state.items() if k[1] != twin}
+            self._buffers = {k: v for k, v in self._buffers.items() if k[1] != twin}
+            self.latest.pop(twin, None)
 
     def _is_of(self, models: Any, model: str, base: str) -> bool:
         key = (model, base)
@@ -170,33 +195,30 @@ class AnalyticsEngine:
             known = self._matches[key] = model == base or (model in models and models.is_of_model(model, base))
         return known
 
-    def on_batch(self, updates: Sequence[Update], result: IngestResult) -> None:
-        """Score the accepted values of a batch (an `Ingestor` listener)."""
-        if not self.detectors and not self.ruls:
-            return
-        refused = {r.index for r in result.refused}
+    def score(self, samples: Sequence[Sample]) -> set[str]:
+        """Score samples in order: anomaly scores and RUL estimates go to history (and are
+        announced); returns the twins whose state changed."""
+        detectors, ruls = self._follow()
+        changed: set[str] = set()
+        if not detectors and not ruls:
+            return changed
         models = self.graph.models
         points = []
-        changed: set[str] = set()
         events: list[tuple[str, str, dict[str, Any]]] = []
         with self._lock:
-            for k, update in enumerate(updates):
-                if k in refused or update.component:
-                    continue
-                model = self._model_of(update.twin)
-                if model is None:
-                    continue
-                ts = update.ts or now_us()
-                state = self.latest.setdefault(update.twin, {})
-                if update.telemetry:
-                    state.update({n: v for n, v in update.values.items() if isinstance(v, (int, float))})
-                for spec in self.detectors.values():
-                    value = update.values.get(spec.name)
+            for sample in samples:
+                model, ts = sample.model, sample.ts
+                state = self.latest.setdefault(sample.twin, {})
+                if sample.telemetry:
+                    state.update({n: v for n, v in sample.values.items()
+                                  if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                for spec in detectors.values():
+                    value = sample.values.get(spec.name)
                     if isinstance(value, bool) or not isinstance(value, (int, float)):
                         continue
                     if not self._is_of(models, model, spec.model):
                         continue
-                    key = (spec.id, update.twin)
+                    key = (spec.id, sample.twin)
                     detector = self._state.get(key)
                     if detector is None:
                         detector = self._state[key] = make(spec.kind, spec.params)
@@ -204,42 +226,52 @@ class AnalyticsEngine:
                     detector.learn_one(float(value))
                     self.scored += 1
                     state.setdefault("anomaly", {})[spec.id] = score
-                    points.append(point(update.twin, "", spec.series, ts, score))
-                    changed.add(update.twin)
-                    events.append(("Anomaly.Score", update.twin, {"detector": spec.id, "name": spec.name,
+                    points.append(point(sample.twin, "", spec.series, ts, score))
+                    changed.add(sample.twin)
+                    events.append(("Anomaly.Score", sample.twin, {"detector": spec.id, "name": spec.name,
                                                                    "value": value, "score": score}))
-                for rspec in self.ruls.values():
+                for rspec in ruls.values():
                     if not self._is_of(models, model, rspec.model):
                         continue
-                    if not any(n in update.values for n in rspec.sensors):
+                    if not any(n in sample.values for n in rspec.sensors):
                         continue
-                    rows = self._buffers.setdefault((rspec.id, update.twin), [])
-                    last = rows[-1] if rows else [float("nan")] * 21
-                    rows.append([float(update.values.get(n, last[i])) for i, n in enumerate(rspec.sensors)])
-                    if len(rows) > 400:
-                        del rows[: len(rows) - 400]
-                    if len(rows) % rspec.every:
+                    estimate = self._estimate(rspec, sample)
+                    if estimate is None:
                         continue
-                    matrix = np.array(rows)
-                    if np.isnan(matrix).any():
-                        matrix = np.where(np.isnan(matrix), np.nanmean(matrix, 0), matrix)
-                        if np.isnan(matrix).any():
-                            continue
-                    rul, low, high = self._models[rspec.path].predict_history(matrix)
+                    rul, low, high = estimate
                     state["rul"] = rul
                     state["rulLow"], state["rulHigh"] = low, high
-                    points += [point(update.twin, "", "rul", ts, rul), point(update.twin, "", "rul:low", ts, low),
-                               point(update.twin, "", "rul:high", ts, high)]
-                    changed.add(update.twin)
-                    events.append(("Rul.Estimate", update.twin, {"model": rspec.id, "rul": rul, "low": low,
+                    points += [point(sample.twin, "", "rul", ts, rul), point(sample.twin, "", "rul:low", ts, low),
+                               point(sample.twin, "", "rul:high", ts, high)]
+                    changed.add(sample.twin)
+                    events.append(("Rul.Estimate", sample.twin, {"model": rspec.id, "rul": rul, "low": low,
                                                                   "high": high}))
         if points:
             self.graph.store.append_history(points)
         if self.announce is not None:
             for kind, twin, data in events:
                 self.announce(kind, twin, data)
-        for listener in self.listeners:
-            listener(changed)
+        return changed
+
+    def _estimate(self, rspec: RulSpec, sample: Sample) -> tuple[float, float, float] | None:
+        rows = self._buffers.setdefault((rspec.id, sample.twin), [])
+        last = rows[-1] if rows else [float("nan")] * 21
+        rows.append([float(sample.values.get(n, last[i])) for i, n in enumerate(rspec.sensors)])
+        if len(rows) > 400:
+            del rows[: len(rows) - 400]
+        if len(rows) % rspec.every:
+            return None
+        matrix = np.array(rows)
+        if np.isnan(matrix).any():
+            matrix = np.where(np.isnan(matrix), np.nanmean(matrix, 0), matrix)
+            if np.isnan(matrix).any():
+                return None
+        if rspec.path not in self._models:
+            from twinforge.analytics.rul import RulModel
+
+            self._models[rspec.path] = RulModel.load(rspec.path)
+        rul, low, high = self._models[rspec.path].predict_history(matrix)
+        return float(rul), float(low), float(high)
 
     def backfill(self, spec_id: str, twin: str, *, limit: int = 100_000) -> int:
         """Score a twin's stored history with a detector (an IsolationForest is fitted on it
@@ -267,4 +299,4 @@ class AnalyticsEngine:
         return len(scores)
 
 
-__all__ = ["AnalyticsEngine", "DetectorSpec", "RulSpec"]
+__all__ = ["AnalyticsEngine", "DetectorSpec", "RulSpec", "Sample"]

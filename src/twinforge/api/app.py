@@ -8,6 +8,7 @@ Errors of the library are mapped to HTTP once (``api/errors.py``) in ADT's shape
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,12 +30,15 @@ from twinforge.api.http import (
 from twinforge.errors import TwinforgeError
 from twinforge.graph import TwinGraph
 
+log = logging.getLogger("twinforge.api")
+
 
 def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
     """The scenario service, when the simulation extra is installed (else None: 501 on use)."""
     try:
         from twinforge.sim.service import ScenarioManager
-    except ImportError:  # pragma: no cover - numpy/scipy are in the [sim] extra
+    except ImportError as exc:  # numpy/scipy are in the [sim] extra
+        log.info("scenarios are off (%s): pip install 'twinforge[sim]'", exc)
         return None
     from twinforge.history.timeutil import from_us, now_us
     from twinforge.store.base import EventRecord
@@ -45,9 +49,15 @@ def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
     return ScenarioManager(graph, directory=directory, announce=announce)
 
 
-def _analytics(graph: TwinGraph, bus: Any, ingestor: Any) -> tuple[Any, Any]:
-    """Detectors, RUL models and alert rules, hooked to the ingest path and the event log."""
-    from twinforge.analytics import AlertService, AnalyticsEngine
+def _analytics(graph: TwinGraph, bus: Any) -> tuple[Any, Any, Any]:
+    """Detectors, RUL models and alert rules, and the evaluator that feeds them from the event
+    log (None each when the analytics extra is not installed: 501 on use)."""
+    try:
+        from twinforge.analytics import AlertService, AnalyticsEngine
+        from twinforge.analytics.evaluator import Evaluator
+    except ImportError as exc:
+        log.info("analytics are off (%s): pip install 'twinforge[predict]'", exc)
+        return None, None, None
     from twinforge.history.timeutil import from_us, now_us
     from twinforge.store.base import EventRecord
 
@@ -55,17 +65,18 @@ def _analytics(graph: TwinGraph, bus: Any, ingestor: Any) -> tuple[Any, Any]:
         bus.announce(EventRecord(from_us(now_us()), kind, twin, orjson.dumps(data).decode()))
 
     engine = AnalyticsEngine(graph, announce=announce)
-    ingestor.listeners.append(engine.on_batch)
-    return engine, AlertService(graph, engine)
+    alerts = AlertService(graph, engine)
+    return engine, alerts, Evaluator(graph, engine, alerts)
 
 
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
                query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False,
-               oidc: Any = None) -> FastAPI:
+               oidc: Any = None, audit_retention: int | None = None) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
-    ``query_timeout`` (seconds) bounds every query.
+    ``query_timeout`` (seconds) bounds every query; ``audit_retention`` (microseconds) is how
+    long audit rows are kept (for ever when None).
     """
     from twinforge.events import EventBus
 
@@ -79,16 +90,23 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
             await start(app)
         app.state.routes.mqtt = getattr(app.state, "mqtt", None)
         await app.state.routes.start()
-        if app.state.alerts is not None:
-            app.state.alerts.start()
+        if app.state.evaluator is not None:
+            graph.subscribe(app.state.evaluator.wake)
+            app.state.evaluator.start()
+        if app.state.audit_retention is not None:
+            app.state.audit_retention.start()
         try:
             yield
         finally:
             await app.state.routes.stop()
             app.state.jobs.close()
-            app.state.scenarios.close()
-            if app.state.alerts is not None:
-                app.state.alerts.close()
+            if app.state.scenarios is not None:
+                app.state.scenarios.close()
+            if app.state.evaluator is not None:
+                graph.unsubscribe(app.state.evaluator.wake)
+                app.state.evaluator.close()
+            if app.state.audit_retention is not None:
+                app.state.audit_retention.close()
             for stop in reversed(app.state.on_stop):
                 await stop(app)
             await bus.stop()
@@ -102,6 +120,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
         docs_url=None, redoc_url=None,
     )
     app.state.graph = graph
+    app.state.oidc = oidc
     app.state.bus = bus
     app.state.workers = workers
     app.state.query_timeout = query_timeout
@@ -126,7 +145,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     if auth:
         from twinforge.auth import AuthMiddleware
 
-        app.add_middleware(AuthMiddleware, graph=graph, oidc=oidc)  # outermost: before the fast path
+        app.add_middleware(AuthMiddleware, graph=graph, oidc=oidc, workers=workers)  # outermost: before the fast path
 
     from twinforge.api.docs import router as docs_router
     from twinforge.api.routes import router
@@ -152,7 +171,12 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.state.routes = RouteManager(bus, app.state.ingestor)
     app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result())
     app.state.scenarios = _scenarios(graph, bus, scenario_dir)
-    app.state.analytics, app.state.alerts = _analytics(graph, bus, app.state.ingestor)
+    app.state.analytics, app.state.alerts, app.state.evaluator = _analytics(graph, bus)
+    app.state.audit_retention = None
+    if audit_retention is not None:
+        from twinforge.auth import AuditRetention
+
+        app.state.audit_retention = AuditRetention(graph, audit_retention)
     app.include_router(router)
     app.include_router(data_router)
     app.include_router(stream_router)

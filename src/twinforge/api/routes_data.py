@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from twinforge.api.health import background
 from twinforge.api.http import (
     MAX_BODY_BYTES,
     blocking,
@@ -141,7 +142,8 @@ async def ingest_status(request: Request) -> Response:
     connectors = [c.status() for c in getattr(state, "connectors", [])]
     body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "connectors": connectors,
                             "mqtt": next((c for c in connectors if c["type"] == "mqtt"), None),
-                            "opcua": [c for c in connectors if c["type"] == "opcua"]}
+                            "opcua": [c for c in connectors if c["type"] == "opcua"],
+                            "background": background(request.app)}
     return json_response(body)
 
 

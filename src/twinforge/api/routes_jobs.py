@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.http import blocking, json_response, read_json
+from twinforge.api.http import blocking, json_response, read_json, writing
 from twinforge.errors import InvalidArgument
 from twinforge.jobs import JobManager
 
@@ -27,7 +27,7 @@ def _listing(jobs: list[dict[str, Any]]) -> Response:
 @router.put("/jobs/imports/{id}", status_code=201, tags=["jobs"],
             summary="Create an import job ({inputBlobUri, outputBlobUri}: paths, file:// or http(s) URLs)")
 async def add_import(id: str, request: Request) -> Response:
-    job = await blocking(request, jobs_of(request).add_import, id, await read_json(request))
+    job = await writing(request, jobs_of(request).add_import, id, await read_json(request))
     return json_response(job, 201)
 
 
@@ -43,13 +43,13 @@ async def get_import(id: str, request: Request) -> Response:
 
 @router.delete("/jobs/imports/{id}", status_code=204, tags=["jobs"], summary="Delete a finished import job")
 async def delete_import(id: str, request: Request) -> Response:
-    await blocking(request, jobs_of(request).delete_import, id)
+    await writing(request, jobs_of(request).delete_import, id)
     return Response(status_code=204)
 
 
 @router.post("/jobs/imports/{id}/cancel", tags=["jobs"], summary="Cancel an import job")
 async def cancel_import(id: str, request: Request) -> Response:
-    return json_response(await blocking(request, jobs_of(request).cancel_import, id))
+    return json_response(await writing(request, jobs_of(request).cancel_import, id))
 
 
 @router.post("/jobs/deletions", status_code=202, tags=["jobs"],
@@ -60,7 +60,7 @@ async def add_delete(request: Request) -> Response:
         timeout = int(raw) if raw is not None else None
     except ValueError:
         raise InvalidArgument("timeoutInMinutes must be a whole number", code="ValidationFailed") from None
-    job = await blocking(request, jobs_of(request).add_delete, request.headers.get("operation-id"), timeout)
+    job = await writing(request, jobs_of(request).add_delete, request.headers.get("operation-id"), timeout)
     response = json_response(job, 202)
     response.headers["Operation-Location"] = str(request.url_for("get_delete", id=job["id"]))
     response.headers["Operation-Id"] = job["id"]

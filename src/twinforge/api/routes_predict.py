@@ -3,26 +3,51 @@ work orders and maintenance plans (see docs/predict.md)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.http import blocking, json_response, read_json, writing
-from twinforge.errors import InvalidArgument, NotFound
+from twinforge.api.http import blocking, json_response, next_link, page_position, read_json, writing
+from twinforge.errors import InvalidArgument, MissingDependency, NotFound
+from twinforge.maintenance import WorkOrders
 
 router = APIRouter()
-WORK_STATES = ("open", "scheduled", "done", "cancelled")
 
 
 def _analytics(request: Request) -> Any:
-    return request.app.state.analytics
+    """The detectors and RUL models, or 501 naming the extra when it is not installed."""
+    engine = request.app.state.analytics
+    if engine is None:
+        raise MissingDependency("detectors and RUL models need the analytics extra: pip install 'twinforge[predict]'")
+    return engine
 
 
 def _alerts(request: Request) -> Any:
-    return request.app.state.alerts
+    alerts = request.app.state.alerts
+    if alerts is None:
+        raise MissingDependency("alert rules need the analytics extra: pip install 'twinforge[predict]'")
+    return alerts
+
+
+def _optional(module: str, what: str) -> Any:
+    """An analytics module, or 501 naming the extra that brings what it needs."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(f"{what} need the predict extra ({exc.name} is missing): "
+                                "pip install 'twinforge[predict]'") from None
+
+
+def _alert_page(request: Request) -> tuple[int, tuple[int, str] | None]:
+    size, after = page_position(request)
+    if after is None:
+        return size, None
+    if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int) and isinstance(after[1], str)):
+        raise InvalidArgument("continuationToken is not valid", code="BadRequest")
+    return size, (after[0], after[1])
 
 
 # -- detectors and RUL models -------------------------------------------------
@@ -37,13 +62,14 @@ async def put_detector(id: str, request: Request) -> Response:
 
 @router.get("/analytics/detectors", tags=["predict"], summary="List detectors")
 async def list_detectors(request: Request) -> Response:
-    specs = sorted(_analytics(request).detectors.values(), key=lambda s: s.id)
+    engine = _analytics(request)
+    specs = await blocking(request, lambda: sorted(engine.detectors.values(), key=lambda s: s.id))
     return json_response({"value": [s.to_json() for s in specs], "nextLink": None})
 
 
 @router.get("/analytics/detectors/{id}", tags=["predict"], summary="Get a detector")
 async def get_detector(id: str, request: Request) -> Response:
-    return json_response(_analytics(request).get_detector(id).to_json())
+    return json_response((await blocking(request, _analytics(request).get_detector, id)).to_json())
 
 
 @router.delete("/analytics/detectors/{id}", status_code=204, tags=["predict"], summary="Delete a detector")
@@ -71,8 +97,9 @@ async def put_rul(id: str, request: Request) -> Response:
 
 @router.get("/digitaltwins/{id}/rul", tags=["predict"], summary="A twin's latest RUL estimate with its interval")
 async def twin_rul(id: str, request: Request) -> Response:
+    engine = _analytics(request)
     await blocking(request, request.app.state.graph.get_twin_raw, id)
-    state = _analytics(request).latest.get(id, {})
+    state = engine.latest.get(id, {})
     if "rul" not in state:
         raise NotFound(f"twin '{id}' has no RUL estimate yet", code="RulNotFound")
     return json_response({"rul": state["rul"], "low": state["rulLow"], "high": state["rulHigh"]})
@@ -81,7 +108,7 @@ async def twin_rul(id: str, request: Request) -> Response:
 @router.get("/digitaltwins/{id}/forecast", tags=["predict"],
             summary="Forecast a numeric property or telemetry: ?name=&horizon=PT6H&step=PT5M")
 async def twin_forecast(id: str, request: Request) -> Response:
-    from twinforge.analytics.forecast import forecast
+    forecast = _optional("twinforge.analytics.forecast", "forecasts").forecast
     from twinforge.history import History
 
     q = request.query_params
@@ -111,13 +138,13 @@ async def put_rule(id: str, request: Request) -> Response:
 
 @router.get("/alerts/rules", tags=["predict"], summary="List alert rules")
 async def list_rules(request: Request) -> Response:
-    rules = sorted(_alerts(request).rules.values(), key=lambda r: r.id)
+    rules = await blocking(request, _alerts(request).list_rules)
     return json_response({"value": [r.to_json() for r in rules], "nextLink": None})
 
 
 @router.get("/alerts/rules/{id}", tags=["predict"], summary="Get an alert rule")
 async def get_rule(id: str, request: Request) -> Response:
-    return json_response(_alerts(request).get_rule(id).to_json())
+    return json_response((await blocking(request, _alerts(request).get_rule, id)).to_json())
 
 
 @router.delete("/alerts/rules/{id}", status_code=204, tags=["predict"], summary="Delete an alert rule")
@@ -129,9 +156,15 @@ async def delete_rule(id: str, request: Request) -> Response:
 @router.get("/alerts", tags=["predict"], summary="Alerts: ?state=active|acknowledged|resolved&twin=&severity=")
 async def list_alerts(request: Request) -> Response:
     q = request.query_params
+    size, after = _alert_page(request)
     alerts = await blocking(request, _alerts(request).list_alerts, state=q.get("state"), twin=q.get("twin"),
-                            severity=q.get("severity"))
-    return json_response({"value": alerts, "nextLink": None})
+                            severity=q.get("severity"), after=after, limit=size)
+    more = None
+    if len(alerts) == size:
+        from twinforge.history.timeutil import parse_time
+
+        more = next_link(request, [size, [parse_time(alerts[-1]["raisedAt"]), alerts[-1]["id"]]])
+    return json_response({"value": alerts, "nextLink": more})
 
 
 @router.get("/alerts/{id}", tags=["predict"], summary="Get an alert")
@@ -147,71 +180,33 @@ async def acknowledge(id: str, request: Request) -> Response:
 # -- work orders and plans ----------------------------------------------------------
 
 
-def _work_order(body: Any, order_id: str | None = None) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("asset"), str):
-        raise InvalidArgument('a work order is {"asset": TWIN_ID, "dueDate": ..., "description"?, "alert"?}',
-                              code="InvalidArgument")
-    state = body.get("state", "open")
-    if state not in WORK_STATES:
-        raise InvalidArgument(f"state must be one of {', '.join(WORK_STATES)}", code="InvalidArgument")
-    return {"id": order_id or str(uuid.uuid4()), "asset": body["asset"], "dueDate": body.get("dueDate"),
-            "description": body.get("description", ""), "state": state, "alert": body.get("alert"),
-            "source": body.get("source", "manual")}
+def _orders(request: Request) -> WorkOrders:
+    return WorkOrders(request.app.state.graph)
 
 
 @router.post("/workorders", status_code=201, tags=["predict"],
              summary="Create a work order: {asset, dueDate, description?, alert?}; from an alert: {alert: ID}")
 async def create_work_order(request: Request) -> Response:
-    body = await read_json(request)
-    graph = request.app.state.graph
-
-    def create() -> dict[str, Any]:
-        data = dict(body) if isinstance(body, dict) else body
-        if isinstance(data, dict) and "alert" in data and "asset" not in data:
-            alert = _alerts(request).get_alert(data["alert"])
-            data.update(asset=alert["twinId"], source="alert",
-                        description=data.get("description") or f"{alert['severity']}: {alert['condition']}")
-        order = _work_order(data)
-        graph.get_twin_raw(order["asset"])
-        graph.store.put_setting(f"workorder:{order['id']}", orjson.dumps(order).decode())
-        return order
-
-    return json_response(await writing(request, create), 201)
+    return json_response(await writing(request, _orders(request).create, await read_json(request)), 201)
 
 
 @router.get("/workorders", tags=["predict"], summary="List work orders: ?state=&asset=")
 async def list_work_orders(request: Request) -> Response:
     q = request.query_params
-    rows = [orjson.loads(raw) for _, raw in request.app.state.graph.store.list_settings("workorder:")]
-    rows = [r for r in rows if (not q.get("state") or r["state"] == q["state"])
-            and (not q.get("asset") or r["asset"] == q["asset"])]
-    return json_response({"value": sorted(rows, key=lambda r: (r["dueDate"] or "", r["id"])), "nextLink": None})
+    rows = await blocking(request, _orders(request).list_orders, state=q.get("state"), asset=q.get("asset"))
+    return json_response({"value": rows, "nextLink": None})
 
 
 @router.patch("/workorders/{id}", tags=["predict"], summary="Change a work order's state, due date or description")
 async def update_work_order(id: str, request: Request) -> Response:
-    store = request.app.state.graph.store
-    body = await read_json(request)
-
-    def update() -> dict[str, Any]:
-        raw = store.get_setting(f"workorder:{id}")
-        if raw is None:
-            raise NotFound(f"there is no work order '{id}'", code="WorkOrderNotFound")
-        order = orjson.loads(raw)
-        if not isinstance(body, dict):
-            raise InvalidArgument("expected an object of fields to change", code="InvalidArgument")
-        order.update({k: v for k, v in body.items() if k in ("state", "dueDate", "description")})
-        order = _work_order(order, id)
-        store.put_setting(f"workorder:{id}", orjson.dumps(order).decode())
-        return order
-
-    return json_response(await writing(request, update))
+    return json_response(await writing(request, _orders(request).update, id, await read_json(request)))
 
 
 @router.post("/maintenance/plan", tags=["predict"],
              summary="Plan maintenance days: {horizonDays, crewsPerDay, assets: [{id, rul: {mean, std}, ...}]}")
 async def maintenance_plan(request: Request) -> Response:
-    from twinforge.analytics.planning import PlanningProblem, plan
+    planning = _optional("twinforge.analytics.planning", "maintenance plans")
+    PlanningProblem, plan = planning.PlanningProblem, planning.plan
 
     problem = PlanningProblem.parse(await read_json(request))
     result = await request.app.state.workers.query(plan, problem)

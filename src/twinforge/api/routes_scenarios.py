@@ -7,15 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.http import blocking, json_response, next_link, page_position, read_json
-from twinforge.errors import InvalidArgument
-from twinforge.sim.service import ScenarioManager
+from twinforge.api.http import blocking, json_response, next_link, page_position, read_json, writing
+from twinforge.errors import InvalidArgument, MissingDependency
 
 router = APIRouter()
 
 
-def scenarios_of(request: Request) -> ScenarioManager:
-    manager: ScenarioManager = request.app.state.scenarios
+def scenarios_of(request: Request) -> Any:
+    """The scenario service, or 501 naming the extra when the simulation extra is not installed."""
+    manager = request.app.state.scenarios
+    if manager is None:
+        raise MissingDependency("scenarios need the simulation extra: pip install 'twinforge[sim]'")
     return manager
 
 
@@ -34,31 +36,32 @@ async def _document(request: Request) -> Any:
 @router.post("/scenarios", status_code=201, tags=["scenarios"],
              summary="Create a scenario from its document (JSON, or YAML with a yaml content type)")
 async def create_scenario(request: Request) -> Response:
-    entry = await blocking(request, scenarios_of(request).create, await _document(request))
+    entry = await writing(request, scenarios_of(request).create, await _document(request))
     return json_response(entry.to_json(), 201)
 
 
 @router.get("/scenarios", tags=["scenarios"], summary="List scenarios")
 async def list_scenarios(request: Request) -> Response:
-    return json_response({"value": [e.to_json() for e in scenarios_of(request).list_scenarios()], "nextLink": None})
+    entries = await blocking(request, scenarios_of(request).list_scenarios)
+    return json_response({"value": [e.to_json() for e in entries], "nextLink": None})
 
 
 @router.post("/scenarios/{id}/run", status_code=202, tags=["scenarios"],
              summary="Run a scenario (baseline and variant) in the background")
 async def run_scenario(id: str, request: Request) -> Response:
-    entry = scenarios_of(request).start(id)
+    entry = await writing(request, scenarios_of(request).start, id)
     return json_response(entry.to_json(), 202)
 
 
 @router.get("/scenarios/{id}", tags=["scenarios"], summary="A scenario's status and progress")
 async def get_scenario(id: str, request: Request) -> Response:
-    return json_response(scenarios_of(request).get(id).to_json())
+    return json_response((await blocking(request, scenarios_of(request).get, id)).to_json())
 
 
 @router.get("/scenarios/{id}/results", tags=["scenarios"],
             summary="KPIs of the variant, of the baseline, and their deltas")
 async def scenario_results(id: str, request: Request) -> Response:
-    return json_response(scenarios_of(request).results(id))
+    return json_response(await blocking(request, scenarios_of(request).results, id))
 
 
 @router.get("/scenarios/{id}/history", tags=["scenarios"],
@@ -79,5 +82,5 @@ async def scenario_history(id: str, request: Request) -> Response:
 
 @router.delete("/scenarios/{id}", status_code=204, tags=["scenarios"], summary="Delete a scenario and its runs")
 async def delete_scenario(id: str, request: Request) -> Response:
-    await blocking(request, scenarios_of(request).delete, id)
+    await writing(request, scenarios_of(request).delete, id)
     return Response(status_code=204)

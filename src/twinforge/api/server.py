@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from twinforge.errors import InvalidArgument, NotFound
+from twinforge.errors import InvalidArgument, MissingDependency, NotFound
 from twinforge.graph import TwinGraph
 
 log = logging.getLogger("twinforge.server")
@@ -60,6 +60,7 @@ class ServerConfig:
     oidc_audience: str | None = None
     oidc_jwks: str | None = None  # a JWKS file or URL; default: the issuer's discovery document
     retention: str | None = None
+    audit_retention: str | None = None  # drop audit rows older than this (90d)
     downsample_after: str | None = None
     downsample_bucket: str = "1h"
     log_level: str = "warning"
@@ -189,11 +190,19 @@ class Server:
         from twinforge.api.connectors import attach_history_maintenance, attach_mqtt, attach_opcua
 
         config = self.config
+        keep = None
+        if config.audit_retention:
+            from twinforge.history.timeutil import parse_duration
+
+            keep = parse_duration(config.audit_retention)
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
-                                 query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc())
+                                 query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc(),
+                                 audit_retention=keep)
         if config.rules is not None:
             import yaml
 
+            if application.state.alerts is None:
+                raise MissingDependency("--rules needs the predict extra: pip install 'twinforge[predict]'")
             application.state.alerts.load_rules(yaml.safe_load(config.rules.read_text()))
         rules = None
         if config.mapping is not None:

@@ -13,18 +13,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
 import orjson
 
 from twinforge.api.errors import error_body, status_of
+from twinforge.auth.audit import record_audit
 from twinforge.auth.oidc import looks_like_jwt
 from twinforge.auth.tokens import Token, Tokens
 from twinforge.errors import Forbidden, InvalidArgument, TwinforgeError
-from twinforge.history.timeutil import from_us, now_us
 
 if TYPE_CHECKING:
     from twinforge.graph import TwinGraph
@@ -38,12 +38,22 @@ def _open(path: str) -> bool:
     return path == "/health" or path == "/ui" or path.startswith("/ui/")
 
 
+class _Refused(Exception):
+    """A request refused by the checks, with who asked (when the token was valid)."""
+
+    def __init__(self, error: TwinforgeError, actor: str | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.actor = actor
+
+
 class AuthMiddleware:
     """Bearer tokens, roles, scopes and the audit log for every HTTP and WebSocket request."""
 
-    def __init__(self, app: Any, graph: TwinGraph, oidc: Any = None) -> None:
+    def __init__(self, app: Any, graph: TwinGraph, oidc: Any = None, workers: Any = None) -> None:
         self.app = app
         self.graph = graph
+        self.workers = workers  # the app's pools: checks run in the read pool, audit rows on the writer
         self.tokens = Tokens(graph.store)
         self.oidc = oidc  # an OidcVerifier: JWTs from an identity provider are accepted too
         self._cached: dict[str, tuple[float, Any]] = {}
@@ -121,15 +131,12 @@ class AuthMiddleware:
         if secret is None and scope["type"] == "websocket":  # browsers cannot set headers on a WebSocket
             secret = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("access_token") or [None])[0]
         client = (scope.get("client") or ("", 0))[0]
-        verified: Token | None = None
         try:
-            if self.oidc is not None and secret and looks_like_jwt(secret):
-                token = verified = self.oidc.verify(secret)
-            else:
-                token = verified = self.tokens.verify(secret)
-            self.check(token, method, path)
-        except TwinforgeError as exc:
-            self._audit(verified.name if verified else None, method, path, client, status_of(exc), exc.code)
+            token, twin_read, audit_query = await self._off_loop(self._authorize, secret, method, path,
+                                                                 scope["type"])
+        except _Refused as refused:
+            exc = refused.error
+            await self._audit(refused.actor, method, path, client, status_of(exc), exc.code)
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
                 return
@@ -143,11 +150,6 @@ class AuthMiddleware:
         if token.scoped:
             scope["state"]["twin_in_scope"] = lambda twin: self.in_scope(token, twin)
         write = not (method in READS or (method == "POST" and path == "/query")) and scope["type"] == "http"
-        # reads of twins whose model is marked sensitive are audited too
-        twin_read = (scope["type"] == "http" and method == "GET" and path.startswith("/digitaltwins/")
-                     and self.sensitive(unquote(path[len("/digitaltwins/"):].split("/", 1)[0])))
-        audit_query = path == "/query" and method == "POST" and bool(
-            self._cache("sensitive", lambda: sensitive_models(self.graph.store)))
         status = [0]
 
         async def sending(message: dict[str, Any]) -> None:
@@ -157,17 +159,40 @@ class AuthMiddleware:
 
         if (token.scoped or audit_query) and path == "/query" and method == "POST":
             read_twins = await self._filtered_query(scope, receive, send, token)
-            sensitive = sorted(t for t in read_twins if self.sensitive(t))
-            if sensitive:
-                self._audit(token.name, method, path, client, 200, None, twins=sensitive[:100])
+            if read_twins:
+                await self._audit(token.name, method, path, client, 200, None, twins=read_twins[:100])
         else:
             await self.app(scope, receive, sending if (write or twin_read) else send)
         if write or twin_read:
-            self._audit(token.name, method, path, client, status[0], None)
+            await self._audit(token.name, method, path, client, status[0], None)
 
-    async def _filtered_query(self, scope: Any, receive: Any, send: Any, token: Token) -> set[str]:
+    async def _off_loop(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in the read pool: token checks and scopes read the store."""
+        if self.workers is not None:
+            return await self.workers.run(fn, *args)
+        return await asyncio.to_thread(fn, *args)
+
+    def _authorize(self, secret: str | None, method: str, path: str, kind: str) -> tuple[Token, bool, bool]:
+        """The token, whether this is an audited twin read, whether a query's reads are audited."""
+        verified: Token | None = None
+        try:
+            if self.oidc is not None and secret and looks_like_jwt(secret):
+                token = verified = self.oidc.verify(secret)
+            else:
+                token = verified = self.tokens.verify(secret)
+            self.check(token, method, path)
+        except TwinforgeError as exc:
+            raise _Refused(exc, verified.name if verified else None) from None
+        # reads of twins whose model is marked sensitive are audited too
+        twin_read = (kind == "http" and method == "GET" and path.startswith("/digitaltwins/")
+                     and self.sensitive(unquote(path[len("/digitaltwins/"):].split("/", 1)[0])))
+        audit_query = path == "/query" and method == "POST" and bool(
+            self._cache("sensitive", lambda: sensitive_models(self.graph.store)))
+        return token, twin_read, audit_query
+
+    async def _filtered_query(self, scope: Any, receive: Any, send: Any, token: Token) -> list[str]:
         """Run /query, then keep only the rows whose twins are all in the token's scope (a
-        scoped token); returns the twins in the rows sent."""
+        scoped token); returns the sensitive twins in the rows sent."""
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -178,30 +203,39 @@ class AuthMiddleware:
                 chunks.append(message.get("body", b""))
 
         await self.app(scope, receive, collect)
-        body = b"".join(chunks)
+        body, sensitive = await self._off_loop(self._filter_rows, b"".join(chunks), start.get("status"), token)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return sensitive  # type: ignore[no-any-return]
+
+    def _filter_rows(self, body: bytes, status: int | None, token: Token) -> tuple[bytes, list[str]]:
+        """The rows of a query answer in the token's scope, and the sensitive twins they show."""
         sent: set[str] = set()
-        if start.get("status") == 200:
+        if status == 200:
             data = orjson.loads(body)
             if token.scoped:
                 data["value"] = [row for row in data.get("value", []) if self._row_in_scope(token, row)]
                 body = orjson.dumps(data)
             for row in data.get("value", []):
                 sent.update(_ids_of(row))
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-        return sent
+        return body, sorted(t for t in sent if self.sensitive(t))
 
     def _row_in_scope(self, token: Token, row: Any) -> bool:
         ids = _ids_of(row)
         return bool(ids) and all(self.in_scope(token, t) for t in ids)
 
-    def _audit(self, actor: str | None, method: str, path: str, client: str, status: int, code: str | None,
-               **extra: Any) -> None:
-        record_audit(self.graph, {"actor": actor, "method": method, "path": path, "from": client,
+    async def _audit(self, actor: str | None, method: str, path: str, client: str, status: int, code: str | None,
+                     **extra: Any) -> None:
+        """Write an audit row on the writer thread (the loop only waits for it)."""
+        entry = {"actor": actor, "method": method, "path": path, "from": client,
                                   "status": status, "outcome": "ok" if 200 <= status < 400 else (code or "error"),
-                                  **extra})
+                                  **extra}
+        if self.workers is not None:
+            await self.workers.write(record_audit, self.graph, entry)
+        else:
+            await asyncio.to_thread(record_audit, self.graph, entry)
 
 
 def _ids_of(row: Any) -> list[str]:
@@ -237,24 +271,4 @@ def set_sensitive_models(store: Any, dtmis: list[str]) -> None:
         store.delete_setting(SENSITIVE)
 
 
-def record_audit(graph: TwinGraph, entry: dict[str, Any]) -> None:
-    """Append one audit entry (time added)."""
-    now = now_us()
-    entry = {"time": from_us(now), **entry}
-    path = entry.get("path") or ""
-    if path.startswith("/digitaltwins/"):
-        entry["twin"] = unquote(path[len("/digitaltwins/"):].split("/", 1)[0])
-    graph.store.put_setting(f"audit:{now:020d}:{uuid.uuid4().hex[:8]}", orjson.dumps(entry).decode())
-
-
-def read_audit(graph: TwinGraph, *, twin: str | None = None, actor: str | None = None, start: str | None = None,
-               end: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Audit entries, oldest first, filtered by twin, actor and time range (ISO 8601)."""
-    def keep(e: dict[str, Any]) -> bool:
-        return ((twin is None or e.get("twin") == twin) and (actor is None or e.get("actor") == actor)
-                and (start is None or e["time"] >= start) and (end is None or e["time"] < end))
-    rows = [orjson.loads(raw) for _, raw in graph.store.list_settings("audit:")]
-    return [e for e in rows if keep(e)][:limit]
-
-
-__all__ = ["AuthMiddleware", "read_audit", "record_audit", "sensitive_models", "set_sensitive_models"]
+__all__ = ["AuthMiddleware", "sensitive_models", "set_sensitive_models"]

@@ -12,6 +12,7 @@ of ``model:``/``twins:``/``query:`` scopes) narrows it like a token's ``--scope`
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 
 from twinforge.auth.tokens import ROLES, Token, parse_scope
 from twinforge.errors import Forbidden, InvalidArgument, MissingDependency, Unauthenticated
+
+log = logging.getLogger("twinforge.oidc")
 
 
 def _jwt() -> Any:
@@ -36,17 +39,25 @@ def looks_like_jwt(secret: str) -> bool:
 class OidcVerifier:
     """Checks JWT bearer tokens from one issuer for one audience."""
 
-    def __init__(self, issuer: str, audience: str, jwks: str | None = None, *, refresh: float = 3600.0) -> None:
+    def __init__(self, issuer: str, audience: str, jwks: str | None = None, *, refresh: float = 3600.0,
+                 min_interval: float = 30.0, unknown_ttl: float = 300.0) -> None:
         if not issuer or not audience:
             raise InvalidArgument("--oidc-issuer and --oidc-audience go together")
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.source = jwks or f"{self.issuer}/.well-known/openid-configuration"
         self.refresh = refresh
+        self.min_interval = min_interval  # at most one key-set fetch per this many seconds
+        self.unknown_ttl = unknown_ttl  # an unknown key id is not looked for again for this long
         self._keys: dict[str, Any] = {}
         self._loaded = 0.0
+        self._tried = 0.0
+        self._unknown: dict[str, float] = {}  # key id -> when it was found missing after a fetch
         self._lock = threading.Lock()
-        self._load()
+        self._fetching: threading.Thread | None = None
+        self.fetches = 0
+        self.fetch_failures = 0
+        self._load()  # at start, in the caller's thread: a server that cannot read its keys does not start
 
     def _fetch(self, where: str) -> dict[str, Any]:
         if where.startswith(("http://", "https://")):
@@ -81,15 +92,50 @@ class OidcVerifier:
         self._keys = keys
         self._loaded = time.monotonic()
 
-    def _key(self, kid: str | None) -> Any:
+    def _refresh_in_background(self) -> bool:
+        """Start fetching the key set in a thread unless one runs or one ran too recently (the
+        rate limit); whether a fetch started. A request never waits for the provider."""
+        now = time.monotonic()
         with self._lock:
-            if kid not in self._keys or time.monotonic() - self._loaded > self.refresh:
-                self._load()  # keys rotate: look again before refusing
-            key = self._keys.get(kid or "") or (next(iter(self._keys.values())) if len(self._keys) == 1 and not kid
-                                                 else None)
-        if key is None:
-            raise Unauthenticated(f"the token is signed with key '{kid}', which {self.issuer} does not publish")
-        return key
+            if (self._fetching is not None and self._fetching.is_alive()) or now - self._tried < self.min_interval:
+                return False
+            self._tried = now
+
+            def fetch() -> None:
+                self.fetches += 1
+                try:
+                    self._load()
+                    with self._lock:
+                        self._unknown = {k: t for k, t in self._unknown.items() if k not in self._keys}
+                except Exception as exc:  # the provider is down: keep the keys we have
+                    self.fetch_failures += 1
+                    log.warning("cannot refresh the signing keys from %s: %s", self.source, exc)
+
+            self._fetching = threading.Thread(target=fetch, name="twinforge-oidc-keys", daemon=True)
+            self._fetching.start()
+            return True
+
+    def _key(self, kid: str | None) -> Any:
+        now = time.monotonic()
+        if now - self._loaded > self.refresh:
+            self._refresh_in_background()  # keys rotate: look again, meanwhile use the ones we have
+        key = self._keys.get(kid or "") or (next(iter(self._keys.values())) if len(self._keys) == 1 and not kid
+                                             else None)
+        if key is not None:
+            return key
+        with self._lock:
+            seen = self._unknown.get(kid or "")
+            if seen is None or now - seen > self.unknown_ttl:
+                if len(self._unknown) > 10_000:  # forged ids must not grow this without end
+                    self._unknown.clear()
+                self._unknown[kid or ""] = now
+                fresh = True
+            else:
+                fresh = False
+        if fresh:
+            self._refresh_in_background()  # a new key may have been published: look, without waiting
+        raise Unauthenticated(f"the token is signed with key '{kid}', which {self.issuer} does not publish"
+                              + (" (the key set is being fetched again: retry in a few seconds)" if fresh else ""))
 
     def verify(self, secret: str) -> Token:
         jwt = _jwt()

@@ -15,13 +15,12 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from twinforge.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
+from twinforge.errors import Conflict, InvalidArgument, Unauthenticated
 from twinforge.history.timeutil import from_us, now_us, parse_duration
+from twinforge.records import Collection, Kind
 
 if TYPE_CHECKING:
-    from twinforge.store.base import SettingStore
+    from twinforge.store.base import TwinStore
 
 ROLES = ("reader", "writer", "admin")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
@@ -81,11 +80,18 @@ def parse_scope(items: list[str]) -> tuple[list[str], list[str], list[str]]:
     return models, twins, queries
 
 
+TOKENS: Kind[Token] = Kind("token", "token", "TokenNotFound", lambda _, v: Token(**v),
+                           lambda t: t.to_json(secret_hash=True))
+
+
 class Tokens:
     """Creating, listing, revoking and checking tokens."""
 
-    def __init__(self, store: SettingStore) -> None:
+    def __init__(self, store: TwinStore) -> None:
         self.store = store
+        self.tokens = Collection(store, TOKENS)
+        self._known = self.tokens.cache()  # what verify reads: every server sees a revoke within 0.5 s
+        self._by_hash: tuple[dict[str, Token], dict[str, Token]] = ({}, {})  # (cache contents, by hash)
 
     def create(self, name: str, role: str, *, scope: list[str] | None = None,
                expires: str | None = None) -> tuple[Token, str]:
@@ -94,43 +100,46 @@ class Tokens:
             raise InvalidArgument("a token name is 1-100 letters, digits, '.', '_', '@' or '-'")
         if role not in ROLES:
             raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-        if self.store.get_setting(f"token:{name}") is not None:
-            raise Conflict(f"a token called '{name}' exists already (revoke it first)", code="TokenExists")
         models, twins, queries = parse_scope(scope or [])
         until = from_us(now_us() + parse_duration(expires)) if expires else None
         secret = "tf_" + secrets.token_urlsafe(32)
         token = Token(name, role, digest(secret), from_us(now_us()), until, False, models, twins, queries)
-        self.store.put_setting(f"token:{name}", orjson.dumps(token.to_json(secret_hash=True)).decode())
-        self.store.put_setting(f"tokenhash:{token.hash}", name)
+        with self.store.transaction():
+            if self.tokens.exists(name):
+                raise Conflict(f"a token called '{name}' exists already (revoke it first)", code="TokenExists")
+            self.tokens.put(name, token)
+        self._known.invalidate()
         return token, secret
 
     def get(self, name: str) -> Token:
-        raw = self.store.get_setting(f"token:{name}")
-        if raw is None:
-            raise NotFound(f"there is no token '{name}'", code="TokenNotFound")
-        return Token(**orjson.loads(raw))
+        return self.tokens.get(name)
 
     def list_tokens(self) -> list[Token]:
-        return [Token(**orjson.loads(raw)) for _, raw in self.store.list_settings("token:")]
+        return self.tokens.list()
 
     def revoke(self, name: str) -> Token:
         token = self.get(name)
         token.revoked = True
-        self.store.put_setting(f"token:{name}", orjson.dumps(token.to_json(secret_hash=True)).decode())
+        self.tokens.put(name, token)
+        self._known.invalidate()
         return token
 
     def verify(self, secret: str | None) -> Token:
-        """The token a bearer secret stands for; `Unauthenticated` saying why otherwise."""
+        """The token a bearer secret stands for; `Unauthenticated` saying why otherwise.
+        Reads the store (through a cache): call it off the event loop."""
         if not secret:
             raise Unauthenticated("a bearer token is required (Authorization: Bearer <token>)")
-        name = self.store.get_setting(f"tokenhash:{digest(secret)}")
-        if name is None:
+        hashed = digest(secret)
+        known = self._known.all()
+        if self._by_hash[0] is not known:
+            self._by_hash = (known, {t.hash: t for t in known.values()})
+        token = self._by_hash[1].get(hashed)
+        if token is None:
             raise Unauthenticated("the bearer token is not known")
-        token = self.get(name)
         if token.revoked:
-            raise Unauthenticated(f"token '{name}' was revoked")
+            raise Unauthenticated(f"token '{token.name}' was revoked")
         if token.expires is not None and token.expires < from_us(now_us()):
-            raise Unauthenticated(f"token '{name}' expired at {token.expires}")
+            raise Unauthenticated(f"token '{token.name}' expired at {token.expires}")
         return token
 
 

@@ -79,7 +79,7 @@ def audit(
 
     graph = open_graph(db)
     try:
-        rows = read_audit(graph, twin=twin, actor=actor, start=start, end=end, limit=100_000)
+        rows, _ = read_audit(graph, twin=twin, actor=actor, start=start, end=end, limit=100_000)
     finally:
         graph.close()
     if as_json:

@@ -61,6 +61,9 @@ def serve(
     downsample_bucket: Annotated[str, typer.Option(
         "--downsample-bucket", help="Bucket of those averages.")] = "1h",
     query_timeout: Annotated[float, typer.Option("--query-timeout", help="Seconds a query may run.")] = 10.0,
+    audit_retention: Annotated[str | None, typer.Option(
+        "--audit-retention", help="Under --auth, drop audit entries older than this (e.g. 90d), checked "
+                                  "hourly; kept for ever by default.")] = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """Serve the ADT-compatible REST API over a store, with optional MQTT and OPC UA ingestion."""
@@ -71,7 +74,7 @@ def serve(
                           mqtt_shared=mqtt_shared, mapping=mapping, oidc_issuer=oidc_issuer,
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
-                          query_timeout=query_timeout, log_level=log_level)
+                          query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level)
     server = Server(config)
     server.preflight()
     if not auth and host not in ("127.0.0.1", "localhost", "::1"):

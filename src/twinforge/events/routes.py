@@ -27,6 +27,7 @@ from twinforge.errors import InvalidArgument, NotFound
 from twinforge.events.bus import EventBus, EventFilter, envelope
 from twinforge.ingest import Ingestor
 from twinforge.query import Evaluator, parse_query
+from twinforge.records import Collection, Kind
 from twinforge.store.base import DeadLetter, EventRecord
 
 log = logging.getLogger("twinforge.routes")
@@ -86,6 +87,11 @@ class Endpoint:
         return {"name": self.name, "type": "mqtt", "topic": self.topic, "maxRetries": self.max_retries}
 
 
+ENDPOINTS: Kind[Endpoint] = Kind("endpoint", "endpoint", "EndpointNotFound", Endpoint.from_json,
+                                 lambda e: e.to_json())
+ROUTES: Kind[dict[str, Any]] = Kind("route", "event route", "EventRouteNotFound")
+
+
 class RouteManager:
     """Keeps one delivery task per event route, restarted when a route or endpoint changes."""
 
@@ -103,26 +109,24 @@ class RouteManager:
         self.lease = self.store.lease("routes")
         self.leading = True
         self._watcher: asyncio.Task[None] | None = None
-        self._snapshot: list[tuple[str, str]] = []
+        self._snapshot: tuple[int, int] = (-1, -1)
+        self._endpoints = Collection(self.store, ENDPOINTS)
+        self._routes = Collection(self.store, ROUTES)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- persistence ------------------------------------------------------
 
     def endpoints(self) -> list[Endpoint]:
-        return [Endpoint.from_json(k.removeprefix("endpoint:"), orjson.loads(v))
-                for k, v in self.store.list_settings("endpoint:")]
+        return self._endpoints.list()
 
     def endpoint(self, name: str) -> Endpoint:
-        raw = self.store.get_setting(f"endpoint:{name}")
-        if raw is None:
-            raise NotFound(f"there is no endpoint '{name}'", code="EndpointNotFound")
-        return Endpoint.from_json(name, orjson.loads(raw))
+        return self._endpoints.get(name)
 
     def put_endpoint(self, name: str, body: Any) -> Endpoint:
         endpoint = Endpoint.from_json(name, body)
         if endpoint.type == "mqtt" and self.mqtt is None:
             raise InvalidArgument("MQTT endpoints need the server started with --mqtt", code="InvalidArgument")
-        self.store.put_setting(f"endpoint:{name}", orjson.dumps(endpoint.to_json()).decode())
+        self._endpoints.put(name, endpoint)
         for route in self.routes():
             if route["endpointName"] == name:
                 self._restart(route)
@@ -133,17 +137,13 @@ class RouteManager:
         users = [r["id"] for r in self.routes() if r["endpointName"] == name]
         if users:
             raise InvalidArgument(f"endpoint '{name}' is used by route '{users[0]}'", code="EndpointInUse")
-        self.store.delete_setting(f"endpoint:{name}")
+        self._endpoints.delete(name)
 
     def routes(self) -> list[dict[str, Any]]:
-        return [orjson.loads(v) for _, v in self.store.list_settings("route:")]
+        return self._routes.list()
 
     def route(self, route_id: str) -> dict[str, Any]:
-        raw = self.store.get_setting(f"route:{route_id}")
-        if raw is None:
-            raise NotFound(f"there is no event route '{route_id}'", code="EventRouteNotFound")
-        route: dict[str, Any] = orjson.loads(raw)
-        return route
+        return self._routes.get(route_id)
 
     def put_route(self, route_id: str, body: Any) -> dict[str, Any]:
         if not _ID.match(route_id):
@@ -160,15 +160,14 @@ class RouteManager:
             raise InvalidArgument(f"the route filter is not valid: {exc.message}",
                                   code="EventRouteFilterInvalid") from None
         route = {"id": route_id, "endpointName": body["endpointName"], "filter": body["filter"]}
-        self.store.put_setting(f"route:{route_id}", orjson.dumps(route).decode())
+        self._routes.put(route_id, route)
         if self.store.get_setting(f"cursor:{route_id}") is None:
             self.store.put_setting(f"cursor:{route_id}", str(self.store.last_event_seq()))
         self._restart(route)
         return route
 
     def delete_route(self, route_id: str) -> None:
-        self.route(route_id)
-        self.store.delete_setting(f"route:{route_id}")
+        self._routes.delete(route_id)
         self.store.delete_setting(f"cursor:{route_id}")
         self._on_loop(self._cancel, route_id)
 
@@ -187,8 +186,8 @@ class RouteManager:
     def _try_lead(self) -> bool:
         return self.lease.try_acquire()
 
-    def _settings(self) -> list[tuple[str, str]]:
-        return self.store.list_settings("endpoint:") + self.store.list_settings("route:")
+    def _settings(self) -> tuple[int, int]:
+        return self._endpoints.version(), self._routes.version()
 
     async def _watch(self, interval: float = 2.0) -> None:
         """Take over when the leading process is gone; follow routes changed by other processes."""
@@ -199,7 +198,7 @@ class RouteManager:
                     self.leading = self._try_lead()
                     if not self.leading:
                         continue
-                    self._snapshot = []
+                    self._snapshot = (-1, -1)
                 current = await asyncio.to_thread(self._settings)
                 if current != self._snapshot:
                     self._snapshot = current

@@ -1,5 +1,5 @@
 """Import and delete jobs as Azure Digital Twins runs them: accepted at once, run in the
-background one after another, their state kept in the store's settings so every server on
+background one after another, their state kept as records in the store so every server on
 the store lists them.
 
 An import job reads a bulk file (`jobs/bulk.py`) from ``inputBlobUri`` and writes its log
@@ -24,9 +24,10 @@ from urllib.parse import unquote, urlparse
 import httpx
 import orjson
 
-from twinforge.errors import InvalidArgument, NotFound, TwinforgeError
+from twinforge.errors import InvalidArgument, TwinforgeError
 from twinforge.graph import TwinGraph
 from twinforge.jobs.bulk import read_bulk
+from twinforge.records import Collection, Kind
 
 CHUNK = 5_000
 KEEP = timedelta(days=7)  # how long a finished job is listed (its purgeDateTime)
@@ -84,6 +85,9 @@ class JobManager:
         self.graph = graph
         self._write: Callable[[Callable[[], Any]], Any] = write or (lambda fn: fn())
         self.store = graph.store
+        self._jobs: dict[str, Collection[dict[str, Any]]] = {
+            "imports": Collection(graph.store, Kind("job.imports", "import job", "ImportJobNotFound")),
+            "deletions": Collection(graph.store, Kind("job.deletions", "delete job", "DeleteJobNotFound"))}
         self._queue: list[_Run] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -94,30 +98,20 @@ class JobManager:
 
     # -- state ------------------------------------------------------------
 
-    def _key(self, kind: str, job_id: str) -> str:
-        return f"job:{kind}:{job_id}"
-
     def _save(self, kind: str, job: dict[str, Any]) -> None:
-        self.store.put_setting(self._key(kind, job["id"]), orjson.dumps(job).decode())
+        self._jobs[kind].put(job["id"], job)
 
     def get(self, kind: str, job_id: str) -> dict[str, Any]:
         """One job (``kind`` is imports or deletions); `NotFound` with ADT's code."""
-        raw = self.store.get_setting(self._key(kind, job_id))
-        if raw is None:
-            code = "ImportJobNotFound" if kind == "imports" else "DeleteJobNotFound"
-            raise NotFound(f"there is no {'import' if kind == 'imports' else 'delete'} job '{job_id}'",
-                           code=code)
-        job: dict[str, Any] = orjson.loads(raw)
-        return job
+        return self._jobs[kind].get(job_id)
 
     def list_jobs(self, kind: str) -> list[dict[str, Any]]:
         """The jobs of a kind, oldest first; finished ones past their purge time are dropped."""
         now = _now()
         out = []
-        for key, raw in self.store.list_settings(f"job:{kind}:"):
-            job = orjson.loads(raw)
+        for key, job in self._jobs[kind].items():
             if job.get("purgeDateTime") and job["purgeDateTime"] < now:
-                self.store.delete_setting(key)
+                self._jobs[kind].discard(key)
                 continue
             out.append(job)
         return sorted(out, key=lambda j: (j["createdDateTime"], j["id"]))
@@ -145,7 +139,7 @@ class JobManager:
                                   code="ValidationFailed")
         if not job_id or len(job_id) > 128 or "/" in job_id:
             raise InvalidArgument("an import job id is 1-128 characters without '/'", code="ValidationFailed")
-        if self.store.get_setting(self._key("imports", job_id)) is not None:
+        if self._jobs["imports"].exists(job_id):
             raise InvalidArgument(f"import job '{job_id}' exists already; delete it to reuse the id",
                                   code="ValidationFailed")
         self._check_limit("imports")
@@ -159,7 +153,7 @@ class JobManager:
     def add_delete(self, job_id: str | None = None, timeout_minutes: int | None = None) -> dict[str, Any]:
         """Accept a delete job (``job_id`` from Operation-Id, else a new uuid) and queue it."""
         job_id = job_id or str(uuid.uuid4())
-        if self.store.get_setting(self._key("deletions", job_id)) is not None:
+        if self._jobs["deletions"].exists(job_id):
             raise InvalidArgument(f"Operation-Id '{job_id}' already exists", code="ValidationFailed")
         self._check_limit("deletions")
         job: dict[str, Any] = {"id": job_id, "status": "notstarted", "createdDateTime": _now()}
@@ -175,7 +169,7 @@ class JobManager:
         if job["status"] not in FINISHED:
             raise InvalidArgument(f"import job '{job_id}' is {job['status']}; cancel it first",
                                   code="ValidationFailed")
-        self.store.delete_setting(self._key("imports", job_id))
+        self._jobs["imports"].discard(job_id)
 
     def cancel_import(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued job at once, a running one between chunks."""

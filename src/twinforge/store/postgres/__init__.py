@@ -9,10 +9,15 @@ from twinforge.store.postgres.connections import AdvisoryLease, PostgresConnecti
 from twinforge.store.postgres.documents import DocumentRows
 from twinforge.store.postgres.logs import LogRows
 from twinforge.store.postgres.queries import PostgresDialect, QueryRows
+from twinforge.store.records import RecordRows, adopt_legacy_settings
 
 
-class PostgresStore(DocumentRows, QueryRows, LogRows, PostgresConnections, TwinStore):
+class PostgresStore(DocumentRows, QueryRows, LogRows, RecordRows, PostgresConnections, TwinStore):
     """A `TwinStore` in one PostgreSQL database, safe to share between threads and processes."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        super().__init__(url, create=create)
+        adopt_legacy_settings(self)
 
 
 __all__ = ["AdvisoryLease", "DocumentRows", "LogRows", "PostgresConnections", "PostgresDialect", "PostgresStore",

@@ -57,6 +57,35 @@ CREATE TABLE IF NOT EXISTS settings (
     key TEXT COLLATE "C" PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq BIGSERIAL PRIMARY KEY,
+    ts BIGINT NOT NULL,
+    principal TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    twin TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (ts, seq);
+CREATE INDEX IF NOT EXISTS audit_by_twin ON audit (twin, ts, seq);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    rule TEXT COLLATE "C" NOT NULL,
+    twin TEXT COLLATE "C" NOT NULL,
+    state TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    raised BIGINT NOT NULL,
+    document TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (raised, id);
+CREATE INDEX IF NOT EXISTS alerts_open ON alerts (rule, twin) WHERE state <> 'resolved';
 CREATE TABLE IF NOT EXISTS blobs (
     key TEXT PRIMARY KEY,
     content_type TEXT NOT NULL,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from twinforge.store.base import TwinStore
+from twinforge.store.records import RecordRows, adopt_legacy_settings
 from twinforge.store.sqlite.connections import FileLease, SQLiteConnections
 from twinforge.store.sqlite.documents import DocumentRows
 from twinforge.store.sqlite.logs import LogRows
@@ -10,8 +13,12 @@ from twinforge.store.sqlite.queries import QueryRows
 from twinforge.store.sqlite.schema import SCHEMA, path_from_url
 
 
-class SQLiteStore(DocumentRows, QueryRows, LogRows, SQLiteConnections, TwinStore):
+class SQLiteStore(DocumentRows, QueryRows, LogRows, RecordRows, SQLiteConnections, TwinStore):
     """A `TwinStore` on one SQLite file, safe to share between threads."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        super().__init__(path, create=create)
+        adopt_legacy_settings(self)
 
 
 __all__ = ["SCHEMA", "DocumentRows", "FileLease", "LogRows", "QueryRows", "SQLiteConnections", "SQLiteStore", "TwinStore",

@@ -1,0 +1,178 @@
+"""One evaluator for detectors, RUL models and alert rules, over the event log.
+
+Every accepted value is an event in the store, whichever server or connector wrote it. The
+evaluator reads the log from a cursor it keeps in the store, on one server at a time (the
+holder of the ``analytics`` lease; when that server dies another takes over at its next try
+and goes on from the stored cursor), and hands each value to the detectors and RUL models in
+order, then checks the alert rules of the twins that changed. It runs in a thread of its own,
+never on the writer thread, so ingest does not wait for it; an alert is raised once, by the
+one evaluator.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from twinforge.analytics.engine import Sample
+from twinforge.history.timeutil import now_us, parse_time
+
+if TYPE_CHECKING:
+    from twinforge.analytics.alerts import AlertService
+    from twinforge.analytics.engine import AnalyticsEngine
+    from twinforge.graph import TwinGraph
+    from twinforge.store.base import EventRecord
+
+log = logging.getLogger("twinforge.evaluator")
+CURSOR = "cursor:analytics"
+
+
+def samples_of(event: EventRecord) -> Sample | None:
+    """The top-level values an event carries (a twin update's patch, a telemetry message)."""
+    if event.type == "Twin.Update":
+        patch = orjson.loads(event.data)
+        values: dict[str, Any] = {}
+        for op in patch if isinstance(patch, list) else []:
+            path = op.get("path", "") if isinstance(op, dict) else ""
+            if op.get("op") in ("add", "replace") and path.count("/") == 1 and len(path) > 1:
+                values[path[1:].replace("~1", "/").replace("~0", "~")] = op.get("value")
+        if values:
+            return Sample(event.twin, event.model or "", values, False, parse_time(event.time))
+    elif event.type == "Telemetry":
+        message = orjson.loads(event.data)
+        if isinstance(message, dict) and not message.get("component") and isinstance(message.get("values"), dict):
+            when = message.get("sourceTime") or event.time
+            return Sample(event.twin, event.model or "", message["values"], True, parse_time(when))
+    return None
+
+
+class Evaluator:
+    """Feeds detectors, RUL models and alert rules from the event log, on the lease holder."""
+
+    def __init__(self, graph: TwinGraph, engine: AnalyticsEngine, alerts: AlertService, *,
+                 interval: float = 0.1, standby: float = 1.0, page: int = 2000) -> None:
+        self.graph = graph
+        self.engine = engine
+        self.alerts = alerts
+        self.interval = interval  # between rounds while leading
+        self.standby = standby  # between tries to take the lease while another server leads
+        self.page = page
+        self.lease = graph.store.lease("analytics")
+        self.leading = False
+        self.cursor = 0
+        self.counters: Counter[str] = Counter()  # events, samples, rounds, failures, takeovers
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _take_lead(self) -> bool:
+        if not self.lease.try_acquire():
+            if self.leading:
+                log.warning("lost the analytics lease: another server evaluates now")
+            self.leading = False
+            return False
+        if not self.leading:
+            saved = self.graph.store.get_setting(CURSOR)
+            self.cursor = int(saved) if saved is not None else self.graph.store.last_event_seq()
+            if saved is None:
+                self.graph.store.put_setting(CURSOR, str(self.cursor))
+            self.engine.reset()
+            self.alerts.reset()
+            self.leading = True
+            self.counters["takeovers"] += 1
+            log.info("evaluating detectors and alert rules from event %d", self.cursor)
+        return True
+
+    def step(self, at: int | None = None) -> int:
+        """One round: read what the log holds after the cursor, evaluate it, store the cursor.
+        Returns how many events were read (0 when another server leads)."""
+        if not self._take_lead():
+            return 0
+        store = self.graph.store
+        read = 0
+        if not (self.engine.detectors or self.engine.ruls or self.alerts.rules):
+            last = store.last_event_seq()  # nothing to evaluate: skip the log, not read it
+            if last != self.cursor:
+                self.cursor = last
+                store.put_setting(CURSOR, str(last))
+            return 0
+        while True:
+            events = store.read_events(self.cursor, self.page)
+            if not events:
+                break
+            self._evaluate(events, at)
+            self.cursor = events[-1].seq
+            store.put_setting(CURSOR, str(self.cursor))
+            read += len(events)
+            self.counters["events"] += len(events)
+            if len(events) < self.page:
+                break
+        if not read:
+            self.alerts.check_pending(set(), at)
+        return read
+
+    def _evaluate(self, events: list[EventRecord], at: int | None) -> None:
+        samples: list[Sample] = []
+        twins: set[str] = set()
+        for event in events:
+            if event.type == "Twin.Delete":
+                self.engine.forget(event.twin)
+                self.alerts.forget(event.twin)
+                twins.discard(event.twin)
+                continue
+            if event.type == "Twin.Create":
+                twins.add(event.twin)
+                continue
+            sample = samples_of(event)
+            if sample is None:
+                continue
+            samples.append(sample)
+            twins.add(sample.twin)
+            if sample.telemetry:
+                self.alerts.observe_telemetry(sample.twin, sample.values)
+        self.counters["samples"] += len(samples)
+        twins |= self.engine.score(samples)
+        now = at if at is not None else now_us()
+        self.alerts.evaluate_twins(twins, now)
+        self.alerts.check_pending(twins, now)
+
+    def wake(self) -> None:
+        """Something was written: run a round now rather than at the next tick."""
+        self._wake.set()
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.step()
+                    self.counters["rounds"] += 1
+                    self.last_error = None
+                except Exception as exc:  # the loop outlives a failed round: retried from the same cursor
+                    self.counters["failures"] += 1
+                    if self.last_error != str(exc):
+                        log.exception("an evaluation round failed (retried from event %d)", self.cursor)
+                    self.last_error = str(exc)
+                self._wake.wait(self.interval if self.leading else self.standby)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="twinforge-evaluator", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.lease.release()
+
+    def status(self) -> dict[str, Any]:
+        return {"leading": self.leading, "cursor": self.cursor, **dict(self.counters),
+                "ruleFailures": sum(self.alerts.failures.values()), "lastError": self.last_error}
+
+
+__all__ = ["CURSOR", "Evaluator", "samples_of"]
