@@ -103,3 +103,78 @@ def test_oidc_needs_auth_and_readable_keys(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="cannot read the JWKS file"):
         Server(ServerConfig(auth=True, oidc_issuer=ISSUER, oidc_audience=AUDIENCE,
                             oidc_jwks=str(tmp_path / "missing.json"))).oidc()
+
+
+class _SlowProvider:
+    """An identity provider's key set over HTTP on loopback, which can be made slow."""
+
+    def __init__(self, keys: list[dict[str, Any]]) -> None:
+        import http.server
+        import threading
+
+        self.keys = keys
+        self.delay = 0.0
+        self.hits = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.hits += 1
+                time.sleep(owner.delay)
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/keys"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_unknown_key_ids_never_make_a_request_wait_for_the_provider(graph: TwinGraph) -> None:
+    """Forged key ids are refused at once, the key set is fetched in the background at most once
+    per interval, and a key the provider rotates in is accepted once that fetch is done."""
+    from twinforge.auth.oidc import OidcVerifier
+
+    key1, public1 = keypair()
+    public1.update({"kid": "k1", "alg": "RS256", "use": "sig"})
+    key2, public2 = keypair()
+    public2.update({"kid": "k2", "alg": "RS256", "use": "sig"})
+    provider = _SlowProvider([public1])
+    try:
+        verifier = OidcVerifier(ISSUER, AUDIENCE, provider.url, min_interval=30.0)
+        assert provider.hits == 1
+        graph.add_models(PLANT)
+        graph.create_twin("p1", pump())
+        with running_api(graph, auth=True, oidc=verifier) as url:
+            provider.keys = [public1, public2]  # the provider rotates a key in, and answers slowly
+            provider.delay = 3.0
+            rotated = sign(key2, roles=["twinforge.reader"], kid="k2")
+            r = call(url, rotated)
+            assert r.status_code == 401 and "being fetched again" in r.json()["error"]["message"]
+            waits = []
+            for n in range(40):  # forged key ids while the provider is slow
+                started = time.perf_counter()
+                forged = call(url, sign(key1, roles=["twinforge.reader"], kid=f"forged-{n}"))
+                waits.append(time.perf_counter() - started)
+                assert forged.status_code == 401 and "does not publish" in forged.json()["error"]["message"]
+                assert httpx.get(url + "/health", timeout=20).status_code == 200
+            # None of them waited for the 3 s fetch (generous bound: the point is not seconds).
+            assert max(waits) < 1.5, waits
+            assert provider.hits == 2  # one background fetch for all of them: the rate limit
+            deadline = time.monotonic() + 15
+            while call(url, rotated).status_code != 200:
+                assert time.monotonic() < deadline, "the rotated key was never taken up"
+                time.sleep(0.2)
+            assert verifier.fetches == 1 and verifier.fetch_failures == 0
+    finally:
+        provider.close()

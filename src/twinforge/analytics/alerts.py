@@ -218,7 +218,7 @@ class AlertService:
 
     def _open(self, rule_id: str, twin: str) -> dict[str, Any] | None:
         raw = self.graph.store.open_alert(rule_id, twin)
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     # -- evaluation (the evaluator's thread) ------------------------------------
 

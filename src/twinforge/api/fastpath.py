@@ -10,7 +10,13 @@ import orjson
 from twinforge.api.batching import WriteBatcher
 from twinforge.api.errors import error_body, status_of
 from twinforge.api.health import health
-from twinforge.api.http import MAX_BODY_BYTES, Workers, error_response, parse_json_body
+from twinforge.api.http import (
+    INLINE_PARSE_BYTES,
+    MAX_BODY_BYTES,
+    Workers,
+    error_response,
+    parse_json_body,
+)
 from twinforge.errors import InvalidArgument, TwinforgeError
 from twinforge.graph import TwinGraph
 
@@ -66,7 +72,11 @@ class FastPathMiddleware:
             if name == b"if-match":
                 if_match = value.decode("latin-1")
         try:
-            patch = parse_json_body(await _body(receive))
+            body = await _body(receive)
+            if len(body) > INLINE_PARSE_BYTES:
+                patch = await scope["app"].state.workers.run(parse_json_body, body)
+            else:
+                patch = parse_json_body(body)  # small body: cheaper here than a thread hop
             patches: WriteBatcher[tuple[str, Any, str | None], Any] = scope["app"].state.patches
             result = await patches.submit((unquote(twin_id), patch, if_match))
             if isinstance(result, TwinforgeError):

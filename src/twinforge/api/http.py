@@ -19,6 +19,7 @@ from twinforge.errors import InvalidArgument
 DEFAULT_PAGE_SIZE = 1000
 QUERY_PAGE_SIZE = 100
 MAX_BODY_BYTES = 32 * 1024 * 1024
+INLINE_PARSE_BYTES = 256 * 1024  # larger bodies are parsed in a thread, never on the event loop
 T = TypeVar("T")
 
 
@@ -88,7 +89,9 @@ async def read_json(request: Request) -> Any:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
-    return parse_json_body(body)
+    if len(body) > INLINE_PARSE_BYTES:
+        return await blocking(request, parse_json_body, body)
+    return parse_json_body(body)  # small body: cheaper here than a thread hop
 
 
 def parse_json_body(body: bytes) -> Any:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from twinforge.api.health import background
 from twinforge.api.http import (
+    INLINE_PARSE_BYTES,
     MAX_BODY_BYTES,
     blocking,
     error_response,
@@ -65,13 +66,8 @@ async def send_component_telemetry(twin_id: str, component: str, request: Reques
     return await _telemetry(request, twin_id, component, await read_json(request))
 
 
-@router.post("/ingest", tags=["telemetry"],
-             summary="Bulk property updates and telemetry, one JSON record per line (NDJSON)")
-async def bulk_ingest(request: Request) -> Response:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
-    ingestor = ingestor_of(request)
+def _parse_ndjson(body: bytes, ingestor: Any) -> tuple[list[Update], list[DeadLetter], int, list[str]]:
+    """The updates of an NDJSON body, its refused lines as dead letters, how many and why."""
     updates: list[Update] = []
     letters: list[DeadLetter] = []
     refused = 0
@@ -105,6 +101,20 @@ async def bulk_ingest(request: Request) -> Response:
         if len(errors) < 20:
             errors.append(reason)
         ingestor.dead_letter(letters, "http:ingest", kind, reason, payload)
+    return updates, letters, refused, errors
+
+
+@router.post("/ingest", tags=["telemetry"],
+             summary="Bulk property updates and telemetry, one JSON record per line (NDJSON)")
+async def bulk_ingest(request: Request) -> Response:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+    ingestor = ingestor_of(request)
+    if len(body) > INLINE_PARSE_BYTES:  # a large body is parsed in the read pool, not on the loop
+        updates, letters, refused, errors = await blocking(request, _parse_ndjson, body, ingestor)
+    else:
+        updates, letters, refused, errors = _parse_ndjson(body, ingestor)
     result = await request.app.state.committer.submit((updates, letters))
     result.rejected += refused
     result.errors = (errors + result.errors)[:20]

@@ -21,15 +21,19 @@ def scenarios_of(request: Request) -> Any:
     return manager
 
 
+def _yaml(body: bytes) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"request body is not valid YAML: {exc}", code="InvalidArgument") from None
+
+
 async def _document(request: Request) -> Any:
     kind = request.headers.get("content-type", "")
     if "yaml" in kind:
-        import yaml
-
-        try:
-            return yaml.safe_load(await request.body())
-        except yaml.YAMLError as exc:
-            raise InvalidArgument(f"request body is not valid YAML: {exc}", code="InvalidArgument") from None
+        return await blocking(request, _yaml, await request.body())
     return await read_json(request)
 
 

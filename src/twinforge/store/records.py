@@ -76,8 +76,8 @@ class RecordRows:
 
     def read_audit(self, *, start: int | None = None, end: int | None = None, principal: str | None = None,
                    twin: str | None = None, after: tuple[int, int] | None = None, limit: int = 1000) -> list[AuditRow]:
-        where, args = ["ts >= ?", "ts < ?"], [start if start is not None else -(2**62),
-                                              end if end is not None else 2**62]
+        where = ["ts >= ?", "ts < ?"]
+        args: list[Any] = [start if start is not None else -(2**62), end if end is not None else 2**62]
         if after is not None:
             where.append("(ts > ? OR (ts = ? AND seq > ?))")
             args += [after[0], after[0], after[1]]
@@ -117,7 +117,8 @@ class RecordRows:
 
     def list_alerts(self, *, state: str | None = None, twin: str | None = None, severity: str | None = None,
                     after: tuple[int, str] | None = None, limit: int = 1000) -> list[str]:
-        where, args = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
         for column, value in (("state", state), ("twin", twin), ("severity", severity)):
             if value is not None:
                 where.append(f"{column} = ?")

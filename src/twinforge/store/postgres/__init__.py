@@ -12,7 +12,7 @@ from twinforge.store.postgres.queries import PostgresDialect, QueryRows
 from twinforge.store.records import RecordRows, adopt_legacy_settings
 
 
-class PostgresStore(DocumentRows, QueryRows, LogRows, RecordRows, PostgresConnections, TwinStore):
+class PostgresStore(DocumentRows, QueryRows, LogRows, PostgresConnections, RecordRows, TwinStore):
     """A `TwinStore` in one PostgreSQL database, safe to share between threads and processes."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:

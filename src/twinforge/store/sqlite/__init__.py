@@ -13,7 +13,7 @@ from twinforge.store.sqlite.queries import QueryRows
 from twinforge.store.sqlite.schema import SCHEMA, path_from_url
 
 
-class SQLiteStore(DocumentRows, QueryRows, LogRows, RecordRows, SQLiteConnections, TwinStore):
+class SQLiteStore(DocumentRows, QueryRows, LogRows, SQLiteConnections, RecordRows, TwinStore):
     """A `TwinStore` on one SQLite file, safe to share between threads."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
