@@ -95,6 +95,9 @@ class AlertService:
         self._lock = threading.RLock()
         self._telemetry: dict[str, dict[str, Any]] = {}  # twin -> its latest telemetry values
         self.failures: Counter[str] = Counter()  # rule id -> evaluations that raised
+        # (rule, twin) -> id of its alert that is not resolved: the evaluator is the only one
+        # that raises and resolves, so it keeps them in memory (loaded from the store when it starts)
+        self._open_ids: dict[tuple[str, str], str] | None = None
         self._logged: set[str] = set()
 
     @property
@@ -197,6 +200,12 @@ class AlertService:
         return alert
 
     def _save(self, alert: dict[str, Any], kind: str) -> None:
+        if self._open_ids is not None and kind != "Alert.Acknowledged":
+            key = (alert["rule"], alert["twinId"])
+            if alert["state"] == "resolved":
+                self._open_ids.pop(key, None)
+            else:
+                self._open_ids[key] = alert["id"]
         store = self.graph.store
         record = store.get_twin(alert["twinId"])
         text = orjson.dumps(alert).decode()
@@ -217,8 +226,24 @@ class AlertService:
             return alert
 
     def _open(self, rule_id: str, twin: str) -> dict[str, Any] | None:
+        if self._open_ids is None:
+            self._open_ids = {}
+            for state in ("active", "acknowledged"):
+                after: tuple[int, str] | None = None
+                while True:
+                    page = self.list_alerts(state=state, after=after, limit=1000)
+                    for alert in page:
+                        self._open_ids[(alert["rule"], alert["twinId"])] = alert["id"]
+                    if len(page) < 1000:
+                        break
+                    after = (parse_time(page[-1]["raisedAt"]), page[-1]["id"])
+        if (rule_id, twin) not in self._open_ids:
+            return None
         raw = self.graph.store.open_alert(rule_id, twin)
-        return None if raw is None else orjson.loads(raw)
+        if raw is None:  # resolved meanwhile (by an evaluator that led before this one)
+            self._open_ids.pop((rule_id, twin), None)
+            return None
+        return orjson.loads(raw)  # type: ignore[no-any-return]
 
     # -- evaluation (the evaluator's thread) ------------------------------------
 
@@ -235,6 +260,7 @@ class AlertService:
         with self._lock:
             self._telemetry.clear()
             self._pending.clear()
+            self._open_ids = None
 
     def state_of(self, twin: str) -> dict[str, Any] | None:
         """A twin's document, with its latest telemetry, anomaly scores and RUL merged in."""

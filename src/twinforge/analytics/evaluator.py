@@ -54,11 +54,12 @@ class Evaluator:
     """Feeds detectors, RUL models and alert rules from the event log, on the lease holder."""
 
     def __init__(self, graph: TwinGraph, engine: AnalyticsEngine, alerts: AlertService, *,
-                 interval: float = 0.1, standby: float = 1.0, page: int = 2000) -> None:
+                 interval: float = 0.5, gap: float = 0.1, standby: float = 1.0, page: int = 5000) -> None:
         self.graph = graph
         self.engine = engine
         self.alerts = alerts
-        self.interval = interval  # between rounds while leading
+        self.interval = interval  # between rounds while leading and idle (a write wakes it sooner)
+        self.gap = gap  # at least this between rounds that found work: rounds batch many writes
         self.standby = standby  # between tries to take the lease while another server leads
         self.page = page
         self.lease = graph.store.lease("analytics")
@@ -148,8 +149,9 @@ class Evaluator:
     def start(self) -> None:
         def loop() -> None:
             while not self._stop.is_set():
+                read = 0
                 try:
-                    self.step()
+                    read = self.step()
                     self.counters["rounds"] += 1
                     self.last_error = None
                 except Exception as exc:  # the loop outlives a failed round: retried from the same cursor
@@ -157,6 +159,8 @@ class Evaluator:
                     if self.last_error != str(exc):
                         log.exception("an evaluation round failed (retried from event %d)", self.cursor)
                     self.last_error = str(exc)
+                if read:
+                    self._stop.wait(self.gap)
                 self._wake.wait(self.interval if self.leading else self.standby)
                 self._wake.clear()
 

@@ -36,14 +36,15 @@ def health(app: Any) -> tuple[int, dict[str, Any]]:
             failing = True
         if state.get("state") != "running":
             problems.append(f"{state.get('name')}: {state.get('state')}: {state.get('lastError') or 'not connected'}")
-    for name, part in background(app).items():
-        if part.get("lastError"):
-            problems.append(f"{name}: {part['lastError']}")
     graph = getattr(app.state, "graph", None)
     away = getattr(graph.store, "unavailable", None) if graph is not None else None
     if away:  # a shared database (PostgreSQL) that the last store call could not reach
         failing = True
         problems.append(f"store: {away}")
+    else:  # (while the store is away, background work fails for that reason alone)
+        for name, part in background(app).items():
+            if part.get("lastError"):
+                problems.append(f"{name}: {part['lastError']}")
     if failing:
         return 503, {"status": "failing", "problems": problems}
     if problems:
