@@ -58,9 +58,10 @@ MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sb
 
 
 class Mosquitto:
-    """A real Mosquitto broker on a free loopback port, with persistence, restartable."""
+    """A real Mosquitto broker on a free loopback port, with persistence, restartable; with
+    ``defaults``, Mosquitto's own limits and no persistence (as a fresh install runs it)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, defaults: bool = False) -> None:
         if MOSQUITTO is None:
 
             from tests.requirements import missing
@@ -70,10 +71,10 @@ class Mosquitto:
         self.port = free_port()
         (directory / "data").mkdir(parents=True, exist_ok=True)
         self.config = directory / "mosquitto.conf"
+        tuned = ("persistence true\n" f"persistence_location {directory / 'data'}/\nmax_inflight_messages 1000\n"
+                 "max_queued_messages 1000000\nautosave_interval 1\n")
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {directory / 'data'}/\nmax_inflight_messages 1000\n"
-            "max_queued_messages 1000000\nautosave_interval 1\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n" + ("" if defaults else tuned) +
             f"log_dest file {directory / 'mosquitto.log'}\nlog_type all\n"
             # Started as root, Mosquitto would switch to its own user and could not write here.
             f"user {pwd.getpwuid(os.getuid()).pw_name}\n")
@@ -107,8 +108,8 @@ class Mosquitto:
 
 
 @contextmanager
-def running_mosquitto(directory: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(directory)
+def running_mosquitto(directory: Path, *, defaults: bool = False) -> Iterator[Mosquitto]:
+    broker = Mosquitto(directory, defaults=defaults)
     broker.start()
     try:
         yield broker

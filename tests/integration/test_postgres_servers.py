@@ -181,6 +181,79 @@ def test_two_ingesting_servers_one_killed_store_every_message_once(pg_url: str, 
             graph.close()
 
 
+def test_a_dead_servers_session_is_kept_on_a_broker_with_default_limits(pg_url: str, tmp_path: Any) -> None:
+    """Mosquitto as installed (``max_queued_messages 1000``, no persistence): two servers share the
+    subscription, 10,000 QoS 1 messages at full speed, one server SIGKILLed half way and restarted
+    only after the publisher is done. The live server takes the dead one's session over (its will
+    tells it at once), drains it, and gives it back when it returns: every acknowledged message is
+    stored exactly once."""
+    import paho.mqtt.client as mqtt
+
+    from tests.servers import running_mosquitto
+    from twinforge.graph import TwinGraph
+
+    graph = TwinGraph.open(pg_url)
+    graph.add_models(LIVE)
+    graph.create_twins([(f"s{i}", sensor()) for i in range(20)])
+
+    with running_mosquitto(tmp_path / "mqtt", defaults=True) as broker:
+        def start(port: int | None = None) -> Server:
+            return ServeProcess(pg_url, "--mqtt", broker.url, port=port, mqtt_ready=True)
+
+        a, b = start(), start()
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pg-publisher-2", protocol=mqtt.MQTTv5)
+        pub.max_queued_messages_set(0)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        acked: set[int] = set()
+        seq_of_mid: dict[int, int] = {}
+        pub.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
+        total, t0 = 10_000, 1_790_000_000.0
+        try:
+            for i in range(total):
+                if i == total // 2:
+                    a.kill()  # no goodbye: its session is left to the broker
+                at = datetime.datetime.fromtimestamp(t0 + i / 1000, datetime.UTC).isoformat()
+                record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}, "time": at}
+                seq_of_mid[pub.publish("twinforge/updates", json.dumps([record]), qos=1).mid] = i
+            deadline = time.monotonic() + 60
+            while len(acked) < total and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(acked) == total
+            kept = httpx.get(b.url + "/ingest/status").json()["background"]["mqttSessions"]
+            assert kept["takeovers"] == 1 and len(kept["kept"]) == 1, kept
+
+            def stored() -> list[float]:
+                return [p.num for t in range(20) for p in graph.store.read_history(f"s{t}", "reading", limit=20_000)
+                        if p.num is not None]
+
+            want = {float(seq_of_mid[m]) for m in acked}
+            deadline = time.monotonic() + 60
+            while not want <= set(stored()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            points = stored()
+            assert set(points) >= want, f"{len(want - set(points))} acknowledged messages were not stored"
+            assert len(points) == len(set(points)) == total  # exactly once
+            # The owner comes back on its port (its client id): the keeper gives the session back.
+            a = start(a.port)
+            kept = httpx.get(b.url + "/ingest/status").json()["background"]["mqttSessions"]
+            assert kept["kept"] == [] and kept["returned"] == 1, kept
+            for i in range(total, total + 200):  # and both share the messages again
+                record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}}
+                pub.publish("twinforge/updates", json.dumps([record]), qos=1)
+            deadline = time.monotonic() + 30
+            while len(stored()) < total + 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(stored()) == total + 200
+            shares = [httpx.get(s.url + "/ingest/status").json()["mqtt"]["updates"] for s in (a, b)]
+            assert all(n > 0 for n in shares), shares
+        finally:
+            pub.loop_stop()
+            a.stop()
+            b.stop()
+            graph.close()
+
+
 def test_the_database_going_away_and_coming_back(tmp_path: Any) -> None:
     """While PostgreSQL is down the server answers 503 (and /health says why); when it is back the
     same server goes on without a restart, and nothing stored before is lost."""

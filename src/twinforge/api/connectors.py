@@ -20,19 +20,37 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
     embedded = EmbeddedBroker(port=port) if broker == "embedded" else None
     url = embedded.url if embedded else broker
     # amqtt speaks MQTT 3.1.1 only; brokers such as Mosquitto get MQTT 5.
-    connector = MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=client_id,
-                              mqtt5=embedded is None, ca_file=ca_file,
-                              share_group="twinforge" if shared and embedded is None else None)
+    group = "twinforge" if shared and embedded is None else None
+
+    def make(cid: str, *, keeper: bool = False) -> MqttConnector:
+        return MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=cid, mqtt5=embedded is None,
+                             ca_file=ca_file, share_group=group, will=group is not None, reconnect=not keeper)
+
+    connector = make(client_id)
     app.state.mqtt = connector
     app.state.connectors.append(connector)
+    keeper = None
+    if group is not None:  # servers sharing a subscription keep each other's sessions (ingest/rescue.py)
+        from twinforge.ingest.rescue import SessionKeeper
+
+        keeper = SessionKeeper(app.state.graph.store, connector, lambda cid: make(cid, keeper=True), broker=url)
+    app.state.mqtt_keeper = keeper
 
     async def start(app: FastAPI) -> None:
         if embedded is not None:
             await embedded.start()
+        if keeper is not None:
+            await asyncio.to_thread(keeper.claim)
         await asyncio.to_thread(connector.start, 5.0)
+        if keeper is not None:
+            keeper.start()
 
     async def stop(app: FastAPI) -> None:
-        await asyncio.to_thread(connector.stop)
+        if keeper is not None:
+            await asyncio.to_thread(keeper.stop)
+        await asyncio.to_thread(lambda: connector.stop(announce=keeper is not None))
+        if keeper is not None:
+            keeper.release()
         if embedded is not None:
             await embedded.stop()
 

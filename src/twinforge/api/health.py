@@ -16,6 +16,9 @@ def background(app: Any) -> dict[str, dict[str, Any]]:
     scenarios = getattr(state, "scenarios", None)
     if scenarios is not None:
         out["scenarios"] = {"failures": scenarios.failures}
+    keeper = getattr(state, "mqtt_keeper", None)
+    if keeper is not None:
+        out["mqttSessions"] = keeper.status()
     retention = getattr(state, "audit_retention", None)
     if retention is not None:
         out["auditRetention"] = {"deleted": retention.deleted, "failures": retention.failures}

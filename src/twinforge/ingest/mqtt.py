@@ -30,6 +30,8 @@ from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
 from twinforge.store.base import DeadLetter
 
 log = logging.getLogger("twinforge.mqtt")
+SESSION_PREFIX = "twinforge/sessions/"
+SESSION_GONE = SESSION_PREFIX + "{client_id}/gone"  # a server's will: its session needs a keeper
 
 
 def _paho() -> Any:
@@ -76,7 +78,8 @@ class MqttConnector:
     def __init__(self, ingestor: Ingestor, url: str, *, mapping: Mapping | None = None,
                  client_id: str = "twinforge-ingest", mqtt5: bool = True, batch_size: int = 5000,
                  flush_interval: float = 0.005, insecure_tls: bool = False,
-                 ca_file: str | None = None, max_updates: int = 50_000, share_group: str | None = None) -> None:
+                 ca_file: str | None = None, max_updates: int = 50_000, share_group: str | None = None,
+                 will: bool = False, reconnect: bool = True) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
         self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
@@ -86,6 +89,11 @@ class MqttConnector:
             raise InvalidArgument("shared subscriptions need MQTT 5 and a group name of letters, digits, '.', '_', '-'")
         self.share_group = share_group
         self.batch_size = batch_size
+        # Apply as soon as this many are waiting: a broker sends at most its in-flight limit
+        # (Mosquitto's default max_inflight_messages is 20) before we acknowledge, and we
+        # acknowledge only once stored, so waiting for more would only leave the line idle.
+        # While the worker applies a batch the next one gathers: batches grow with the load.
+        self.wake_at = min(batch_size, 20)
         self.max_updates = max_updates
         self.flush_interval = flush_interval
         self.insecure_tls = insecure_tls
@@ -115,6 +123,13 @@ class MqttConnector:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             self.client.tls_set_context(context)
+        # With ``will`` the broker announces this client's death on SESSION_GONE (servers sharing
+        # the subscription then take its session over, see ingest/rescue.py); ``control`` gets those.
+        self.will = will
+        self.reconnect = reconnect  # False for a rescuing connection: once dropped, it stays down
+        self.control: Any = None
+        if will:
+            self.client.will_set(SESSION_GONE.format(client_id=client_id), client_id.encode(), qos=1)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
@@ -149,11 +164,17 @@ class MqttConnector:
                         self.address.host, self.address.port)
         del mqtt
 
-    def stop(self) -> None:
+    def stop(self, *, announce: bool = False) -> None:
+        """Stop consuming and disconnect, keeping the broker session (messages not yet applied
+        stay unacknowledged: the broker gives them to the session's next holder); with ``announce``, tell the other servers first so that one
+        takes the session over while this server is away."""
         self._stop.set()
         self._wakeup.set()
         if self._worker is not None:
             self._worker.join(10)
+        if announce and self.connected.is_set():
+            self.client.publish(SESSION_GONE.format(client_id=self.client_id), self.client_id.encode(),
+                                qos=1).wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -168,6 +189,8 @@ class MqttConnector:
         topics = sorted({rule.subscription for rule in self.rules} | {BATCH_TOPIC})
         if self.share_group:  # servers sharing the broker split the messages between them
             topics = [f"$share/{self.share_group}/{topic}" for topic in topics]
+        if self.control is not None:  # every server hears of every death (not shared)
+            topics.append(SESSION_GONE.format(client_id="+"))
         client.subscribe([(topic, 1) for topic in topics])
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed to %s", self.address.host, self.address.port, topics)
@@ -178,13 +201,25 @@ class MqttConnector:
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         self.connected.clear()
+        if not self.reconnect and not self._stop.is_set():
+            self.stats.last_error = f"dropped ({reason}): not reconnecting"
+            self._stop.set()
+            self._wakeup.set()
+            threading.Thread(target=client.disconnect, daemon=True).start()  # no automatic reconnect
+            return
         if not self._stop.is_set():
             self.stats.last_error = f"disconnected: {reason}"
             log.warning("MQTT disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        if message.topic.startswith(SESSION_PREFIX):
+            if self.control is not None:
+                self.control(message.topic, message.payload)
+            if message.qos:
+                client.ack(message.mid, message.qos)
+            return
         self._inbox.append((message.topic, message.payload, message.mid, message.qos))
-        if len(self._inbox) >= self.batch_size:
+        if len(self._inbox) >= self.wake_at:
             self._wakeup.set()
 
     # -- the worker -------------------------------------------------------

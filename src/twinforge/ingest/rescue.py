@@ -1,0 +1,159 @@
+"""No MQTT message lost when a server dies: a live server keeps the dead one's broker session.
+
+Servers share an MQTT 5 subscription (``$share/twinforge/...``), each with a persistent
+session under its own client id. When a server dies, a broker such as Mosquitto goes on
+giving that session its share of the messages and, past ``max_queued_messages`` (1,000 by
+default), drops them. So every server here:
+
+- holds a lease named after its client id while it lives (the store frees it when the process
+  dies) and registers the id as a record (kind ``mqtt-session``);
+- connects with a will on ``twinforge/sessions/<client id>/gone``: the broker publishes it the
+  moment the connection dies, and every server hears it;
+- keeps sessions for the dead: on a will (or its periodic check), a server that can take a dead
+  id's lease connects with that client id (``clean_start`` off: the session and what the broker
+  holds for it are resumed), drains it, and goes on taking that session's share;
+- gives a session back: a server starting under its id asks for it (``returning`` in its record)
+  and waits for the keeper to disconnect and release the lease.
+
+A message is acknowledged only once stored, by whichever connection took it; one that was
+taken but not acknowledged is delivered again to the session's next holder (a redelivery
+replaces the same history point, so it is stored once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from twinforge.ingest.mqtt import SESSION_PREFIX, MqttConnector
+from twinforge.records import Collection, Kind
+
+log = logging.getLogger("twinforge.mqtt.rescue")
+SESSIONS: Kind[dict[str, Any]] = Kind("mqtt-session", "MQTT session", "MqttSessionNotFound")
+
+
+def session_lease(store: Any, client_id: str) -> Any:
+    return store.lease(f"mqtt-session-{client_id}")
+
+
+class SessionKeeper:
+    """Claims this server's session at start, and keeps the sessions of dead servers."""
+
+    def __init__(self, store: Any, connector: MqttConnector, make: Callable[[str], MqttConnector], *,
+                 broker: str, interval: float = 0.5, return_wait: float = 15.0) -> None:
+        self.store = store
+        self.connector = connector
+        self.make = make  # a connector for another client id (same broker, mapping, group)
+        self.broker = broker
+        self.interval = interval
+        self.return_wait = return_wait
+        self.sessions = Collection(store, SESSIONS)
+        self.own = session_lease(store, connector.client_id)
+        self.kept: dict[str, tuple[MqttConnector, Any]] = {}  # client id -> (connection, its lease)
+        self.takeovers = 0
+        self.returned = 0
+        self.failures = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        connector.control = self._on_control
+
+    # -- this server's own session -------------------------------------------
+
+    def claim(self) -> None:
+        """Take this server's session lease, asking a keeper to give it back if one holds it."""
+        client_id = self.connector.client_id
+        if not self.own.try_acquire():
+            log.info("MQTT session %s is kept by another server: asking for it back", client_id)
+            self.sessions.put(client_id, {"clientId": client_id, "broker": self.broker, "returning": True})
+            deadline = time.monotonic() + self.return_wait
+            while not self.own.try_acquire():
+                if time.monotonic() > deadline:
+                    log.warning("MQTT session %s was not given back within %.0f s; taking it (the broker "
+                                "hands a client id to its newest connection)", client_id, self.return_wait)
+                    break
+                time.sleep(0.1)
+        self.sessions.put(client_id, {"clientId": client_id, "broker": self.broker, "returning": False})
+
+    # -- keeping the sessions of others -----------------------------------------
+
+    def _on_control(self, topic: str, payload: bytes) -> None:
+        if topic.startswith(SESSION_PREFIX) and payload.decode("utf-8", "replace") != self.connector.client_id:
+            self._wake.set()  # a server's will: look at once
+
+    def check(self) -> None:
+        """One round: give back what an owner asks for, keep what nobody holds."""
+        records = {key: value for key, value in self.sessions.items()
+                   if value.get("broker") == self.broker and key != self.connector.client_id}
+        for client_id, (connection, lease) in list(self.kept.items()):
+            record = records.get(client_id, {})
+            dropped = connection.status()["state"] == "stopped"
+            if record.get("returning") or dropped:
+                connection.stop()
+                lease.release()
+                del self.kept[client_id]
+                self.returned += 1
+                log.info("MQTT session %s %s", client_id, "given back to its server" if not dropped else
+                         "was taken by another connection")
+        for client_id, record in records.items():
+            if client_id in self.kept or record.get("returning"):
+                continue
+            lease = session_lease(self.store, client_id)
+            if not lease.try_acquire():
+                continue  # its server lives (or another keeper has it)
+            connection = self.make(client_id)
+            try:
+                connection.start(5.0)
+            except Exception:
+                lease.release()
+                raise
+            self.kept[client_id] = (connection, lease)
+            self.takeovers += 1
+            log.warning("MQTT session %s has no server: kept by this one until it returns", client_id)
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.check()
+                except Exception:
+                    self.failures += 1
+                    log.exception("keeping the MQTT sessions of stopped servers failed; retrying")
+                self._wake.wait(self.interval)
+                if self._wake.is_set():
+                    self._wake.clear()
+                    # the will came with the death: the store may need a moment to free the lease
+                    for _ in range(20):
+                        if self._stop.is_set():
+                            return
+                        before = len(self.kept)
+                        self.check()
+                        if len(self.kept) > before:
+                            break
+                        time.sleep(0.05)
+
+        self._thread = threading.Thread(target=loop, name="twinforge-mqtt-keeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        for connection, lease in self.kept.values():
+            connection.stop(announce=True)  # another server keeps it from now
+            lease.release()
+        self.kept.clear()
+
+    def release(self) -> None:
+        self.own.release()
+
+    def status(self) -> dict[str, Any]:
+        return {"kept": sorted(self.kept), "takeovers": self.takeovers, "returned": self.returned,
+                "failures": self.failures}
+
+
+__all__ = ["SESSIONS", "SessionKeeper", "session_lease"]
