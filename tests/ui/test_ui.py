@@ -142,6 +142,35 @@ def test_patch_through_the_api_shows_on_the_open_twin_page(tab: Page, site: tupl
     assert tab.errors == []
 
 
+def test_a_change_between_the_read_and_the_subscription_is_shown(browser: Any,
+                                                                  site: tuple[str, httpx.Client]) -> None:
+    """The page reads the twin, draws, then subscribes: a patch sent as soon as the value is on
+    the page (before the stream is open) is shown all the same, ten times in a row."""
+    for n in range(10):
+        tab = Page(browser, site[0])
+        page = tab.open("/ui/twins/temp-101")
+        page.wait_for_selector("[data-prop=lastValue]", timeout=15000)
+        value = 30.0 + n + 0.125
+        r = site[1].patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": value}])
+        assert r.status_code == 204, r.text
+        page.wait_for_selector("text=live", timeout=15000)  # the page is done loading
+        t0 = time.monotonic()
+        page.wait_for_function(f"document.querySelector('[data-prop=lastValue]')?.textContent === '{value:g}'",
+                               timeout=15000)
+        waited = time.monotonic() - t0
+        assert waited < 1.0, f"round {n}: the change showed {waited:.2f} s after the page was live"
+        assert tab.errors == []
+        tab.page.close()
+
+
+def test_overview_shows_the_last_events_at_load(tab: Page, site: tuple[str, httpx.Client]) -> None:
+    r = site[1].patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": 21.75}])
+    assert r.status_code == 204
+    page = tab.open("/ui")
+    page.wait_for_selector("text=/lastValue=21.75/", timeout=10000)  # sent before the page was opened
+    assert tab.errors == []
+
+
 def test_edit_sends_json_patch_with_etag_and_a_412_is_shown(tab: Page, site: tuple[str, httpx.Client]) -> None:
     client = site[1]
     page = tab.open("/ui/twins/temp-101")

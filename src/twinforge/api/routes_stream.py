@@ -43,6 +43,15 @@ def _filter(app_state: object, params: object) -> tuple[EventFilter, int | None]
     return event_filter, int(after) if after is not None else None
 
 
+@router.get("/stream/position", tags=["events"],
+            summary="The id of the last event: read it before a twin, then resume /stream from it")
+async def stream_position(request: Request) -> Any:
+    from twinforge.api.http import blocking, json_response
+
+    last = await blocking(request, request.app.state.graph.store.last_event_seq)
+    return json_response({"lastEventId": last})
+
+
 @router.get("/stream", tags=["events"],
             summary="Server-Sent Events of twin changes and telemetry (filters: twin, model, type; "
                     "resume with Last-Event-ID)")

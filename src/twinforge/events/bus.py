@@ -165,7 +165,9 @@ class EventBus:
         store = self.graph.store
         if not self.subscribers:
             # Nobody listens: skip ahead. A subscriber that comes later replays from the store.
-            self.last_seq = await asyncio.to_thread(store.last_event_seq)
+            last = await asyncio.to_thread(store.last_event_seq)
+            if not self.subscribers:  # one that came meanwhile must not lose what was read past
+                self.last_seq = last
             return 0
         delivered = 0
         while True:

@@ -52,9 +52,11 @@ export async function listAll(path) {
 }
 
 // Reads /stream (Server-Sent Events) through fetch, so a bearer token can be sent; reconnects and
-// resumes from the last event id. Returns a function that stops it.
-export function stream(params, onEvent, onState = () => {}) {
-  const ctrl = new AbortController(); let last = null; let stopped = false;
+// resumes from the last event id. With `after` (an id from position()), it starts with the events
+// after it: what changed between a page's read and its subscription is not lost. Returns a
+// function that stops it.
+export function stream(params, onEvent, onState = () => {}, after = null) {
+  const ctrl = new AbortController(); let last = after == null ? null : String(after); let stopped = false;
   async function run() {
     while (!stopped) {
       try {
@@ -86,6 +88,11 @@ export function stream(params, onEvent, onState = () => {}) {
   }
   run();
   return () => { stopped = true; ctrl.abort(); };
+}
+
+// The id of the last event, to read before a page reads its data (null when it cannot be read).
+export async function position() {
+  try { return (await api("/stream/position")).lastEventId; } catch (_) { return null; }
 }
 
 // h("div.class#id", {attrs, on: {click}}, children...)

@@ -1,5 +1,5 @@
 // Overview: counts, ingest rate and connector state, active alerts, recent events (live).
-import { ago, api, h, listAll, queryAll, shortModel, stream, twinLink } from "./lib.js";
+import { ago, api, h, listAll, position, queryAll, shortModel, stream, twinLink } from "./lib.js";
 
 export async function render(main) {
   const counts = { models: h("div.n", "…"), twins: h("div.n", "…"), rels: h("div.n", "…"), rate: h("div.n", "…") };
@@ -45,6 +45,8 @@ export async function render(main) {
   }
   await poll();
   const timer = setInterval(poll, 2000);
+  const lastEvent = await position();
+  // the last 20 events at load (replayed from the store), then the live ones
   const stop = stream({}, (ev) => {
     const twin = (ev.subject || "").split("/")[0];
     const what = ev.type.replace("Microsoft.DigitalTwins.", "");
@@ -53,6 +55,6 @@ export async function render(main) {
       twin ? twinLink(twin) : "", " ", h("span.small", detail.slice(0, 120)),
       ev.dataschema ? h("span.muted.small", ` (${shortModel(ev.dataschema)})`) : ""));
     while (events.children.length > 50) events.lastChild.remove();
-  }, (s) => { state.textContent = s; });
+  }, (s) => { state.textContent = s; }, lastEvent == null ? null : Math.max(0, lastEvent - 20));
   return () => { clearInterval(timer); stop(); };
 }

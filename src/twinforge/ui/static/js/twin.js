@@ -1,7 +1,7 @@
 // Twin page: /ui/twins/{id} — properties and components with $metadata times (live), relationships,
 // history charts with forecast, anomaly scores and RUL, and editing with the twin's ETag.
 import { chart } from "./charts.js";
-import { ApiError, ago, api, contentsOf, fmt, h, isNumericSchema, kindOf, shortModel, stream, twinLink } from "./lib.js";
+import { ApiError, ago, api, contentsOf, fmt, h, isNumericSchema, kindOf, position, shortModel, stream, twinLink } from "./lib.js";
 
 const RANGES = { PT1H: 3600, PT6H: 21600, P1D: 86400, P7D: 604800, all: 0 };
 const PRIMITIVE = ["boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string", "time"];
@@ -15,6 +15,7 @@ export async function render(main, { rest, params }) {
     const res = await api(`/digitaltwins/${enc}`, { raw: true });
     etag = res.headers.get("ETag"); twin = await res.json(); twin.$etag = twin.$etag || etag; etag = twin.$etag;
   }
+  const since = await position(); // events after it are replayed: nothing is missed before the subscription
   try { await load(); } catch (e) {
     main.replaceChildren(h("h1", id), h("p.error", e instanceof ApiError ? `${e.code}: ${e.message}` : String(e))); return null;
   }
@@ -161,7 +162,7 @@ export async function render(main, { rest, params }) {
       c.plot.setData([[...xs, Date.parse(ev.time) / 1000], [...ys, value], ...others.map((o) => [...o, null])]);
     }
     clearTimeout(timer); timer = setTimeout(refresh, 50);
-  }, (s) => { liveEl.textContent = s === "live" ? "live" : s; });
+  }, (s) => { liveEl.textContent = s === "live" ? "live" : s; }, since);
   window.twinforgeCharts = () => charts;
   window.twinforgeTwinReady = performance.now();
   return () => { stop(); clearTimeout(timer); for (const c of charts) c.destroy(); };
