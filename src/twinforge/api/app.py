@@ -51,7 +51,7 @@ def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
 
 def _analytics(graph: TwinGraph, bus: Any) -> tuple[Any, Any, Any]:
     """Detectors, RUL models and alert rules, and the evaluator that feeds them from the event
-    log (None each when the analytics extra is not installed: 501 on use)."""
+    log (None each when the predict extra is not installed: 501 on use)."""
     try:
         from twinforge.analytics import AlertService, AnalyticsEngine
         from twinforge.analytics.evaluator import Evaluator

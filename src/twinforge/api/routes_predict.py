@@ -19,14 +19,14 @@ def _analytics(request: Request) -> Any:
     """The detectors and RUL models, or 501 naming the extra when it is not installed."""
     engine = request.app.state.analytics
     if engine is None:
-        raise MissingDependency("detectors and RUL models need the analytics extra: pip install 'twinforge[predict]'")
+        raise MissingDependency("detectors and RUL models need the predict extra: pip install 'twinforge[predict]'")
     return engine
 
 
 def _alerts(request: Request) -> Any:
     alerts = request.app.state.alerts
     if alerts is None:
-        raise MissingDependency("alert rules need the analytics extra: pip install 'twinforge[predict]'")
+        raise MissingDependency("alert rules need the predict extra: pip install 'twinforge[predict]'")
     return alerts
 
 
