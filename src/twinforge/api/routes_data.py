@@ -153,6 +153,7 @@ async def ingest_status(request: Request) -> Response:
     body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "connectors": connectors,
                             "mqtt": next((c for c in connectors if c["type"] == "mqtt"), None),
                             "opcua": [c for c in connectors if c["type"] == "opcua"],
+                            "listenerFailures": ingestor_of(request).listener_failures,
                             "background": background(request.app)}
     return json_response(body)
 

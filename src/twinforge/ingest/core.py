@@ -48,6 +48,7 @@ class Ingestor:
         self._logged: set[str] = set()
         # Called after each applied batch with its updates and result (analytics scores them).
         self.listeners: list[Callable[[Sequence[Update], IngestResult], None]] = []
+        self.listener_failures = 0
 
     def dead_letter(self, letters: list[DeadLetter], source: str, kind: str, reason: str,
                     payload: Any) -> None:
@@ -85,7 +86,9 @@ class Ingestor:
             try:
                 listener(updates, result)
             except Exception:  # a listener must never lose or refuse data that was stored
-                log.exception("an ingest listener failed")
+                self.listener_failures += 1
+                if self.listener_failures == 1:
+                    log.exception("an ingest listener failed; further failures are only counted (/ingest/status)")
         return result
 
     def apply_many(self, submissions: Sequence[tuple[Sequence[Update], list[DeadLetter]]]) -> list[IngestResult]:

@@ -30,6 +30,7 @@ class OpcUaConnector:
         self.letters: list[DeadLetter] = []
         self.changes = 0
         self.last_error = ""
+        self.flush_failures = 0  # rounds whose values could not be kept (retried)
         self.stopped = False
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -55,7 +56,7 @@ class OpcUaConnector:
                                 dead=self._task is not None and self._task.done())
         return {"type": "opcua", "name": f"opcua {self.source.endpoint}", "state": state,
                 "endpoint": self.source.endpoint, "connected": self.connected.is_set(),
-                "changes": self.changes, "lastError": self.last_error or None}
+                "changes": self.changes, "flushFailures": self.flush_failures, "lastError": self.last_error or None}
 
     # called by asyncua for every subscribed change
     def datachange_notification(self, node: Any, value: Any, data: Any) -> None:
@@ -120,8 +121,12 @@ class OpcUaConnector:
                 what = "connection lost" if was_connected else "cannot connect"
                 self.last_error = f"{what}: {type(exc).__name__}: {exc}".rstrip(": ")
                 log.warning("OPC UA %s: %s; retrying in %.0f s", self.source.endpoint, self.last_error, delay)
-                with contextlib.suppress(Exception):  # the store may be what failed: retried next round
+                try:
                     await self.flush()
+                except Exception as flush_error:  # the store may be what failed: retried next round
+                    self.flush_failures += 1
+                    log.warning("OPC UA %s: keeping what was read failed (%s); retried next round",
+                                self.source.endpoint, flush_error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
