@@ -74,10 +74,14 @@ class AnalyticsEngine:
     def __init__(self, graph: TwinGraph, *, announce: Callable[[str, str, dict[str, Any]], None] | None = None) -> None:
         self.graph = graph
         self.announce = announce  # (event type, twin, data)
-        self._detector_records = Collection(graph.store, Kind("detector", "detector", "DetectorNotFound",
-                                                              self._detector_spec, DetectorSpec.to_json))
-        self._rul_records = Collection(graph.store, Kind("rul", "RUL attachment", "RulModelNotFound", self._rul_spec,
-                                                         RulSpec.to_json))
+        # Stored records were checked when they were put: read back, they are only rebuilt.
+        self._detector_records = Collection(graph.store, Kind(
+            "detector", "detector", "DetectorNotFound",
+            lambda key, v: DetectorSpec(key, v["model"], v["name"], v["kind"], v.get("params") or {}),
+            DetectorSpec.to_json))
+        self._rul_records = Collection(graph.store, Kind(
+            "rul", "RUL attachment", "RulModelNotFound",
+            lambda key, v: RulSpec(key, v["model"], v["path"], tuple(v["sensors"]), int(v["every"])), RulSpec.to_json))
         self._detector_cache = self._detector_records.cache()
         self._rul_cache = self._rul_records.cache()
         self._seen: tuple[dict[str, DetectorSpec], dict[str, RulSpec]] = ({}, {})
@@ -101,6 +105,8 @@ class AnalyticsEngine:
     # -- configuration ------------------------------------------------------
 
     def _check_name(self, model: Any, name: Any, what: str) -> None:
+        if not isinstance(model, str) or model not in self.graph.models:
+            self.graph.refresh_models()  # uploaded through another server, perhaps
         models = self.graph.models
         if not isinstance(model, str) or model not in models:
             raise InvalidArgument(f"{what}: unknown model {model!r}")
@@ -195,12 +201,16 @@ class AnalyticsEngine:
             known = self._matches[key] = model == base or (model in models and models.is_of_model(model, base))
         return known
 
-    def score(self, samples: Sequence[Sample]) -> set[str]:
+    def score(self, samples: Sequence[Sample], each: Callable[[Sample], None] | None = None) -> set[str]:
         """Score samples in order: anomaly scores and RUL estimates go to history (and are
-        announced); returns the twins whose state changed."""
+        announced); ``each`` is called after each sample is scored (alert rules read its scores);
+        returns the twins whose state changed."""
         detectors, ruls = self._follow()
         changed: set[str] = set()
         if not detectors and not ruls:
+            if each is not None:
+                for sample in samples:
+                    each(sample)
             return changed
         models = self.graph.models
         points = []
@@ -246,6 +256,8 @@ class AnalyticsEngine:
                     changed.add(sample.twin)
                     events.append(("Rul.Estimate", sample.twin, {"model": rspec.id, "rul": rul, "low": low,
                                                                   "high": high}))
+                if each is not None:
+                    each(sample)
         if points:
             self.graph.store.append_history(points)
         if self.announce is not None:

@@ -96,6 +96,7 @@ class Evaluator:
             return 0
         store = self.graph.store
         read = 0
+        self.graph.refresh_models()  # models uploaded through another server
         if not (self.engine.detectors or self.engine.ruls or self.alerts.rules):
             last = store.last_event_seq()  # nothing to evaluate: skip the log, not read it
             if last != self.cursor:
@@ -118,29 +119,33 @@ class Evaluator:
         return read
 
     def _evaluate(self, events: list[EventRecord], at: int | None) -> None:
+        now = at if at is not None else now_us()
         samples: list[Sample] = []
-        twins: set[str] = set()
+        alerts = self.alerts
+
+        def observe(sample: Sample) -> None:
+            alerts.observe(sample.twin, sample.model, sample.values, now)
+
+        def flush() -> None:
+            if samples:
+                self.counters["samples"] += len(samples)
+                self.engine.score(samples, observe)
+                samples.clear()
+
         for event in events:
-            if event.type == "Twin.Delete":
-                self.engine.forget(event.twin)
-                self.alerts.forget(event.twin)
-                twins.discard(event.twin)
-                continue
-            if event.type == "Twin.Create":
-                twins.add(event.twin)
+            if event.type in ("Twin.Delete", "Twin.Create"):
+                flush()  # what came before, in order
+                if event.type == "Twin.Delete":
+                    self.engine.forget(event.twin)
+                    alerts.forget(event.twin)
+                else:
+                    alerts.created(event.twin, event.model or "", event.data, now)
                 continue
             sample = samples_of(event)
-            if sample is None:
-                continue
-            samples.append(sample)
-            twins.add(sample.twin)
-            if sample.telemetry:
-                self.alerts.observe_telemetry(sample.twin, sample.values)
-        self.counters["samples"] += len(samples)
-        twins |= self.engine.score(samples)
-        now = at if at is not None else now_us()
-        self.alerts.evaluate_twins(twins, now)
-        self.alerts.check_pending(twins, now)
+            if sample is not None:
+                samples.append(sample)
+        flush()
+        alerts.check_pending(set(), now)
 
     def wake(self) -> None:
         """Something was written: run a round now rather than at the next tick."""
