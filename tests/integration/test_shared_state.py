@@ -72,9 +72,9 @@ def test_records_are_shared_and_one_evaluator_raises_each_alert_once(
                       and len(rows) == 60 and rows)
     values = [p["value"] for p in scores]
     assert values.index(max(values)) == 40  # the spike, scored against the 40 values before it
-    status = evaluators(a, b)
+    # (each server's evaluator process reports its status every second)
+    status = wait_for(lambda: (got := evaluators(a, b)) and sum(s.get("samples", 0) for s in got) >= 60 and got)
     assert sorted(s["leading"] for s in status) == [False, True], status
-    assert sum(s.get("samples", 0) for s in status) >= 60
     raised = wait_for(lambda: httpx.get(b.url + "/alerts").json()["value"])
     assert len(raised) == 1 and raised[0]["twinId"] == "s1"  # raised once, not once per server
     assert wait_for(lambda: httpx.get(a.url + "/alerts", params={"state": "resolved"}).json()["value"])
@@ -85,7 +85,8 @@ def test_records_are_shared_and_one_evaluator_raises_each_alert_once(
     assert httpx.patch(other.url + "/digitaltwins/s2", json=[{"op": "replace", "path": "/temperature",
                                                               "value": 99.0}]).status_code == 204
     alerts = wait_for(lambda: [x for x in httpx.get(other.url + "/alerts", params={"twin": "s2"}).json()["value"]])
-    assert len(alerts) == 1 and evaluators(other)[0]["leading"]
+    assert len(alerts) == 1
+    assert wait_for(lambda: evaluators(other)[0]["leading"])
 
 
 def test_scenarios_live_in_the_store_and_an_interrupted_run_fails(pg_url: str) -> None:

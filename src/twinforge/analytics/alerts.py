@@ -61,6 +61,15 @@ def _simple(text: str) -> Callable[[dict[str, Any]], bool] | None:
         return None
     path, compare, limit = match.group(1).split("."), _OPS[match.group(2)], float(match.group(3))
 
+    if len(path) == 1:
+        name = path[0]
+
+        def flat(state: dict[str, Any]) -> bool:
+            value = state.get(name)
+            return value.__class__ in (float, int) and compare(value, limit)
+
+        return flat
+
     def test(state: dict[str, Any]) -> bool:
         value: Any = state
         for part in path:
@@ -337,9 +346,19 @@ class AlertService:
             return
         state.update(values)
         now = at if at is not None else now_us()
+        if self._open_ids is None:
+            self._open(rules[0].id, twin)  # loads the open alerts
+        open_ids, pending = self._open_ids or {}, self._pending
         with self._lock:
             for rule in rules:
-                if rule.twin is None or rule.twin == twin:
+                if rule.twin is not None and rule.twin != twin:
+                    continue
+                key = (rule.id, twin)
+                try:
+                    holds = rule.test(state)
+                except Exception:
+                    holds = True  # _evaluate gives the verdict again, and counts and logs the failure
+                if holds or key in pending or key in open_ids:  # else nothing to do: the common case
                     self._evaluate(rule, twin, state, now)
 
     def created(self, twin: str, model: str, document: str, at: int | None = None) -> None:

@@ -49,7 +49,7 @@ def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
     return ScenarioManager(graph, directory=directory, announce=announce)
 
 
-def _analytics(graph: TwinGraph, bus: Any) -> tuple[Any, Any, Any]:
+def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
     """Detectors, RUL models and alert rules, and the evaluator that feeds them from the event
     log (None each when the predict extra is not installed: 501 on use)."""
     try:
@@ -66,17 +66,24 @@ def _analytics(graph: TwinGraph, bus: Any) -> tuple[Any, Any, Any]:
 
     engine = AnalyticsEngine(graph, announce=announce)
     alerts = AlertService(graph, engine)
+    if mode == "process" and ":memory:" not in graph.store.url:
+        from twinforge.analytics.worker import EvaluatorProcess
+
+        return engine, alerts, EvaluatorProcess(graph.store.url, announce=announce,
+                                                wanted=lambda: bool(bus.subscribers))
     return engine, alerts, Evaluator(graph, engine, alerts)
 
 
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
                query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False,
-               oidc: Any = None, audit_retention: int | None = None) -> FastAPI:
+               oidc: Any = None, audit_retention: int | None = None, evaluator: str = "thread") -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
     ``query_timeout`` (seconds) bounds every query; ``audit_retention`` (microseconds) is how
-    long audit rows are kept (for ever when None).
+    long audit rows are kept (for ever when None); ``evaluator`` is where detectors and alert
+    rules are evaluated: ``thread`` (in this process) or ``process`` (a worker process of its own,
+    on another core: what `serve` uses).
     """
     from twinforge.events import EventBus
 
@@ -171,7 +178,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.state.routes = RouteManager(bus, app.state.ingestor)
     app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result())
     app.state.scenarios = _scenarios(graph, bus, scenario_dir)
-    app.state.analytics, app.state.alerts, app.state.evaluator = _analytics(graph, bus)
+    app.state.analytics, app.state.alerts, app.state.evaluator = _analytics(graph, bus, evaluator)
     app.state.audit_retention = None
     if audit_retention is not None:
         from twinforge.auth import AuditRetention

@@ -97,12 +97,21 @@ async def put_rul(id: str, request: Request) -> Response:
 
 @router.get("/digitaltwins/{id}/rul", tags=["predict"], summary="A twin's latest RUL estimate with its interval")
 async def twin_rul(id: str, request: Request) -> Response:
-    engine = _analytics(request)
-    await blocking(request, request.app.state.graph.get_twin_raw, id)
-    state = engine.latest.get(id, {})
-    if "rul" not in state:
-        raise NotFound(f"twin '{id}' has no RUL estimate yet", code="RulNotFound")
-    return json_response({"rul": state["rul"], "low": state["rulLow"], "high": state["rulHigh"]})
+    _analytics(request)
+    graph = request.app.state.graph
+
+    def latest() -> dict[str, Any]:
+        """The last estimate in history (whichever server's evaluator made it)."""
+        graph.get_twin_raw(id)
+        out: dict[str, Any] = {}
+        for key, series in (("rul", "rul"), ("low", "rul:low"), ("high", "rul:high")):
+            last = graph.store.last_history(id, series)
+            if last is None:
+                raise NotFound(f"twin '{id}' has no RUL estimate yet", code="RulNotFound")
+            out[key] = last.num
+        return out
+
+    return json_response(await blocking(request, latest))
 
 
 @router.get("/digitaltwins/{id}/forecast", tags=["predict"],

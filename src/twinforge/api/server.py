@@ -197,7 +197,7 @@ class Server:
             keep = parse_duration(config.audit_retention)
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
                                  query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc(),
-                                 audit_retention=keep)
+                                 audit_retention=keep, evaluator="process")
         if config.rules is not None:
             import yaml
 

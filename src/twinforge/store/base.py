@@ -288,6 +288,10 @@ class HistoryStore(Protocol):
         """Raw points of one series in time order, within [start, end) and after ``after``."""
         ...
 
+    def last_history(self, twin: str, name: str, *, component: str = "") -> HistoryPoint | None:
+        """The newest point of one series, or None."""
+        ...
+
     def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
                           bucket: int, agg: str, after: int | None = None,
                           limit: int = 1000) -> list[tuple[int, Any]]:

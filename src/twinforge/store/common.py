@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from twinforge.store.base import EventRecord, ModelRecord, RelationshipRecord, TwinRecord
+from twinforge.store.base import (
+    EventRecord,
+    HistoryPoint,
+    ModelRecord,
+    RelationshipRecord,
+    TwinRecord,
+)
 
 
 class CommonRows:
@@ -121,6 +127,13 @@ class CommonRows:
     def count_dead_letters(self) -> dict[str, int]:
         rows = self._query("SELECT kind, count(*) FROM dead_letters GROUP BY kind ORDER BY kind")
         return {str(kind): int(n) for kind, n in rows}
+
+    # -- history ----------------------------------------------------------
+
+    def last_history(self, twin: str, name: str, *, component: str = "") -> HistoryPoint | None:
+        row = self._one(self._sql("SELECT twin, component, name, ts, num, value FROM history WHERE twin = ? AND "
+                                  "component = ? AND name = ? ORDER BY ts DESC LIMIT 1"), (twin, component, name))
+        return HistoryPoint(*row) if row else None
 
     # -- settings and blobs -----------------------------------------------
 

@@ -1,0 +1,145 @@
+"""The evaluator in a process of its own, so detectors and alert rules use another core than
+ingest (in one process they share the interpreter lock, and ingest slowed to a third).
+
+A server starts ``python -m twinforge.analytics.worker STORE_URL`` with pipes: the worker runs
+the `Evaluator` over the same store (the lease, the cursor and the records are all there), and
+writes JSON lines on its standard output: batches of live announcements (anomaly scores, RUL
+estimates, for `/stream`) and its status every second (for `/health`). It exits when its
+standard input closes, that is when the server stops or dies, which frees its lease.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+log = logging.getLogger("twinforge.evaluator")
+
+
+class EvaluatorProcess:
+    """The server's side: starts the worker, reads what it says, stops it."""
+
+    def __init__(self, url: str, *, announce: Callable[[str, str, dict[str, Any]], None] | None = None,
+                 wanted: Callable[[], bool] = lambda: True) -> None:
+        self.url = url
+        self.announce = announce
+        self.wanted = wanted  # whether announcements are worth passing on (someone listens)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._status: dict[str, Any] = {"leading": False, "process": "starting"}
+        self._reader: threading.Thread | None = None
+        self.restarts = 0
+        self._stopping = False
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.analytics.worker", self.url],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), name="twinforge-evaluator-pipe",
+                                        daemon=True)
+        self._reader.start()
+
+    def start(self) -> None:
+        self._spawn()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                message = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if "status" in message:
+                self._status = message["status"]
+            elif "announce" in message and self.announce is not None and self.wanted():
+                for kind, twin, data in message["announce"]:
+                    self.announce(kind, twin, data)
+        code = proc.wait()
+        if not self._stopping:  # it died: say so, and start another (the lease passes to whoever is next)
+            self.restarts += 1
+            self._status = {**self._status, "leading": False, "lastError": f"the evaluator process exited ({code}); "
+                                                                             "restarted"}
+            log.error("the evaluator process exited with %s; restarting it", code)
+            time.sleep(1.0)
+            if not self._stopping:
+                self._spawn()
+
+    def wake(self) -> None:
+        """A write was committed (the worker polls the store on its own)."""
+
+    def close(self) -> None:
+        self._stopping = True
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):  # it is already gone
+                proc.stdin.close()  # the worker stops when its input closes
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def status(self) -> dict[str, Any]:
+        return {**self._status, "process": self.proc.pid if self.proc else None, "restarts": self.restarts}
+
+
+def main(url: str) -> None:
+    from twinforge.analytics.alerts import AlertService
+    from twinforge.analytics.engine import AnalyticsEngine
+    from twinforge.analytics.evaluator import Evaluator
+    from twinforge.graph import TwinGraph
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(OSError):
+        os.nice(5)  # ingest first: when the cores are busy, the evaluator waits (it catches up after)
+    out = sys.stdout.buffer
+    lock = threading.Lock()
+    pending: list[tuple[str, str, dict[str, Any]]] = []
+
+    def send(message: dict[str, Any]) -> None:
+        with lock:
+            try:
+                out.write(orjson.dumps(message, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+                out.flush()
+            except (BrokenPipeError, OSError):
+                os._exit(0)  # the server is gone
+
+    graph = TwinGraph.open(url, create=False)
+    engine = AnalyticsEngine(graph, announce=lambda kind, twin, data: pending.append((kind, twin, data)))
+    alerts = AlertService(graph, engine)
+    evaluator = Evaluator(graph, engine, alerts)
+
+    def watch() -> None:  # the server closes our input when it stops, or its death does
+        sys.stdin.buffer.read()
+        evaluator.close()
+        graph.close()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="twinforge-evaluator-stdin", daemon=True).start()
+    evaluator.start()
+    last_status = 0.0
+    while True:
+        time.sleep(0.05)
+        if pending:
+            batch = pending[:]
+            del pending[: len(batch)]
+            send({"announce": batch})
+        if time.monotonic() - last_status >= 1.0:
+            last_status = time.monotonic()
+            send({"status": evaluator.status()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+
+
+__all__ = ["EvaluatorProcess", "main"]
