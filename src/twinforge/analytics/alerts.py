@@ -12,21 +12,26 @@ and event routes carry them.
 from __future__ import annotations
 
 import logging
-import operator
 import re
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from twinforge.analytics.rules import (
+    NAME,
+    QUERY_WORDS,
+    RULE_ID,
+    SEVERITIES,
+    STATES,
+    Rule,
+    compile_condition,
+)
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.history.timeutil import from_us, now_us, parse_time
-from twinforge.query import parse_query
-from twinforge.query.evaluator import Evaluator
 from twinforge.records import Collection, Kind
 from twinforge.sim.durations import seconds
 from twinforge.store.base import EventRecord
@@ -36,87 +41,6 @@ log = logging.getLogger("twinforge.alerts")
 if TYPE_CHECKING:
     from twinforge.analytics.engine import AnalyticsEngine
     from twinforge.graph import TwinGraph
-
-SEVERITIES = ("info", "warning", "critical")
-STATES = ("active", "acknowledged", "resolved")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\b")
-_WORDS = {"AND", "OR", "NOT", "IN", "NIN", "TRUE", "FALSE", "NULL", "IS_DEFINED", "IS_NULL", "IS_BOOL",
-          "IS_NUMBER", "IS_STRING", "IS_PRIMITIVE", "IS_OBJECT", "STARTSWITH", "ENDSWITH", "CONTAINS",
-          "IS_OF_MODEL"}
-
-
-_SIMPLE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(>=|<=|!=|<>|=|>|<)\s*"
-                     r"(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s*$")
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq,
-    "!=": operator.ne, "<>": operator.ne}
-
-
-def _simple(text: str) -> Callable[[dict[str, Any]], bool] | None:
-    """``name OP number`` (the common rule) as a plain comparison: the same verdicts as the query
-    evaluator (a missing or non-numeric value compares false), a hundred times faster."""
-    match = _SIMPLE.match(text)
-    if match is None or match.group(1).split(".")[0].upper() in _WORDS:
-        return None
-    path, compare, limit = match.group(1).split("."), _OPS[match.group(2)], float(match.group(3))
-
-    if len(path) == 1:
-        name = path[0]
-
-        def flat(state: dict[str, Any]) -> bool:
-            value = state.get(name)
-            return value.__class__ in (float, int) and compare(value, limit)
-
-        return flat
-
-    def test(state: dict[str, Any]) -> bool:
-        value: Any = state
-        for part in path:
-            value = value.get(part) if isinstance(value, dict) else None
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and compare(value, limit)
-
-    return test
-
-
-def compile_condition(text: Any, what: str) -> Callable[[dict[str, Any]], bool]:
-    """A predicate over a twin state from an expression (``temperature > 80``)."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidArgument(f"{what} is required, e.g. \"temperature > 80\"")
-    try:
-        query = parse_query(f"SELECT * FROM DIGITALTWINS WHERE {text}")
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"{what} does not parse: {exc.message}") from None
-    fast = _simple(text)
-    if fast is not None:
-        return fast
-    where = query.where
-    assert where is not None
-    evaluator = Evaluator({}, [], lambda model: [model])
-    return lambda state: bool(evaluator.test(where, {None: state}))
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    condition: str
-    severity: str
-    hold: float  # seconds
-    clear: str | None
-    model: str | None
-    twin: str | None
-    test: Callable[[dict[str, Any]], bool]
-    cleared: Callable[[dict[str, Any]], bool]
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "condition": self.condition, "severity": self.severity,
-                               "for": f"PT{self.hold:g}S", "clear": self.clear}
-        if self.model:
-            out["model"] = self.model
-        if self.twin:
-            out["twin"] = self.twin
-        return out
-
 
 class AlertService:
     """Rules (records every server shares), the alerts they raise (a table of their own), and
@@ -149,7 +73,7 @@ class AlertService:
 
     def parse_rule(self, rule_id: str, body: Any, *, check: bool = True) -> Rule:
         """A rule from its document; with ``check``, its model, twin and names are checked too."""
-        if not _ID.match(rule_id):
+        if not RULE_ID.match(rule_id):
             raise InvalidArgument("a rule id is 1-100 letters, digits, '.', '-' or '_'")
         if not isinstance(body, dict):
             raise InvalidArgument('a rule is {"condition": ..., "severity": ..., "for": ..., "model"?: ..., "twin"?: ...}')
@@ -185,10 +109,10 @@ class AlertService:
         known = set(view.properties) | set(view.telemetry) | set(view.components) | {"anomaly", "rul", "rulLow",
                                                                                         "rulHigh"}
         stripped = re.sub(r"'[^']*'|\"[^\"]*\"", "", text)
-        for match in _NAME.finditer(stripped):
+        for match in NAME.finditer(stripped):
             name = match.group(1)
             start = match.start()
-            if name.upper() in _WORDS or (start > 0 and stripped[start - 1] == "."):
+            if name.upper() in QUERY_WORDS or (start > 0 and stripped[start - 1] == "."):
                 continue
             if name not in known and not name.startswith("$"):
                 raise InvalidArgument(f"rule '{rule_id}': '{name}' is not a property or telemetry of {model}")
@@ -406,7 +330,7 @@ class AlertService:
         self._pending[key] = (since, state)
         if (now - since) / 1e6 >= rule.hold:
             self._pending.pop(key, None)
-            names = _NAME.findall(rule.condition)
+            names = NAME.findall(rule.condition)
             value = {n: state[n] for n in names if n in state and not isinstance(state[n], dict)}
             self._save({"id": str(uuid.uuid4()), "rule": rule.id, "twinId": twin, "severity": rule.severity,
                         "state": "active", "raisedAt": from_us(now), "resolvedAt": None, "value": value,

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import orjson
 
 from twinforge.history.timeutil import from_us, now_us, parse_time
-from twinforge.store.base import AuditRow
+from twinforge.store.recordbase import AuditRow
 
 if TYPE_CHECKING:
     from twinforge.graph import TwinGraph

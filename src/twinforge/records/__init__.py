@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from twinforge.errors import Conflict, NotFound
-from twinforge.store.base import RecordStore
+from twinforge.store.recordbase import RecordStore
 
 log = logging.getLogger("twinforge.records")
 T = TypeVar("T")

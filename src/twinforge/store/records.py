@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from twinforge.store.base import AuditRow
+from twinforge.store.recordbase import AuditRow
 
 
 class RecordRows:
