@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from twinforge.documents import WorkOrderChange, WorkOrderDocument, check
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.records import Collection, Kind
 
@@ -19,7 +20,8 @@ WORK_ORDERS: Kind[dict[str, Any]] = Kind("work-order", "work order", "WorkOrderN
 
 def work_order(body: Any, order_id: str | None = None) -> dict[str, Any]:
     """A checked work order document (a new id unless ``order_id`` is given)."""
-    if not isinstance(body, dict) or not isinstance(body.get("asset"), str):
+    check(WorkOrderDocument, body, "a work order")
+    if not isinstance(body.get("asset"), str):
         raise InvalidArgument('a work order is {"asset": TWIN_ID, "dueDate": ..., "description"?, "alert"?}',
                               code="InvalidArgument")
     state = body.get("state", "open")
@@ -39,7 +41,8 @@ class WorkOrders:
         self.records = Collection(graph.store, WORK_ORDERS)
 
     def create(self, body: Any) -> dict[str, Any]:
-        data = dict(body) if isinstance(body, dict) else body
+        check(WorkOrderDocument, body, "a work order")
+        data = dict(body)
         if isinstance(data, dict) and "alert" in data and "asset" not in data:
             raw = self.graph.store.get_alert(str(data["alert"]))
             if raw is None:
@@ -57,8 +60,7 @@ class WorkOrders:
         return sorted(rows, key=lambda r: (r["dueDate"] or "", r["id"]))
 
     def update(self, order_id: str, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise InvalidArgument("expected an object of fields to change", code="InvalidArgument")
+        check(WorkOrderChange, body, "a work order change")
         with self.graph.store.transaction():
             order = self.records.get(order_id)
             order.update({k: v for k, v in body.items() if k in ("state", "dueDate", "description")})

@@ -101,6 +101,13 @@ def test_rules_with_for_and_hysteresis(server: tuple[TwinGraph, httpx.Client]) -
     ("/analytics/detectors/x", {"model": "dtmi:ex:Nope;1", "name": "vibration"}, "unknown model"),
     ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1", "name": "vibration", "kind": "magic"},
      "unknown detector kind"),
+    # the shape is checked by the documents' pydantic models, which name the field
+    ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature > 1", "colour": 2},
+     "unknown field 'colour'"),
+    ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature > 1", "for": [1]}, "'for'"),
+    ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1", "name": "vibration", "params": 3},
+     "'params': Input should be a valid dictionary"),
+    ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1"}, "'name' is required"),
 ])
 def test_bad_rules_and_detectors_are_refused_and_nothing_stored(server: tuple[TwinGraph, httpx.Client],
                                                                 path: str, body: dict[str, Any], message: str) -> None:
@@ -134,3 +141,21 @@ def test_forecast_and_plan_routes(server: tuple[TwinGraph, httpx.Client]) -> Non
     bad = c.post("/maintenance/plan", json={"horizonDays": 14, "assets": []})
     assert bad.status_code == 400 and "no assets" in bad.json()["error"]["message"]
     assert json.loads(c.get("/alerts/rules").text)["value"] == []
+
+
+def test_documents_are_checked_by_one_layer_and_show_their_schema(server: tuple[TwinGraph, httpx.Client]) -> None:
+    _, c = server
+    r = c.post("/workorders", json={"asset": 3, "dueDate": "2027-01-01"})
+    assert r.status_code == 400 and "'asset': Input should be a valid string" in r.json()["error"]["message"]
+    r = c.put("/endpoints/e1", json={"type": "webhook", "url": "http://127.0.0.1:1/x", "maxRetries": 99})
+    assert r.status_code == 400 and "'maxRetries'" in r.json()["error"]["message"]
+    r = c.put("/jobs/imports/j1", json={"inputBlobUri": 5, "outputBlobUri": "x"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "ValidationFailed"
+    assert "'inputBlobUri'" in r.json()["error"]["message"]
+    assert c.get("/workorders").json()["value"] == [] and c.get("/endpoints").json()["value"] == []
+    spec = c.get("/openapi.json").json()["paths"]
+    for path, method, field in (("/alerts/rules/{id}", "put", "condition"), ("/analytics/detectors/{id}", "put", "kind"),
+                                ("/workorders", "post", "asset"), ("/eventroutes/{route_id}", "put", "endpointName"),
+                                ("/endpoints/{name}", "put", "maxRetries"), ("/jobs/imports/{id}", "put", "inputBlobUri")):
+        schema = spec[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert field in schema["properties"], (path, schema)

@@ -30,6 +30,8 @@ from twinforge.analytics.rules import (
     Rule,
     compile_condition,
 )
+from twinforge.documents import RuleDocument
+from twinforge.documents import check as checked
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.history.timeutil import from_us, now_us, parse_time
 from twinforge.records import Collection, Kind
@@ -75,11 +77,9 @@ class AlertService:
         """A rule from its document; with ``check``, its model, twin and names are checked too."""
         if not RULE_ID.match(rule_id):
             raise InvalidArgument("a rule id is 1-100 letters, digits, '.', '-' or '_'")
-        if not isinstance(body, dict):
-            raise InvalidArgument('a rule is {"condition": ..., "severity": ..., "for": ..., "model"?: ..., "twin"?: ...}')
-        unknown = sorted(set(body) - {"id", "model", "twin", "condition", "for", "severity", "clear"})
-        if unknown:
-            raise InvalidArgument(f"unknown rule field(s): {', '.join(unknown)}")
+        if check:
+            compile_condition(body.get("condition") if isinstance(body, dict) else None, "condition")
+            checked(RuleDocument, body, f"rule '{rule_id}'")
         model, twin = body.get("model"), body.get("twin")
         if check and isinstance(model, str) and model not in self.graph.models:
             self.graph.refresh_models()  # uploaded through another server, perhaps

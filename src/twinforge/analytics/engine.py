@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twinforge.analytics.detectors import Detector, make
+from twinforge.documents import DetectorDocument, RulDocument, check
 from twinforge.errors import InvalidArgument
 from twinforge.history import point
 from twinforge.records import Collection, Kind
@@ -117,18 +118,10 @@ class AnalyticsEngine:
     def _detector_spec(self, spec_id: str, body: Any) -> DetectorSpec:
         if not _ID.match(spec_id):
             raise InvalidArgument("a detector id is 1-100 letters, digits, '.', '-' or '_'")
-        if not isinstance(body, dict):
-            raise InvalidArgument('a detector is {"model": DTMI, "name": ..., "kind": ..., "params": {}}')
-        body = {k: v for k, v in body.items() if k != "id"}
-        unknown = sorted(set(body) - {"model", "name", "kind", "params"})
-        if unknown:
-            raise InvalidArgument(f"unknown detector field(s): {', '.join(unknown)}")
-        self._check_name(body.get("model"), body.get("name"), f"detector '{spec_id}'")
-        kind, params = body.get("kind", "robust_z"), body.get("params") or {}
-        if not isinstance(params, dict):
-            raise InvalidArgument("params must be an object")
-        make(kind, params)  # refuses an unknown kind or parameter
-        return DetectorSpec(spec_id, body["model"], body["name"], kind, params)
+        doc = check(DetectorDocument, body, f"detector '{spec_id}'")
+        self._check_name(doc.model, doc.name, f"detector '{spec_id}'")
+        make(doc.kind, doc.params)  # refuses an unknown kind or parameter
+        return DetectorSpec(spec_id, doc.model, doc.name, doc.kind, doc.params)
 
     def put_detector(self, spec_id: str, body: Any) -> DetectorSpec:
         spec = self._detector_records.put(spec_id, self._detector_spec(spec_id, body))
@@ -147,19 +140,15 @@ class AnalyticsEngine:
 
         if not _ID.match(spec_id):
             raise InvalidArgument("a RUL attachment id is 1-100 letters, digits, '.', '-' or '_'")
-        if not isinstance(body, dict) or not isinstance(body.get("path"), str):
-            raise InvalidArgument('a RUL attachment is {"model": DTMI, "path": MODEL_FILE, "sensors": [21 names]?}')
-        sensors = body.get("sensors") or [f"sensor{i}" for i in range(1, 22)]
-        if not isinstance(sensors, list) or len(sensors) != 21:
+        doc = check(RulDocument, body, f"RUL attachment '{spec_id}'")
+        sensors = doc.sensors or [f"sensor{i}" for i in range(1, 22)]
+        if len(sensors) != 21:
             raise InvalidArgument("sensors must name the 21 channels in order")
         for name in sensors:
-            self._check_name(body.get("model"), name, f"RUL attachment '{spec_id}'")
-        if body["path"] not in self._models:
-            self._models[body["path"]] = RulModel.load(body["path"])
-        every = body.get("every", 1)
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise InvalidArgument("every must be a whole number >= 1")
-        return RulSpec(spec_id, body["model"], body["path"], tuple(sensors), every)
+            self._check_name(doc.model, name, f"RUL attachment '{spec_id}'")
+        if doc.path not in self._models:
+            self._models[doc.path] = RulModel.load(doc.path)
+        return RulSpec(spec_id, doc.model, doc.path, tuple(sensors), doc.every)
 
     def put_rul(self, spec_id: str, body: Any) -> RulSpec:
         spec = self._rul_records.put(spec_id, self._rul_spec(spec_id, body))

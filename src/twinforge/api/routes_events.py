@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinforge.api.http import blocking, json_response, read_json, writing
+from twinforge.documents import EndpointDocument, RouteDocument, schema_for
 from twinforge.events.routes import RouteManager
 
 router = APIRouter()
@@ -16,7 +17,7 @@ def routes_of(request: Request) -> RouteManager:
     return manager
 
 
-@router.put("/endpoints/{name}", tags=["events"], summary="Create or replace an endpoint (mqtt or webhook)")
+@router.put("/endpoints/{name}", tags=["events"], openapi_extra=schema_for(EndpointDocument), summary="Create or replace an endpoint (mqtt or webhook)")
 async def put_endpoint(name: str, request: Request) -> Response:
     endpoint = await writing(request, routes_of(request).put_endpoint, name, await read_json(request))
     return json_response(endpoint.to_json())
@@ -38,7 +39,7 @@ async def delete_endpoint(name: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.put("/eventroutes/{route_id}", status_code=204, tags=["events"],
+@router.put("/eventroutes/{route_id}", status_code=204, tags=["events"], openapi_extra=schema_for(RouteDocument),
             summary="Create or replace an event route: {endpointName, filter}")
 async def put_route(route_id: str, request: Request) -> Response:
     await writing(request, routes_of(request).put_route, route_id, await read_json(request))

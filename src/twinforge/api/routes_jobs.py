@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinforge.api.http import blocking, json_response, read_json, writing
+from twinforge.documents import ImportJobDocument, schema_for
 from twinforge.errors import InvalidArgument
 from twinforge.jobs import JobManager
 
@@ -24,7 +25,7 @@ def _listing(jobs: list[dict[str, Any]]) -> Response:
     return json_response({"value": jobs, "nextLink": None})
 
 
-@router.put("/jobs/imports/{id}", status_code=201, tags=["jobs"],
+@router.put("/jobs/imports/{id}", status_code=201, tags=["jobs"], openapi_extra=schema_for(ImportJobDocument),
             summary="Create an import job ({inputBlobUri, outputBlobUri}: paths, file:// or http(s) URLs)")
 async def add_import(id: str, request: Request) -> Response:
     job = await writing(request, jobs_of(request).add_import, id, await read_json(request))

@@ -9,6 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinforge.api.http import blocking, json_response, next_link, page_position, read_json, writing
+from twinforge.documents import (
+    DetectorDocument,
+    RulDocument,
+    RuleDocument,
+    WorkOrderChange,
+    WorkOrderDocument,
+    schema_for,
+)
 from twinforge.errors import InvalidArgument, MissingDependency, NotFound
 from twinforge.maintenance import WorkOrders
 
@@ -53,7 +61,7 @@ def _alert_page(request: Request) -> tuple[int, tuple[int, str] | None]:
 # -- detectors and RUL models -------------------------------------------------
 
 
-@router.put("/analytics/detectors/{id}", tags=["predict"],
+@router.put("/analytics/detectors/{id}", tags=["predict"], openapi_extra=schema_for(DetectorDocument),
             summary="Create or replace a detector: {model, name, kind, params}")
 async def put_detector(id: str, request: Request) -> Response:
     spec = await writing(request, _analytics(request).put_detector, id, await read_json(request))
@@ -88,7 +96,7 @@ async def backfill(id: str, request: Request) -> Response:
     return json_response({"scored": count})
 
 
-@router.put("/analytics/rul/{id}", tags=["predict"],
+@router.put("/analytics/rul/{id}", tags=["predict"], openapi_extra=schema_for(RulDocument),
             summary="Attach a trained RUL model to a twin model: {model, path, sensors?, every?}")
 async def put_rul(id: str, request: Request) -> Response:
     spec = await writing(request, _analytics(request).put_rul, id, await read_json(request))
@@ -138,7 +146,7 @@ async def twin_forecast(id: str, request: Request) -> Response:
 # -- alert rules and alerts ---------------------------------------------------------
 
 
-@router.put("/alerts/rules/{id}", tags=["predict"],
+@router.put("/alerts/rules/{id}", tags=["predict"], openapi_extra=schema_for(RuleDocument),
             summary="Create or replace an alert rule: {model?, twin?, condition, for, severity, clear?}")
 async def put_rule(id: str, request: Request) -> Response:
     rule = await writing(request, _alerts(request).put_rule, id, await read_json(request))
@@ -193,7 +201,7 @@ def _orders(request: Request) -> WorkOrders:
     return WorkOrders(request.app.state.graph)
 
 
-@router.post("/workorders", status_code=201, tags=["predict"],
+@router.post("/workorders", status_code=201, tags=["predict"], openapi_extra=schema_for(WorkOrderDocument),
              summary="Create a work order: {asset, dueDate, description?, alert?}; from an alert: {alert: ID}")
 async def create_work_order(request: Request) -> Response:
     return json_response(await writing(request, _orders(request).create, await read_json(request)), 201)
@@ -206,7 +214,7 @@ async def list_work_orders(request: Request) -> Response:
     return json_response({"value": rows, "nextLink": None})
 
 
-@router.patch("/workorders/{id}", tags=["predict"], summary="Change a work order's state, due date or description")
+@router.patch("/workorders/{id}", tags=["predict"], openapi_extra=schema_for(WorkOrderChange), summary="Change a work order's state, due date or description")
 async def update_work_order(id: str, request: Request) -> Response:
     return json_response(await writing(request, _orders(request).update, id, await read_json(request)))
 

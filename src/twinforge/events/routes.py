@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import orjson
 
+from twinforge.documents import EndpointDocument, RouteDocument, check
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.events.bus import EventBus, EventFilter, envelope
 from twinforge.ingest import Ingestor
@@ -64,6 +65,7 @@ class Endpoint:
         if not isinstance(body, dict) or body.get("type") not in ("mqtt", "webhook"):
             raise InvalidArgument('an endpoint is {"type": "mqtt", "topic": ...} or {"type": "webhook", "url": ...}',
                              code="InvalidArgument")
+        check(EndpointDocument, body, f"endpoint '{name}'")
         retries = body.get("maxRetries", 5)
         if not isinstance(retries, int) or not 0 <= retries <= 20:
             raise InvalidArgument("maxRetries must be 0 to 20", code="InvalidArgument")
@@ -150,6 +152,7 @@ class RouteManager:
             raise InvalidArgument("a route id is 1-100 letters, digits, '-', '_' or '.'", code="EventRouteIdInvalid")
         if not isinstance(body, dict) or not isinstance(body.get("endpointName"), str):
             raise InvalidArgument('an event route is {"endpointName": "...", "filter": "..."}', code="InvalidArgument")
+        check(RouteDocument, body, f"event route '{route_id}'")
         try:
             self.endpoint(body["endpointName"])
         except NotFound as exc:
@@ -159,7 +162,7 @@ class RouteManager:
         except InvalidArgument as exc:
             raise InvalidArgument(f"the route filter is not valid: {exc.message}",
                                   code="EventRouteFilterInvalid") from None
-        route = {"id": route_id, "endpointName": body["endpointName"], "filter": body["filter"]}
+        route = {"id": route_id, "endpointName": body["endpointName"], "filter": body.get("filter", "")}
         self._routes.put(route_id, route)
         if self.store.get_setting(f"cursor:{route_id}") is None:
             self.store.put_setting(f"cursor:{route_id}", str(self.store.last_event_seq()))

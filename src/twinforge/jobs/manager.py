@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 import httpx
 import orjson
 
+from twinforge.documents import ImportJobDocument, check
 from twinforge.errors import InvalidArgument, TwinforgeError
 from twinforge.graph import TwinGraph
 from twinforge.jobs.bulk import read_bulk
@@ -133,10 +134,8 @@ class JobManager:
 
     def add_import(self, job_id: str, body: Any) -> dict[str, Any]:
         """Accept an import job and queue it; 400 ValidationFailed for a bad request or an id in use."""
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k)
-                                                 for k in ("inputBlobUri", "outputBlobUri")):
-            raise InvalidArgument('an import job is {"inputBlobUri": "...", "outputBlobUri": "..."}',
-                                  code="ValidationFailed")
+        check(ImportJobDocument, body, 'an import job ({"inputBlobUri": "...", "outputBlobUri": "..."})',
+              code="ValidationFailed")
         if not job_id or len(job_id) > 128 or "/" in job_id:
             raise InvalidArgument("an import job id is 1-128 characters without '/'", code="ValidationFailed")
         if self._jobs["imports"].exists(job_id):

@@ -1,0 +1,158 @@
+"""The documents clients send, as pydantic models: one layer checks their shape (types, required
+and unknown fields) and names the field at fault; the services check what needs the graph
+(models, names, twins). Their JSON Schemas show in `/docs` (`schema_for`).
+
+Checked here: detectors, RUL attachments, alert rules, work orders, import jobs, endpoints and
+event routes. Scenario, sweep and mapping documents keep their own parsers for now (their
+errors already name the field, with paths into nested lists).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from twinforge.errors import InvalidArgument
+
+D = TypeVar("D", bound=BaseModel)
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class DetectorDocument(Document):
+    """A streaming anomaly detector on one property or telemetry of a model."""
+
+    id: StrictStr | None = Field(None, description="ignored: the id is the path's")
+    model: StrictStr = Field(description="the model DTMI (twins of models extending it are watched too)")
+    name: StrictStr = Field(description="a property or telemetry of that model")
+    kind: StrictStr = Field("robust_z", description="robust_z, ewma, half_space or isolation_forest")
+    params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
+
+
+class RulDocument(Document):
+    """A trained RUL model attached to a twin model."""
+
+    model: StrictStr
+    path: StrictStr = Field(description="the model file written by `twinforge rul train`")
+    sensors: list[StrictStr] | None = Field(None, description="the twin names of the 21 channels, in order")
+    every: StrictInt = Field(1, ge=1, description="estimate every this many samples")
+
+
+class RuleDocument(Document):
+    """An alert rule: a condition over a twin's state that must hold `for` a while."""
+
+    id: StrictStr | None = None
+    model: StrictStr | None = None
+    twin: StrictStr | None = None
+    condition: StrictStr = Field(description='an expression, e.g. "temperature > 80"')
+    for_: StrictStr | StrictInt | StrictFloat = Field(0, alias="for", description="ISO 8601 duration or seconds")
+    severity: StrictStr = Field("warning", description="info, warning or critical")
+    clear: StrictStr | None = Field(None, description="what resolves it (default: the condition is false)")
+
+
+class WorkOrderDocument(Document):
+    """A work order: for an asset (a twin), or made from an alert."""
+
+    asset: StrictStr | None = None
+    alert: StrictStr | None = None
+    dueDate: StrictStr | None = None
+    description: StrictStr = ""
+    state: StrictStr = "open"
+    source: StrictStr = "manual"
+    id: StrictStr | None = None
+
+
+class WorkOrderChange(Document):
+    state: StrictStr | None = None
+    dueDate: StrictStr | None = None
+    description: StrictStr | None = None
+
+
+class ImportJobDocument(Document):
+    """An ADT import job."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)  # ADT clients send more (id, status, ...)
+    inputBlobUri: StrictStr = Field(min_length=1)
+    outputBlobUri: StrictStr = Field(min_length=1)
+
+
+class EndpointDocument(Document):
+    """Where event routes deliver: an MQTT topic or a webhook."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)  # what GET returns (name) may be sent back
+    type: Literal["mqtt", "webhook"]
+    topic: StrictStr | None = None
+    url: StrictStr | None = None
+    headers: dict[str, StrictStr] | None = None
+    maxRetries: StrictInt = Field(5, ge=0, le=20)
+
+
+class RouteDocument(Document):
+    """An ADT event route: events matching `filter` go to the endpoint."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)  # ADT sends the id too
+    endpointName: StrictStr
+    filter: StrictStr = ""
+
+
+_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    """A field's path, without the tags pydantic adds for each member of a union."""
+    parts = [str(p) for p in loc]
+    while parts and (parts[-1] in _TAGS or "[" in parts[-1]):
+        parts.pop()
+    return ".".join(parts) or "(the document)"
+
+
+def check(model: type[D], body: Any, what: str, *, code: str = "InvalidArgument") -> D:
+    """``body`` as a ``model``, or `InvalidArgument` naming each field at fault (up to three)."""
+    if not isinstance(body, dict):
+        raise InvalidArgument(f"{what} is a JSON object", code=code)
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors():
+            where = _where(error["loc"])
+            if where in problems:
+                continue  # a union: its first member's complaint says enough
+            if error["type"] == "extra_forbidden":
+                problems[where] = f"unknown field '{where}'"
+            elif error["type"] == "missing":
+                problems[where] = f"'{where}' is required"
+            else:
+                problems[where] = f"'{where}': {error['msg']}"
+        raise InvalidArgument(f"{what}: {'; '.join(list(problems.values())[:3])}", code=code) from None
+
+
+def schema_for(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose JSON body is a ``model`` (its schema in `/docs`)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": model.model_json_schema(by_alias=True)}}}}
+
+
+__all__ = [
+    "DetectorDocument",
+    "EndpointDocument",
+    "ImportJobDocument",
+    "RouteDocument",
+    "RulDocument",
+    "RuleDocument",
+    "WorkOrderChange",
+    "WorkOrderDocument",
+    "check",
+    "schema_for",
+]
