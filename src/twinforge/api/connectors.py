@@ -11,10 +11,14 @@ from twinforge.ingest.mapping import Mapping
 
 
 def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, port: int = 1883,
-                client_id: str = "twinforge-ingest", ca_file: str | None = None, shared: bool = True) -> None:
+                client_id: str = "twinforge-ingest", ca_file: str | None = None, shared: bool = True,
+                connections: int = 4) -> None:
     """``broker`` is ``embedded`` (an in-process amqtt broker on ``port``) or an mqtt:// URL.
     With an external broker and ``shared``, subscriptions are MQTT 5 shared ones
-    (``$share/twinforge/...``): servers on the same broker split the messages, none is stored twice."""
+    (``$share/twinforge/...``): servers on the same broker split the messages, none is stored twice;
+    each server then opens ``connections`` members of the group (``client_id``, ``client_id-c1``, ...):
+    a broker lets each connection hold only so many unacknowledged messages (Mosquitto: 20), and
+    a message is acknowledged once stored, so more connections keep up with a faster publisher."""
     from twinforge.ingest.mqtt import EmbeddedBroker, MqttConnector
 
     embedded = EmbeddedBroker(port=port) if broker == "embedded" else None
@@ -26,14 +30,17 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
         return MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=cid, mqtt5=embedded is None,
                              ca_file=ca_file, share_group=group, will=group is not None, reconnect=not keeper)
 
-    connector = make(client_id)
+    count = max(1, connections) if group is not None else 1
+    own = [make(client_id if k == 0 else f"{client_id}-c{k}") for k in range(count)]
+    connector = own[0]
     app.state.mqtt = connector
-    app.state.connectors.append(connector)
+    app.state.mqtt_connections = own
+    app.state.connectors.extend(own)
     keeper = None
     if group is not None:  # servers sharing a subscription keep each other's sessions (ingest/rescue.py)
         from twinforge.ingest.rescue import SessionKeeper
 
-        keeper = SessionKeeper(app.state.graph.store, connector, lambda cid: make(cid, keeper=True), broker=url)
+        keeper = SessionKeeper(app.state.graph.store, own, lambda cid: make(cid, keeper=True), broker=url)
     app.state.mqtt_keeper = keeper
 
     async def start(app: FastAPI) -> None:
@@ -41,14 +48,14 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
             await embedded.start()
         if keeper is not None:
             await asyncio.to_thread(keeper.claim)
-        await asyncio.to_thread(connector.start, 5.0)
+        await asyncio.gather(*(asyncio.to_thread(member.start, 5.0) for member in own))  # together: 5 s at most
         if keeper is not None:
             keeper.start()
 
     async def stop(app: FastAPI) -> None:
         if keeper is not None:
             await asyncio.to_thread(keeper.stop)
-        await asyncio.to_thread(lambda: connector.stop(announce=keeper is not None))
+        await asyncio.gather(*(asyncio.to_thread(member.stop, announce=keeper is not None) for member in own))
         if keeper is not None:
             keeper.release()
         if embedded is not None:

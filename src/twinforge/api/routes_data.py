@@ -24,6 +24,7 @@ from twinforge.api.http import (
 from twinforge.errors import InvalidArgument
 from twinforge.history import History, parse_time
 from twinforge.ingest import Ingestor, RefusalKind, Update, update_from_json
+from twinforge.ingest.mqtt import combined_status
 from twinforge.store.base import DeadLetter
 
 router = APIRouter()
@@ -151,7 +152,7 @@ async def ingest_status(request: Request) -> Response:
     state = request.app.state
     connectors = [c.status() for c in getattr(state, "connectors", [])]
     body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "connectors": connectors,
-                            "mqtt": next((c for c in connectors if c["type"] == "mqtt"), None),
+                            "mqtt": combined_status([c for c in connectors if c["type"] == "mqtt"]),
                             "opcua": [c for c in connectors if c["type"] == "opcua"],
                             "listenerFailures": ingestor_of(request).listener_failures,
                             "background": background(request.app)}

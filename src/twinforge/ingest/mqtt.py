@@ -269,7 +269,8 @@ class MqttConnector:
         """State (running, connecting, failed, stopped), counters and the last error."""
         state = connector_state(stopped=self._stop.is_set(), connected=self.connected.is_set(),
                                 dead=self._worker is not None and not self._worker.is_alive())
-        return {"type": "mqtt", "name": f"mqtt {self.address.host}:{self.address.port}", "state": state,
+        return {"type": "mqtt", "name": f"mqtt {self.address.host}:{self.address.port}", "clientId": self.client_id,
+                "state": state,
                 "connected": self.connected.is_set(), "broker": f"{self.address.host}:{self.address.port}",
                 "lastError": self.stats.last_error or None, **{k: v for k, v in vars(self.stats).items()
                                                                if k != "last_error"}}
@@ -310,6 +311,23 @@ class MqttConnector:
         info = self.client.publish(topic, payload, qos=qos)
         if info.rc != 0:
             raise ConnectionError(f"MQTT publish to {topic} failed (rc={info.rc})")
+
+
+def combined_status(statuses: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One status for a server's MQTT connections: counters summed, the worst state, each
+    connection listed under ``connections``."""
+    if not statuses:
+        return None
+    order = ("failed", "connecting", "stopped", "running")
+    first = statuses[0]
+    out = {**first, "state": min((s["state"] for s in statuses), key=lambda x: order.index(x) if x in order else 0),
+           "connected": all(s["connected"] for s in statuses),
+           "lastError": next((s["lastError"] for s in statuses if s["lastError"]), None)}
+    for key in ("messages", "updates", "batches", "rejected", "connects"):
+        out[key] = sum(int(s.get(key) or 0) for s in statuses)
+    if len(statuses) > 1:
+        out["connections"] = statuses
+    return out
 
 
 class EmbeddedBroker:

@@ -42,35 +42,40 @@ def session_lease(store: Any, client_id: str) -> Any:
 class SessionKeeper:
     """Claims this server's session at start, and keeps the sessions of dead servers."""
 
-    def __init__(self, store: Any, connector: MqttConnector, make: Callable[[str], MqttConnector], *,
+    def __init__(self, store: Any, connectors: list[MqttConnector], make: Callable[[str], MqttConnector], *,
                  broker: str, interval: float = 0.5, return_wait: float = 15.0) -> None:
         self.store = store
-        self.connector = connector
+        self.connectors = connectors  # this server's own connections (one session each)
+        self.connector = connectors[0]
         self.make = make  # a connector for another client id (same broker, mapping, group)
         self.broker = broker
         self.interval = interval
         self.return_wait = return_wait
         self.sessions = Collection(store, SESSIONS)
-        self.own = session_lease(store, connector.client_id)
+        self.own = [session_lease(store, c.client_id) for c in connectors]
         self.kept: dict[str, tuple[MqttConnector, Any]] = {}  # client id -> (connection, its lease)
+        self._probes: dict[str, Any] = {}  # client id -> the lease tried for it (not held)
         self.takeovers = 0
         self.returned = 0
         self.failures = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        connector.control = self._on_control
+        self.connector.control = self._on_control  # one connection hears the wills
 
     # -- this server's own session -------------------------------------------
 
     def claim(self) -> None:
-        """Take this server's session lease, asking a keeper to give it back if one holds it."""
-        client_id = self.connector.client_id
-        if not self.own.try_acquire():
+        """Take this server's session leases, asking keepers to give them back where one holds them."""
+        for connector, lease in zip(self.connectors, self.own, strict=True):
+            self._claim(connector.client_id, lease)
+
+    def _claim(self, client_id: str, lease: Any) -> None:
+        if not lease.try_acquire():
             log.info("MQTT session %s is kept by another server: asking for it back", client_id)
             self.sessions.put(client_id, {"clientId": client_id, "broker": self.broker, "returning": True})
             deadline = time.monotonic() + self.return_wait
-            while not self.own.try_acquire():
+            while not lease.try_acquire():
                 if time.monotonic() > deadline:
                     log.warning("MQTT session %s was not given back within %.0f s; taking it (the broker "
                                 "hands a client id to its newest connection)", client_id, self.return_wait)
@@ -81,13 +86,13 @@ class SessionKeeper:
     # -- keeping the sessions of others -----------------------------------------
 
     def _on_control(self, topic: str, payload: bytes) -> None:
-        if topic.startswith(SESSION_PREFIX) and payload.decode("utf-8", "replace") != self.connector.client_id:
+        if topic.startswith(SESSION_PREFIX) and payload.decode("utf-8", "replace") not in self._own_ids:
             self._wake.set()  # a server's will: look at once
 
     def check(self) -> None:
         """One round: give back what an owner asks for, keep what nobody holds."""
         records = {key: value for key, value in self.sessions.items()
-                   if value.get("broker") == self.broker and key != self.connector.client_id}
+                   if value.get("broker") == self.broker and key not in self._own_ids}
         for client_id, (connection, lease) in list(self.kept.items()):
             record = records.get(client_id, {})
             dropped = connection.status()["state"] == "stopped"
@@ -101,9 +106,12 @@ class SessionKeeper:
         for client_id, record in records.items():
             if client_id in self.kept or record.get("returning"):
                 continue
-            lease = session_lease(self.store, client_id)
+            lease = self._probes.get(client_id)
+            if lease is None:  # one lease object per id: on PostgreSQL it keeps one connection for its tries
+                lease = self._probes[client_id] = session_lease(self.store, client_id)
             if not lease.try_acquire():
                 continue  # its server lives (or another keeper has it)
+            del self._probes[client_id]  # held now: it goes with the kept connection
             connection = self.make(client_id)
             try:
                 connection.start(5.0)
@@ -147,9 +155,17 @@ class SessionKeeper:
             connection.stop(announce=True)  # another server keeps it from now
             lease.release()
         self.kept.clear()
+        for probe in self._probes.values():
+            probe.release()
+        self._probes.clear()
+
+    @property
+    def _own_ids(self) -> set[str]:
+        return {c.client_id for c in self.connectors}
 
     def release(self) -> None:
-        self.own.release()
+        for lease in self.own:
+            lease.release()
 
     def status(self) -> dict[str, Any]:
         return {"kept": sorted(self.kept), "takeovers": self.takeovers, "returned": self.returned,

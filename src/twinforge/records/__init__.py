@@ -23,7 +23,7 @@ from twinforge.errors import Conflict, NotFound
 from twinforge.store.recordbase import RecordStore
 
 log = logging.getLogger("twinforge.records")
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def _identity(_: str, value: Any) -> Any:
@@ -35,35 +35,35 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Kind(Generic[T]):
+class Kind(Generic[_T]):
     """What a kind of record is: its name in the store, how it reads and writes, how it is named
     in errors (``what``) and the error code of a missing one."""
 
     name: str
     what: str
     code: str
-    decode: Callable[[str, Any], T] = _identity
-    encode: Callable[[T], Any] = _plain
+    decode: Callable[[str, Any], _T] = _identity
+    encode: Callable[[_T], Any] = _plain
 
 
-class Collection(Generic[T]):
+class Collection(Generic[_T]):
     """The records of one kind in a store."""
 
-    def __init__(self, store: RecordStore, kind: Kind[T]) -> None:
+    def __init__(self, store: RecordStore, kind: Kind[_T]) -> None:
         self.store = store
         self.kind = kind
 
-    def _decode(self, key: str, raw: str) -> T:
+    def _decode(self, key: str, raw: str) -> _T:
         return self.kind.decode(key, orjson.loads(raw))
 
-    def _encode(self, item: T) -> str:
+    def _encode(self, item: _T) -> str:
         return orjson.dumps(self.kind.encode(item), option=orjson.OPT_SERIALIZE_NUMPY).decode()
 
-    def find(self, key: str) -> T | None:
+    def find(self, key: str) -> _T | None:
         raw = self.store.get_record(self.kind.name, key)
         return None if raw is None else self._decode(key, raw)
 
-    def get(self, key: str) -> T:
+    def get(self, key: str) -> _T:
         item = self.find(key)
         if item is None:
             raise NotFound(f"there is no {self.kind.what} '{key}'", code=self.kind.code)
@@ -72,11 +72,11 @@ class Collection(Generic[T]):
     def exists(self, key: str) -> bool:
         return self.store.get_record(self.kind.name, key) is not None
 
-    def put(self, key: str, item: T) -> T:
+    def put(self, key: str, item: _T) -> _T:
         self.store.put_record(self.kind.name, key, self._encode(item))
         return item
 
-    def create(self, key: str, item: T) -> T:
+    def create(self, key: str, item: _T) -> _T:
         """Add a record whose key must be new (a `Conflict` names the one that exists)."""
         if not self.store.insert_record(self.kind.name, key, self._encode(item)):
             raise Conflict(f"a {self.kind.what} '{key}' already exists", code=f"{self.kind.code.removesuffix('NotFound')}"
@@ -90,9 +90,9 @@ class Collection(Generic[T]):
     def discard(self, key: str) -> bool:
         return self.store.delete_record(self.kind.name, key)
 
-    def items(self, *, after: str = "", limit: int = 1_000_000) -> list[tuple[str, T]]:
+    def items(self, *, after: str = "", limit: int = 1_000_000) -> list[tuple[str, _T]]:
         """(key, record) in key order; a stored record that no longer decodes is logged and left out."""
-        out: list[tuple[str, T]] = []
+        out: list[tuple[str, _T]] = []
         for key, raw in self.store.list_records(self.kind.name, after=after, limit=limit):
             try:
                 out.append((key, self._decode(key, raw)))
@@ -100,24 +100,24 @@ class Collection(Generic[T]):
                 log.warning("%s '%s' is left out: %s", self.kind.what, key, exc)
         return out
 
-    def list(self, *, after: str = "", limit: int = 1_000_000) -> list[T]:
+    def list(self, *, after: str = "", limit: int = 1_000_000) -> list[_T]:
         return [item for _, item in self.items(after=after, limit=limit)]
 
     def version(self) -> int:
         return self.store.records_version(self.kind.name)
 
-    def cache(self, *, max_age: float = 0.5) -> Cache[T]:
+    def cache(self, *, max_age: float = 0.5) -> Cache[_T]:
         return Cache(self, max_age=max_age)
 
 
-class Cache(Generic[T]):
+class Cache(Generic[_T]):
     """The decoded records of a kind, reloaded when its version moves (checked at most every
     ``max_age`` seconds, or at once after `invalidate`)."""
 
-    def __init__(self, collection: Collection[T], *, max_age: float = 0.5) -> None:
+    def __init__(self, collection: Collection[_T], *, max_age: float = 0.5) -> None:
         self.collection = collection
         self.max_age = max_age
-        self._items: dict[str, T] = {}
+        self._items: dict[str, _T] = {}
         self._version = -1
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -141,12 +141,12 @@ class Cache(Generic[T]):
             self.reloads += 1
             return True
 
-    def all(self) -> dict[str, T]:
+    def all(self) -> dict[str, _T]:
         self.changed()
         return self._items
 
-    def get(self, key: str) -> T | None:
+    def get(self, key: str) -> _T | None:
         return self.all().get(key)
 
 
-__all__ = ["Cache", "Collection", "Kind"]
+__all__ = ["Cache", "Collection", "Kind", "RecordStore"]

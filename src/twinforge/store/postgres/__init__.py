@@ -20,5 +20,4 @@ class PostgresStore(DocumentRows, QueryRows, LogRows, PostgresConnections, Recor
         adopt_legacy_settings(self)
 
 
-__all__ = ["AdvisoryLease", "DocumentRows", "LogRows", "PostgresConnections", "PostgresDialect", "PostgresStore",
-           "QueryRows", "TwinStore"]
+__all__ = ["AdvisoryLease", "DocumentRows", "LogRows", "PostgresConnections", "PostgresDialect", "PostgresStore", "QueryRows", "RecordRows", "TwinStore", "adopt_legacy_settings"]

@@ -21,5 +21,4 @@ class SQLiteStore(DocumentRows, QueryRows, LogRows, SQLiteConnections, RecordRow
         adopt_legacy_settings(self)
 
 
-__all__ = ["SCHEMA", "DocumentRows", "FileLease", "LogRows", "QueryRows", "SQLiteConnections", "SQLiteStore", "TwinStore",
-           "path_from_url"]
+__all__ = ["SCHEMA", "DocumentRows", "FileLease", "LogRows", "QueryRows", "RecordRows", "SQLiteConnections", "SQLiteStore", "TwinStore", "adopt_legacy_settings", "path_from_url"]
