@@ -53,6 +53,7 @@ class ServerConfig:
     mqtt_ca: Path | None = None
     mqtt_client_id: str | None = None  # default: twinforge-<host name>-<HTTP port>, stable across restarts
     mqtt_shared: bool = True  # an external broker: MQTT 5 shared subscriptions ($share/twinforge/...)
+    mqtt_connections: int = 4  # members of the shared group per server
     mapping: Path | None = None
     rules: Path | None = None  # alert rules (YAML list) put at start-up
     auth: bool = False  # bearer tokens, roles, scopes and the audit log
@@ -212,7 +213,8 @@ class Server:
         if config.mqtt:
             attach_mqtt(application, config.mqtt, mapping=rules, port=config.mqtt_port,
                         client_id=config.mqtt_client_id or default_client_id(config.port),
-                        shared=config.mqtt_shared, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None)
+                        shared=config.mqtt_shared, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None,
+                        connections=config.mqtt_connections)
         if rules is not None and rules.opcua:
             attach_opcua(application, rules)
         if config.retention or config.downsample_after:

@@ -39,6 +39,9 @@ def serve(
     mqtt_shared: Annotated[bool, typer.Option(
         "--mqtt-shared/--no-mqtt-shared", help="Shared subscriptions ($share/twinforge/...) on an external "
                                                "broker, so several servers split the messages.")] = True,
+    mqtt_connections: Annotated[int, typer.Option(
+        "--mqtt-connections", min=1, max=32, help="Connections per server in the shared subscription (each "
+                                                  "holds up to the broker's in-flight limit unacknowledged).")] = 4,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
     auth: Annotated[bool, typer.Option("--auth", help="Require bearer tokens (see `twinforge tokens`): "
@@ -71,7 +74,7 @@ def serve(
 
     config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
                           mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mqtt_client_id=mqtt_client_id,
-                          mqtt_shared=mqtt_shared, mapping=mapping, oidc_issuer=oidc_issuer,
+                          mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mapping=mapping, oidc_issuer=oidc_issuer,
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level)
