@@ -121,7 +121,8 @@ def ingest(db: str, broker_port: int, n: int, updates: int, servers: int, progre
     finally:
         for proc, _ in procs:
             stop(proc)
-        forget_sessions(broker_port, ids)
+        # each server is four members of the group (serve --mqtt-connections): ID, ID-c1 ... ID-c3
+        forget_sessions(broker_port, [f"{i}{suffix}" for i in ids for suffix in ("", "-c1", "-c2", "-c3")])
 
 
 def forget_sessions(port: int, client_ids: list[str]) -> None:
