@@ -54,14 +54,14 @@ class Evaluator:
     """Feeds detectors, RUL models and alert rules from the event log, on the lease holder."""
 
     def __init__(self, graph: TwinGraph, engine: AnalyticsEngine, alerts: AlertService, *,
-                 interval: float = 0.5, gap: float = 0.1, standby: float = 1.0, page: int = 5000) -> None:
+                 interval: float = 0.5, gap: float = 0.1, standby: float = 1.0, page: int = 20_000) -> None:
         self.graph = graph
         self.engine = engine
         self.alerts = alerts
         self.interval = interval  # between rounds while leading and idle (a write wakes it sooner)
         self.gap = gap  # at least this between rounds that found work: rounds batch many writes
         self.standby = standby  # between tries to take the lease while another server leads
-        self.page = page
+        self.page = page  # events per read: larger pages mean fewer, larger score writes (less lock sharing)
         self.lease = graph.store.lease("analytics")
         self.leading = False
         self.cursor = 0

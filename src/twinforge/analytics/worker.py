@@ -100,7 +100,7 @@ def main(url: str) -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(OSError):
-        os.nice(5)  # ingest first: when the cores are busy, the evaluator waits (it catches up after)
+        os.nice(19)  # ingest first: when the cores are busy, the evaluator waits (it catches up after)
     out = sys.stdout.buffer
     lock = threading.Lock()
     pending: list[tuple[str, str, dict[str, Any]]] = []
