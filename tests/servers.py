@@ -183,3 +183,15 @@ class EventHook(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         return
+
+
+def wait_for(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """The first truthy value ``check()`` returns, asked again until ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)
+

@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.servers import running_api
+from tests.servers import running_api, wait_for
 from twinforge.graph import TwinGraph, Update
 from twinforge.history import History
 
@@ -31,16 +31,6 @@ def server(graph: TwinGraph) -> Iterator[tuple[TwinGraph, httpx.Client]]:
         graph.create_twin(twin, {"$metadata": {"$model": "dtmi:ex:Motor;1"}, "temperature": 40.0, "name": twin})
     with running_api(graph) as url, httpx.Client(base_url=url, timeout=30) as c:
         yield graph, c
-
-
-def wait_for(check: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_detectors_score_the_ingest_path_and_alerts_follow(server: tuple[TwinGraph, httpx.Client]) -> None:

@@ -122,12 +122,54 @@ def test_a_wrong_database_url_is_a_clear_error(postgres: Any) -> None:
         assert "secret" not in out.stderr  # the password is never printed
 
 
+def publish_through_a_kill(port: int, client_id: str, t0: float, halfway: Any, total: int = 10_000) -> set[float]:
+    """Publish ``total`` QoS 1 messages as fast as a client can (one reading each, with its source
+    time), calling ``halfway()`` half way; returns the readings the broker acknowledged."""
+    import paho.mqtt.client as mqtt
+
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    pub.max_queued_messages_set(0)
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    acked: set[int] = set()
+    seq_of_mid: dict[int, int] = {}
+    pub.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
+    try:
+        for i in range(total):
+            if i == total // 2:
+                halfway()
+            at = datetime.datetime.fromtimestamp(t0 + i / 1000, datetime.UTC).isoformat()
+            record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}, "time": at}
+            seq_of_mid[pub.publish("twinforge/updates", json.dumps([record]), qos=1).mid] = i
+        deadline = time.monotonic() + 60
+        while len(acked) < total and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(acked) == total
+        return {float(seq_of_mid[m]) for m in acked}
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+
+
+def stored_readings(graph: Any) -> list[float]:
+    return [p.num for t in range(20) for p in graph.store.read_history(f"s{t}", "reading", limit=20_000)
+            if p.num is not None]
+
+
+def assert_stored_once(graph: Any, want: set[float], total: int) -> None:
+    """Every acknowledged reading is stored (waiting up to a minute), and no reading twice."""
+    deadline = time.monotonic() + 60
+    while not want <= set(stored_readings(graph)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    points = stored_readings(graph)
+    assert set(points) >= want, f"{len(want - set(points))} acknowledged messages were not stored"
+    assert len(points) == len(set(points)) == total  # exactly once
+
+
 def test_two_ingesting_servers_one_killed_store_every_message_once(pg_url: str, tmp_path: Any) -> None:
     """Two servers on one Mosquitto (MQTT 5 shared subscription) and one PostgreSQL; 10,000 QoS 1
     messages; one server is killed half way and restarted on its port (same client id, so it
     resumes its session). Every message the broker acknowledged is stored exactly once."""
-    import paho.mqtt.client as mqtt
-
     from tests.servers import running_mosquitto
     from twinforge.graph import TwinGraph
 
@@ -139,45 +181,20 @@ def test_two_ingesting_servers_one_killed_store_every_message_once(pg_url: str, 
         def start(port: int | None = None) -> Server:
             return ServeProcess(pg_url, "--mqtt", broker.url, port=port, mqtt_ready=True)
 
-        a, b = start(), start()
-        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pg-publisher", protocol=mqtt.MQTTv5)
-        pub.max_queued_messages_set(0)
-        pub.connect("127.0.0.1", broker.port)
-        pub.loop_start()
-        acked: set[int] = set()
-        seq_of_mid: dict[int, int] = {}
-        pub.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
-        total, t0 = 10_000, 1_780_000_000.0
+        servers = [start(), start()]
+
+        def kill_and_restart() -> None:  # no goodbye, no flush: what it had not acknowledged stays with the broker
+            servers[0].kill()
+            servers[0] = start(servers[0].port)
+
         try:
-            for i in range(total):
-                if i == total // 2:
-                    a.kill()  # no goodbye, no flush: what it had not acknowledged stays with the broker
-                    a = start(a.port)
-                at = datetime.datetime.fromtimestamp(t0 + i / 1000, datetime.UTC).isoformat()
-                record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}, "time": at}
-                seq_of_mid[pub.publish("twinforge/updates", json.dumps([record]), qos=1).mid] = i
-            deadline = time.monotonic() + 60
-            while len(acked) < total and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert len(acked) == total
-
-            def stored() -> list[float]:
-                return [p.num for t in range(20) for p in graph.store.read_history(f"s{t}", "reading", limit=20_000)
-                        if p.num is not None]
-
-            want = {float(seq_of_mid[m]) for m in acked}
-            deadline = time.monotonic() + 60
-            while not want <= set(stored()) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            points = stored()
-            assert set(points) >= want, f"{len(want - set(points))} acknowledged messages were not stored"
-            assert len(points) == len(set(points)) == total  # exactly once
-            shares = [httpx.get(s.url + "/ingest/status").json()["mqtt"]["updates"] for s in (a, b)]
+            want = publish_through_a_kill(broker.port, "pg-publisher", 1_780_000_000.0, kill_and_restart)
+            assert_stored_once(graph, want, 10_000)
+            shares = [httpx.get(s.url + "/ingest/status").json()["mqtt"]["updates"] for s in servers]
             assert all(n > 0 for n in shares), shares  # both servers took messages
         finally:
-            pub.loop_stop()
-            a.stop()
-            b.stop()
+            for server in servers:
+                server.stop()
             graph.close()
 
 
@@ -201,55 +218,31 @@ def test_a_dead_servers_session_is_kept_on_a_broker_with_default_limits(pg_url: 
             return ServeProcess(pg_url, "--mqtt", broker.url, port=port, mqtt_ready=True)
 
         a, b = start(), start()
-        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pg-publisher-2", protocol=mqtt.MQTTv5)
-        pub.max_queued_messages_set(0)
-        pub.connect("127.0.0.1", broker.port)
-        pub.loop_start()
-        acked: set[int] = set()
-        seq_of_mid: dict[int, int] = {}
-        pub.on_publish = lambda c, u, mid, reason, props: acked.add(mid)
-        total, t0 = 10_000, 1_790_000_000.0
         try:
-            for i in range(total):
-                if i == total // 2:
-                    a.kill()  # no goodbye: its session is left to the broker
-                at = datetime.datetime.fromtimestamp(t0 + i / 1000, datetime.UTC).isoformat()
-                record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}, "time": at}
-                seq_of_mid[pub.publish("twinforge/updates", json.dumps([record]), qos=1).mid] = i
-            deadline = time.monotonic() + 60
-            while len(acked) < total and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert len(acked) == total
+            # no goodbye: its sessions are left to the broker, and it comes back only later
+            want = publish_through_a_kill(broker.port, "pg-publisher-2", 1_790_000_000.0, a.kill)
             kept = httpx.get(b.url + "/ingest/status").json()["background"]["mqttSessions"]
             # a server has four connections (four sessions) in the group by default: all four are kept
             assert kept["takeovers"] == 4 and len(kept["kept"]) == 4, kept
-
-            def stored() -> list[float]:
-                return [p.num for t in range(20) for p in graph.store.read_history(f"s{t}", "reading", limit=20_000)
-                        if p.num is not None]
-
-            want = {float(seq_of_mid[m]) for m in acked}
-            deadline = time.monotonic() + 60
-            while not want <= set(stored()) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            points = stored()
-            assert set(points) >= want, f"{len(want - set(points))} acknowledged messages were not stored"
-            assert len(points) == len(set(points)) == total  # exactly once
-            # The owner comes back on its port (its client id): the keeper gives the session back.
+            assert_stored_once(graph, want, 10_000)
+            # The owner comes back on its port (its client ids): the keeper gives the sessions back.
             a = start(a.port)
             kept = httpx.get(b.url + "/ingest/status").json()["background"]["mqttSessions"]
             assert kept["kept"] == [] and kept["returned"] == 4, kept
-            for i in range(total, total + 200):  # and both share the messages again
+            pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pg-publisher-3", protocol=mqtt.MQTTv5)
+            pub.connect("127.0.0.1", broker.port)
+            pub.loop_start()
+            for i in range(10_000, 10_200):  # and both share the messages again
                 record = {"twin": f"s{i % 20}", "telemetry": {"reading": float(i)}}
                 pub.publish("twinforge/updates", json.dumps([record]), qos=1)
             deadline = time.monotonic() + 30
-            while len(stored()) < total + 200 and time.monotonic() < deadline:
+            while len(stored_readings(graph)) < 10_200 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            assert len(stored()) == total + 200
+            pub.loop_stop()
+            assert len(stored_readings(graph)) == 10_200
             shares = [httpx.get(s.url + "/ingest/status").json()["mqtt"]["updates"] for s in (a, b)]
             assert all(n > 0 for n in shares), shares
         finally:
-            pub.loop_stop()
             a.stop()
             b.stop()
             graph.close()

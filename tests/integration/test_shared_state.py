@@ -5,7 +5,6 @@ other server takes over; a scenario run interrupted by its server's death is mar
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from tests.graph.sensors import LIVE, sensor
-from tests.servers import ServeProcess
+from tests.servers import ServeProcess, wait_for
 
 SENSOR = "dtmi:live:Sensor;1"
 ZONE = "dtmi:twinforge:sim:ThermalZone;1"
@@ -25,16 +24,6 @@ def servers(pg_url: str) -> Iterator[tuple[ServeProcess, ServeProcess]]:
     yield a, b
     a.stop()
     b.stop()
-
-
-def wait_for(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def evaluators(*servers: ServeProcess) -> list[dict[str, Any]]:
