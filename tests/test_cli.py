@@ -116,3 +116,26 @@ def test_serve_tls_makes_a_certificate(tmp_path: Path, db: str) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_schema_prints_a_documents_schema_and_checks_files(tmp_path: Path) -> None:
+    out = tf("schema", "scenario")
+    assert out.returncode == 0, out.stderr
+    schema = json.loads(out.stdout)
+    assert {"id", "scope", "horizon", "step", "overrides", "kpis", "sweep", "optimise"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
+    good = tmp_path / "plant.toml"
+    good.write_text('[[mqtt]]\ntopic = "plant/{line}/status"\ntwin = "line-{line}"\n')
+    out = tf("schema", "mapping", str(good))
+    assert out.returncode == 0 and "a valid mapping document" in out.stdout, out.stderr
+    bad = tmp_path / "plant.yaml"
+    bad.write_text('mqtt:\n  - {topic: "a/{x}", twin: "t-{y}", values: {v: {path: "$.v", scale: ten}}}\n')
+    out = tf("schema", "mapping", str(bad))
+    assert out.returncode == 1 and out.stderr.strip() == (
+        "error: mapping: 'mqtt[0].values.v.scale': must be a number, got 'ten'")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- {id: hot, condition: temperature > 80}\n- {id: cold, condition: temperature < 5, for: true}\n")
+    out = tf("schema", "rule", str(rules))
+    assert out.returncode == 1 and "rules.yaml[1]: 'for'" in out.stderr, out.stderr
+    out = tf("schema", "nope")
+    assert out.returncode == 1 and "choose one of scenario, mapping" in out.stderr

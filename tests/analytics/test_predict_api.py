@@ -96,7 +96,7 @@ def test_rules_with_for_and_hysteresis(server: tuple[TwinGraph, httpx.Client]) -
      "unknown field 'colour'"),
     ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature > 1", "for": [1]}, "'for'"),
     ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1", "name": "vibration", "params": 3},
-     "'params': Input should be a valid dictionary"),
+     "'params': must be an object, got"),
     ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1"}, "'name' is required"),
 ])
 def test_bad_rules_and_detectors_are_refused_and_nothing_stored(server: tuple[TwinGraph, httpx.Client],
@@ -136,7 +136,7 @@ def test_forecast_and_plan_routes(server: tuple[TwinGraph, httpx.Client]) -> Non
 def test_documents_are_checked_by_one_layer_and_show_their_schema(server: tuple[TwinGraph, httpx.Client]) -> None:
     _, c = server
     r = c.post("/workorders", json={"asset": 3, "dueDate": "2027-01-01"})
-    assert r.status_code == 400 and "'asset': Input should be a valid string" in r.json()["error"]["message"]
+    assert r.status_code == 400 and "'asset': must be a string, got 3" in r.json()["error"]["message"]
     r = c.put("/endpoints/e1", json={"type": "webhook", "url": "http://127.0.0.1:1/x", "maxRetries": 99})
     assert r.status_code == 400 and "'maxRetries'" in r.json()["error"]["message"]
     r = c.put("/jobs/imports/j1", json={"inputBlobUri": 5, "outputBlobUri": "x"})
@@ -146,6 +146,7 @@ def test_documents_are_checked_by_one_layer_and_show_their_schema(server: tuple[
     spec = c.get("/openapi.json").json()["paths"]
     for path, method, field in (("/alerts/rules/{id}", "put", "condition"), ("/analytics/detectors/{id}", "put", "kind"),
                                 ("/workorders", "post", "asset"), ("/eventroutes/{route_id}", "put", "endpointName"),
-                                ("/endpoints/{name}", "put", "maxRetries"), ("/jobs/imports/{id}", "put", "inputBlobUri")):
+                                ("/endpoints/{name}", "put", "maxRetries"), ("/jobs/imports/{id}", "put", "inputBlobUri"),
+                                ("/scenarios", "post", "horizon")):
         schema = spec[path][method]["requestBody"]["content"]["application/json"]["schema"]
         assert field in schema["properties"], (path, schema)

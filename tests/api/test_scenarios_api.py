@@ -118,6 +118,9 @@ def test_a_scenario_from_creation_to_deletion(client: httpx.Client) -> None:
     ({"overrides": [{"twin": "zone-1", "property": "colour", "value": 1}]}, "'colour' is not a property"),
     ({"horizon": "tomorrow"}, "is not a duration"),
     ({"scope": "SELECT T FROM DIGITALTWINS T WHERE T.temperature > 99"}, "selects no twin"),
+    ({"sweep": {"parameters": []}}, "'sweep.parameters': must not be empty"),  # refused before any run
+    ({"kpis": [{"name": "t", "twin": "zone-1"}]}, "'kpis[0].property' is required"),
+    ({"horizon": "PT1H", "step": "PT2H"}, "step (7200 s) is longer than the horizon (3600 s)"),
 ])
 def test_bad_scenarios_get_a_400_naming_the_problem(client: httpx.Client, change: dict[str, Any],
                                                     message: str) -> None:

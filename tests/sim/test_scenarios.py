@@ -117,17 +117,28 @@ def test_a_fork_as_of_a_past_time_rebuilds_values_from_history(building: TwinGra
 @pytest.mark.parametrize(("change", "message"), [
     ({"overrides": [{"twin": "nope", "property": "heaterPower", "value": 1}]}, "twin 'nope' is not in the scope"),
     ({"overrides": [{"twin": "zone-1", "property": "colour", "value": 1}]}, "'colour' is not a property"),
-    ({"kpis": [{"name": "k", "twin": "zone-1", "property": "temperature", "agg": "median"}]}, "agg must be one of"),
-    ({"horizon": "a day"}, "horizon 'a day' is not a duration"),
+    ({"kpis": [{"name": "k", "twin": "zone-1", "property": "temperature", "agg": "median"}]}, "'kpis\\[0\\].agg': must be 'last', 'avg'"),
+    ({"horizon": "a day"}, "'horizon': 'a day' is not a duration"),
     ({"step": "PT48H"}, "step .* is longer than the horizon"),
     ({"scope": "SELECT T FROM DIGITALTWINS T WHERE T.temperature > 1000"}, "the scope selects no twin"),
-    ({"scope": ""}, "needs a scope"),
+    ({"scope": ""}, "'scope': the scope is a query selecting twins"),
     ({"scope": "SELEKT *"}, "expected SELECT"),
-    ({"id": "bad id!"}, "needs an id"),
-    ({"colour": "red"}, "unknown scenario field"),
-    ({"overrides": [{"twin": "zone-1", "property": "heaterPower", "value": 1, "series": []}]}, "either value or"),
+    ({"id": "bad id!"}, "'id': an id is 1-100 letters"),
+    ({"colour": "red"}, "unknown field 'colour' \\(known: asOf, "),
+    ({"overrides": [{"twin": "zone-1", "property": "heaterPower", "value": 1, "series": [["PT0S", 2]]}]},
+     "'overrides\\[0\\]': give either value or series"),
     ({"overrides": [{"twin": "zone-1", "property": "heaterPower", "series": [["PT1H", 1], ["PT0S", 2]]}]},
      "must not go back"),
+    ({"overrides": [{"twin": "zone-1", "property": "heaterPower", "series": [["PT1H", 1], [3]]}]},
+     r"'overrides\[0\].series\[1\]': a series point is \[duration, value\], got \[3\]"),
+    ({"overrides": [{"twin": "zone-1", "property": "heaterPower", "value": True}]},
+     r"'overrides\[0\].value': must be a number, got True"),
+    ({"seed": "7"}, "'seed': must be a whole number, got '7'"),
+    ({"asOf": "yesterday"}, "'asOf': 'yesterday' is not an ISO 8601 time"),
+    ({"sweep": {"parameters": [{"twin": "zone-1", "property": "heaterPower", "distribution": {"type": "normal"}}]}},
+     r"'sweep.parameters\[0\].distribution': a normal distribution needs mean, std"),
+    ({"optimise": {"variables": [{"twin": "zone-1", "property": "heaterPower", "bounds": [0, 1]}],
+                   "minimise": "nope"}}, "optimise.minimise must name a KPI of the scenario"),
 ])
 def test_bad_scenarios_are_refused_before_anything_runs(building: TwinGraph, change: dict[str, Any],
                                                         message: str) -> None:
@@ -161,3 +172,20 @@ def test_a_sandbox_holds_the_fork(building: TwinGraph) -> None:
     snapshot = fork(building, "SELECT T FROM DIGITALTWINS T")
     box = sandbox(snapshot)
     assert len(box.list_twins(limit=100)) == 4 and box.get_twin("zone-1")["heaterPower"] == 1000.0
+
+
+def test_yaml_numbers_that_are_not_numbers_are_named() -> None:
+    """NaN and infinity would make every KPI nan; YAML 1.1 reads 1e308 as text: both are refused
+    with the field's path, and the second says why a number was read as text."""
+    text = "\n".join(["id: odd-numbers", f'scope: "{SCOPE}"', "horizon: PT1H", "step: PT1M", "overrides:",
+                      "  - {twin: zone-1, property: heaterPower, value: .nan}",
+                      "  - {twin: zone-1, property: thermalResistance, value: -.inf}",
+                      "  - {twin: zone-2, property: heaterPower, value: 1e308}"])
+    with pytest.raises(InvalidArgument) as info:
+        Scenario.from_text(text, yaml=True)
+    message = str(info.value)
+    assert "'overrides[0].value': must be a finite number, got nan" in message
+    assert "'overrides[1].value': must be a finite number, got -inf" in message
+    assert "'overrides[2].value': must be a number, got '1e308' (text, not a number: YAML reads" in message
+    assert Scenario.from_text(text.replace("1e308", "1.0e+308").replace(".nan", "1").replace("-.inf", "2"),
+                              yaml=True).overrides[2].value == 1e308

@@ -95,10 +95,22 @@ def test_replicas_give_the_same_kpis_as_single_runs(plant: TwinGraph) -> None:
 
 
 def test_bad_sweeps_are_refused(plant: TwinGraph) -> None:
-    for block, message in [({"parameters": []}, "empty"),
-                           ({"parameters": [{"twin": "zone-1", "property": "x", "values": []}]}, "non-empty"),
+    for block, message in [({"parameters": []}, "sweep: 'parameters': must not be empty"),
+                           ({"parameters": [{"twin": "zone-1", "property": "x", "values": []}]},
+                            r"'parameters\[0\].values': must not be empty"),
+                           ({"parameters": [{"twin": "zone-1", "property": "x", "values": [1, "2"]}]},
+                            r"'parameters\[0\].values\[1\]': must be a number, got '2'"),
+                           ({"parameters": [{"twin": "zone-1", "property": "x", "values": [1],
+                                             "distribution": {"type": "normal", "mean": 1, "std": 1}}]},
+                            "give either values"),
                            ({"parameters": [{"twin": "zone-1", "property": "x",
-                                             "distribution": {"type": "poisson"}}]}, "distribution type")]:
+                                             "distribution": {"type": "uniform", "low": 0, "high": 1, "std": 1}}]},
+                            "a uniform distribution takes low, high, not std"),
+                           ({"parameters": [{"twin": "zone-1", "property": "x", "values": [1]}], "percentiles": [101]},
+                            r"'percentiles\[0\]': must be <= 100"),
+                           ({"parameters": [{"twin": "zone-1", "property": "x",
+                                             "distribution": {"type": "poisson"}}]},
+                            r"'parameters\[0\].distribution.type': must be 'normal', 'uniform'")]:
         with pytest.raises(InvalidArgument, match=message):
             Sweep.parse(block)
 

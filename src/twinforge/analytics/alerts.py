@@ -32,10 +32,10 @@ from twinforge.analytics.rules import (
 )
 from twinforge.documents import RuleDocument
 from twinforge.documents import check as checked
+from twinforge.durations import seconds
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.history.timeutil import from_us, now_us, parse_time
 from twinforge.records import Collection, Kind
-from twinforge.sim.durations import seconds
 from twinforge.store.base import EventRecord
 
 log = logging.getLogger("twinforge.alerts")

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from twinforge.durations import seconds
 from twinforge.errors import InvalidArgument, MissingDependency
 from twinforge.history import History, now_us
 from twinforge.history.timeutil import from_us
-from twinforge.sim.durations import seconds
 
 Z90 = 1.645
 

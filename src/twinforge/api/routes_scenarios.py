@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from twinforge.api.http import blocking, json_response, next_link, page_position, read_json, writing
+from twinforge.documents import ScenarioDocument, schema_for
 from twinforge.errors import InvalidArgument, MissingDependency
 
 router = APIRouter()
@@ -37,7 +38,15 @@ async def _document(request: Request) -> Any:
     return await read_json(request)
 
 
-@router.post("/scenarios", status_code=201, tags=["scenarios"],
+def _scenario_body() -> dict[str, Any]:
+    """The scenario document's schema, for JSON and YAML bodies."""
+    extra = schema_for(ScenarioDocument)
+    content = extra["requestBody"]["content"]
+    content["application/yaml"] = content["application/json"]
+    return extra
+
+
+@router.post("/scenarios", status_code=201, tags=["scenarios"], openapi_extra=_scenario_body(),
              summary="Create a scenario from its document (JSON, or YAML with a yaml content type)")
 async def create_scenario(request: Request) -> Response:
     entry = await writing(request, scenarios_of(request).create, await _document(request))

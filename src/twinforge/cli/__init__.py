@@ -16,6 +16,7 @@ from twinforge.cli.common import CliError, err
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
 from twinforge.cli.predict import forecast, maintenance_app, rul_app
+from twinforge.cli.schema import schema
 from twinforge.cli.serve import demo_app, serve
 from twinforge.cli.sim import optimise, simulate
 from twinforge.cli.twins import index_app, query, twins_app
@@ -44,6 +45,7 @@ app.command()(simulate)
 app.command()(optimise)
 app.command()(forecast)
 app.command()(audit)
+app.command()(schema)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(rul_app, name="rul")
 app.add_typer(maintenance_app, name="maintenance")
@@ -97,4 +99,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["CliError", "app", "audit", "bench", "forecast", "history", "main", "optimise", "query", "serve", "simulate"]
+__all__ = ["CliError", "app", "audit", "bench", "forecast", "history", "main", "optimise", "query", "schema", "serve", "simulate"]

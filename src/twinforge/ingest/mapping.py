@@ -25,7 +25,6 @@ opcua:
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from twinforge.documents import MappingDocument, TopicDocument, check
 from twinforge.errors import InvalidArgument
 from twinforge.history import parse_time, to_us
 from twinforge.ingest.core import Update
@@ -88,35 +88,6 @@ class ValueRule:
         return value * self.scale + self.offset
 
 
-def _scale_offset(spec: dict[str, Any], where: str) -> tuple[float, float]:
-    """A rule's ``scale`` and ``offset``: finite numbers (1 and 0 when left out)."""
-    out = []
-    for key, default in (("scale", 1.0), ("offset", 0.0)):
-        value = spec.get(key, default)
-        number = float(value) if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
-                                                              and abs(value) < 2**1000) else math.nan
-        if not math.isfinite(number):
-            raise MappingError(f"{where}: {key} must be a finite number, got {value!r}"[:300])
-        out.append(number)
-    return out[0], out[1]
-
-
-def _values(raw: Any, where: str) -> list[ValueRule] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict) or not raw:
-        raise MappingError(f"{where}: 'values' must map names to JSON paths")
-    rules = []
-    for name, spec in raw.items():
-        if isinstance(spec, str):
-            rules.append(ValueRule(name, compile_path(spec)))
-        elif isinstance(spec, dict) and isinstance(spec.get("path"), str):
-            rules.append(ValueRule(name, compile_path(spec["path"]), *_scale_offset(spec, f"{where}: value '{name}'")))
-        else:
-            raise MappingError(f"{where}: value '{name}' needs a path")
-    return rules
-
-
 def parse_source_time(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("a time cannot be a boolean")
@@ -169,24 +140,20 @@ class TopicRule:
         return out
 
 
-def topic_rule(spec: dict[str, Any], where: str) -> TopicRule:
-    pattern = spec.get("topic")
-    twin = spec.get("twin")
-    if not isinstance(pattern, str) or not isinstance(twin, str):
-        raise MappingError(f"{where}: needs 'topic' and 'twin'")
-    kind = spec.get("kind", "property")
-    if kind not in ("property", "telemetry"):
-        raise MappingError(f"{where}: kind must be property or telemetry")
+def topic_rule(spec: TopicDocument | dict[str, Any], where: str) -> TopicRule:
+    """A topic rule from its document; the names it uses must be captured by its topic."""
+    if not isinstance(spec, TopicDocument):
+        spec = check(TopicDocument, spec, where, error=MappingError)
+    pattern, twin, component = spec.topic, spec.twin, spec.component or ""
     names = _CAPTURE.findall(pattern)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise MappingError(f"{where}: '{{{twice[0]}}}' appears more than once in the topic; give each level its own name")
-    for used in _CAPTURE.findall(twin) + _CAPTURE.findall(spec.get("component", "") or ""):
+    for used in _CAPTURE.findall(twin) + _CAPTURE.findall(component):
         if used not in names:
             raise MappingError(f"{where}: '{{{used}}}' is not captured by the topic")
-    levels = pattern.split("/")
     regex_parts = []
-    for level in levels:
+    for level in pattern.split("/"):
         if level == "#":
             regex_parts.append(".*")
         elif level == "+":
@@ -197,9 +164,10 @@ def topic_rule(spec: dict[str, Any], where: str) -> TopicRule:
             for i, piece in enumerate(pieces):
                 part += f"(?P<{piece}>[^/]+)" if i % 2 else re.escape(piece)
             regex_parts.append(part)
-    time = compile_path(spec["time"]) if isinstance(spec.get("time"), str) else None
-    return TopicRule(pattern, twin, kind, spec.get("component", "") or "",
-                     _values(spec.get("values"), where), time, re.compile("/".join(regex_parts)))
+    values = None if spec.values is None else [
+        ValueRule(name, compile_path(v.path), v.scale, v.offset) for name, v in spec.values.items()]
+    time = compile_path(spec.time) if spec.time is not None else None
+    return TopicRule(pattern, twin, spec.kind, component, values, time, re.compile("/".join(regex_parts)))
 
 
 @dataclass(frozen=True)
@@ -227,44 +195,15 @@ class Mapping:
 
 
 def parse_mapping(data: Any) -> Mapping:
+    """A mapping from its document (checked by `MappingDocument`)."""
     if not isinstance(data, dict):
         raise MappingError("a mapping file must hold a table/object with 'mqtt' and/or 'opcua'")
-    unknown = set(data) - {"mqtt", "opcua"}
-    if unknown:
-        raise MappingError(f"unknown sections {sorted(unknown)}; expected mqtt and opcua")
-    for section in ("mqtt", "opcua"):
-        if not isinstance(data.get(section) or [], list):
-            raise MappingError(f"'{section}' must be a list of rules")
-    topics = [topic_rule(spec, f"mqtt[{i}]") if isinstance(spec, dict) else _bad(f"mqtt[{i}]")
-              for i, spec in enumerate(data.get("mqtt", []) or [])]
-    sources = []
-    for i, spec in enumerate(data.get("opcua", []) or []):
-        if not isinstance(spec, dict) or not isinstance(spec.get("endpoint"), str):
-            raise MappingError(f"opcua[{i}]: needs 'endpoint'")
-        nodes = []
-        if not isinstance(spec.get("nodes") or [], list):
-            raise MappingError(f"opcua[{i}]: 'nodes' must be a list")
-        for j, node in enumerate(spec.get("nodes", []) or []):
-            where = f"opcua[{i}].nodes[{j}]"
-            if not isinstance(node, dict) or not all(isinstance(node.get(k), str) for k in ("node", "twin", "name")):
-                raise MappingError(f"{where}: needs 'node', 'twin' and 'name'")
-            kind = node.get("kind", "property")
-            if kind not in ("property", "telemetry"):
-                raise MappingError(f"{where}: kind must be property or telemetry")
-            scale, offset = _scale_offset(node, where)
-            component = node.get("component", "") or ""
-            if not isinstance(component, str):
-                raise MappingError(f"{where}: component must be a string")
-            nodes.append(NodeRule(node["node"], node["twin"], node["name"], kind, component, scale, offset))
-        interval = spec.get("interval_ms", 100)
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise MappingError(f"opcua[{i}]: interval_ms must be a whole number of milliseconds >= 1")
-        sources.append(OpcUaSource(spec["endpoint"], nodes, interval))
+    doc = check(MappingDocument, data, "mapping", error=MappingError)
+    topics = [topic_rule(spec, f"mqtt[{i}]") for i, spec in enumerate(doc.mqtt or [])]
+    sources = [OpcUaSource(spec.endpoint, [NodeRule(n.node, n.twin, n.name, n.kind, n.component or "", n.scale,
+                                                    n.offset) for n in spec.nodes or []], spec.interval_ms)
+               for spec in doc.opcua or []]
     return Mapping(topics, sources)
-
-
-def _bad(where: str) -> TopicRule:
-    raise MappingError(f"{where}: must be a table/object")
 
 
 def load_mapping(path: str | Path) -> Mapping:

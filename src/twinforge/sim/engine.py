@@ -182,7 +182,6 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
     return Trajectory(np.array(times), blocks, snapshot.start, wall, sum(len(f.twins) for f in fleets) * steps)
 
 
-KPI_AGGREGATES = ("last", "avg", "min", "max", "integral")
 
 
 def aggregate(times: np.ndarray, values: np.ndarray, agg: str) -> float:
@@ -218,4 +217,4 @@ def value_of(trajectory: Trajectory, snapshot: Snapshot, twin: str, name: str) -
     return trajectory.times, np.full(len(trajectory.times), constant)
 
 
-__all__ = ["KPI_AGGREGATES", "Block", "Fleet", "Override", "Trajectory", "aggregate", "build_fleets", "simulate", "value_of"]
+__all__ = ["Block", "Fleet", "Override", "Trajectory", "aggregate", "build_fleets", "simulate", "value_of"]

@@ -19,13 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from twinforge.documents import OptimiseDocument, check
 from twinforge.errors import InvalidArgument
 from twinforge.sim.behaviour import Registry, default_registry
 from twinforge.sim.engine import Override
 from twinforge.sim.fork import Snapshot
 from twinforge.sim.scenario import Scenario
-
-METHODS = ("SLSQP", "COBYLA", "trust-constr", "differential_evolution")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,34 +45,19 @@ class Problem:
     max_evaluations: int = 200
 
     @classmethod
-    def parse(cls, block: dict[str, Any], kpis: set[str]) -> Problem:
-        variables = []
-        for k, v in enumerate(block.get("variables") or []):
-            where = f"optimise.variables[{k}]"
-            bounds = v.get("bounds") if isinstance(v, dict) else None
-            if not isinstance(v, dict) or not isinstance(v.get("twin"), str) or not isinstance(v.get("property"), str) \
-                    or not isinstance(bounds, list) or len(bounds) != 2 \
-                    or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) \
-                    or bounds[0] >= bounds[1]:
-                raise InvalidArgument(f"{where}: a decision variable is {{twin, property, bounds: [low, high]}}, low < high")
-            initial = v.get("initial", (bounds[0] + bounds[1]) / 2)
-            variables.append(Decision(v["twin"], v["property"], float(bounds[0]), float(bounds[1]),
-                                      float(np.clip(initial, bounds[0], bounds[1]))))
-        if not variables:
-            raise InvalidArgument("optimise.variables is empty")
-        objective = block.get("minimise", block.get("minimize"))
-        if objective not in kpis:
-            raise InvalidArgument(f"optimise.minimise must name a KPI of the scenario ({', '.join(sorted(kpis)) or 'none'})")
-        constraints = []
-        for k, c in enumerate(block.get("constraints") or []):
-            if not isinstance(c, dict) or c.get("kpi") not in kpis or ("min" not in c and "max" not in c):
-                raise InvalidArgument(f"optimise.constraints[{k}]: a constraint is {{kpi, min and/or max}} on a scenario KPI")
-            constraints.append((c["kpi"], c.get("min"), c.get("max")))
-        method = block.get("method", "SLSQP")
-        if method not in METHODS:
-            raise InvalidArgument(f"optimise.method must be one of {', '.join(METHODS)}")
-        budget = block.get("maxEvaluations", 200)
-        return cls(tuple(variables), objective, tuple(constraints), method, int(budget))
+    def parse(cls, block: OptimiseDocument | dict[str, Any], kpis: set[str]) -> Problem:
+        """A problem from its block (checked by `OptimiseDocument` when given as a dict); the
+        objective and the constraints must name ``kpis``."""
+        doc = block if isinstance(block, OptimiseDocument) else check(OptimiseDocument, block, "optimise")
+        wrong = doc.unknown_kpi(kpis)
+        if wrong:
+            raise InvalidArgument(wrong)
+        variables = tuple(Decision(v.twin, v.property, v.bounds[0], v.bounds[1],
+                                   float(np.clip(v.initial if v.initial is not None else sum(v.bounds) / 2,
+                                                 v.bounds[0], v.bounds[1])))
+                          for v in doc.variables)
+        constraints = tuple((c.kpi, c.min, c.max) for c in doc.constraints)
+        return cls(variables, doc.minimise, constraints, doc.method, doc.maxEvaluations)
 
 
 @dataclass(slots=True)

@@ -4,18 +4,16 @@ their KPIs. The same document drives the library, the CLI and the REST API."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from twinforge.documents import OptimiseDocument, ScenarioDocument, SweepDocument, check
 from twinforge.errors import InvalidArgument
 from twinforge.sim.behaviour import Registry, default_registry
-from twinforge.sim.durations import seconds
-from twinforge.sim.engine import KPI_AGGREGATES, Override, Trajectory, aggregate, simulate, value_of
+from twinforge.sim.engine import Override, Trajectory, aggregate, simulate, value_of
 from twinforge.sim.fork import Snapshot, fork
 
 if TYPE_CHECKING:
@@ -23,8 +21,6 @@ if TYPE_CHECKING:
 
     from twinforge.graph import TwinGraph
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-MAX_STEPS = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +44,8 @@ class Scenario:
     as_of: str | None = None
     record: float | None = None  # seconds between recorded samples; None: every step
     seed: int = 0
-    sweep: dict[str, Any] | None = None
-    optimise: dict[str, Any] | None = None
+    sweep: SweepDocument | None = None
+    optimise: OptimiseDocument | None = None
     document: dict[str, Any] = field(default_factory=dict)
 
     # -- reading ----------------------------------------------------------
@@ -78,87 +74,15 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, doc: Any) -> Scenario:
+        """A scenario from its document, checked by `ScenarioDocument`."""
         if not isinstance(doc, dict):
             raise InvalidArgument("a scenario is a JSON/YAML object with id, scope, horizon, step, ...")
-        known = {"id", "scope", "asOf", "horizon", "step", "overrides", "kpis", "record", "seed", "sweep",
-                 "optimise", "optimize", "description"}
-        unknown = sorted(set(doc) - known)
-        if unknown:
-            raise InvalidArgument(f"unknown scenario field(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        sid = doc.get("id")
-        if not isinstance(sid, str) or not _ID.match(sid):
-            raise InvalidArgument("the scenario needs an id: 1-100 letters, digits, '.', '-' or '_'")
-        scope = doc.get("scope")
-        if not isinstance(scope, str) or not scope.strip():
-            raise InvalidArgument("the scenario needs a scope: a query selecting twins")
-        as_of = doc.get("asOf")
-        if as_of is not None:
-            from twinforge.history import parse_time
-
-            as_of = str(as_of) if not hasattr(as_of, "isoformat") else as_of.isoformat()
-            parse_time(as_of)
-        horizon = seconds(doc.get("horizon"), "horizon")
-        step = seconds(doc.get("step"), "step")
-        if horizon <= 0 or step <= 0:
-            raise InvalidArgument("horizon and step must be longer than zero")
-        if step > horizon:
-            raise InvalidArgument(f"step ({doc.get('step')}) is longer than the horizon ({doc.get('horizon')})")
-        if horizon / step > MAX_STEPS:
-            raise InvalidArgument(f"horizon/step is {horizon / step:,.0f} steps; the limit is {MAX_STEPS:,}")
-        record = doc.get("record")
-        record_s = seconds(record, "record") if record is not None else None
-        for listed in ("overrides", "kpis"):
-            if doc.get(listed) is not None and not isinstance(doc.get(listed), list):
-                raise InvalidArgument(f"{listed} must be a list")
-        overrides = [cls._override(o, k) for k, o in enumerate(doc.get("overrides") or [])]
-        kpis = [cls._kpi(k, i) for i, k in enumerate(doc.get("kpis") or [])]
-        names = [k.name for k in kpis]
-        if len(set(names)) != len(names):
-            raise InvalidArgument("KPI names must be unique")
-        seed = doc.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise InvalidArgument("seed must be an integer")
-        optimise = doc.get("optimise", doc.get("optimize"))
-        for block, what in ((doc.get("sweep"), "sweep"), (optimise, "optimise")):
-            if block is not None and not isinstance(block, dict):
-                raise InvalidArgument(f"{what} must be an object")
-        return cls(sid, scope, horizon, step, overrides, kpis, as_of, record_s, seed, doc.get("sweep"),
-                   optimise, doc)
-
-    @staticmethod
-    def _override(o: Any, k: int) -> Override:
-        where = f"overrides[{k}]"
-        if not isinstance(o, dict) or not isinstance(o.get("twin"), str) or not isinstance(o.get("property"), str):
-            raise InvalidArgument(f"{where}: an override is {{twin, property, value}} or {{twin, property, series}}")
-        if ("value" in o) == ("series" in o):
-            raise InvalidArgument(f"{where}: give either value or series")
-        if "value" in o:
-            value = o["value"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidArgument(f"{where}: value must be a number, got {value!r}")
-            return Override(o["twin"], o["property"], float(value))
-        series = o["series"]
-        if not isinstance(series, list) or not series:
-            raise InvalidArgument(f"{where}: series is a list of [duration, value] points")
-        points = []
-        for p in series:
-            if not isinstance(p, list | tuple) or len(p) != 2 or isinstance(p[1], bool) \
-                    or not isinstance(p[1], (int, float)):
-                raise InvalidArgument(f"{where}: each series point is [duration, value], got {p!r}")
-            points.append((seconds(p[0], f"{where} series time"), float(p[1])))
-        if any(b[0] < a[0] for a, b in itertools.pairwise(points)):
-            raise InvalidArgument(f"{where}: series times must not go back")
-        return Override(o["twin"], o["property"], None, tuple(points))
-
-    @staticmethod
-    def _kpi(k: Any, i: int) -> Kpi:
-        where = f"kpis[{i}]"
-        if not isinstance(k, dict) or not all(isinstance(k.get(f), str) for f in ("name", "twin", "property")):
-            raise InvalidArgument(f"{where}: a KPI is {{name, twin, property, agg}}")
-        agg = k.get("agg", "last")
-        if agg not in KPI_AGGREGATES:
-            raise InvalidArgument(f"{where}: agg must be one of {', '.join(KPI_AGGREGATES)}, not {agg!r}")
-        return Kpi(k["name"], k["twin"], k["property"], agg)
+        d = check(ScenarioDocument, doc, "scenario")
+        overrides = [Override(o.twin, o.property, o.value, tuple(o.series or ()))
+                     for o in d.overrides or []]
+        kpis = [Kpi(k.name, k.twin, k.property, k.agg) for k in d.kpis or []]
+        return cls(d.id, d.scope, d.horizon, d.step, overrides, kpis, d.asOf, d.record, d.seed, d.sweep,
+                   d.optimise, doc)
 
     # -- checking against the graph -----------------------------------------
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from twinforge.documents import SweepDocument, check
 from twinforge.errors import InvalidArgument
 from twinforge.sim.behaviour import Registry, default_registry
 from twinforge.sim.engine import Override, aggregate, simulate, value_of
@@ -33,8 +34,6 @@ from twinforge.sim.fork import Snapshot
 if TYPE_CHECKING:
     from twinforge.sim.scenario import Scenario
 
-DISTRIBUTIONS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "lognormal": ("mean", "sigma"),
-                 "triangular": ("left", "mode", "right")}
 SEP = "#run"
 
 
@@ -64,38 +63,13 @@ class Sweep:
     percentiles: tuple[float, ...] = (5.0, 50.0, 95.0)
 
     @classmethod
-    def parse(cls, block: dict[str, Any]) -> Sweep:
-        params = []
-        for k, p in enumerate(block.get("parameters") or []):
-            where = f"sweep.parameters[{k}]"
-            if not isinstance(p, dict) or not isinstance(p.get("twin"), str) or not isinstance(p.get("property"), str):
-                raise InvalidArgument(f"{where}: a sweep parameter is {{twin, property, values | distribution}}")
-            if ("values" in p) == ("distribution" in p):
-                raise InvalidArgument(f"{where}: give either values (a grid) or a distribution")
-            if "values" in p:
-                values = p["values"]
-                if not isinstance(values, list) or not values or not all(
-                        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-                    raise InvalidArgument(f"{where}: values must be a non-empty list of numbers")
-                params.append(SweepParameter(p["twin"], p["property"], tuple(float(v) for v in values)))
-                continue
-            d = p["distribution"]
-            kind = d.get("type") if isinstance(d, dict) else None
-            if kind not in DISTRIBUTIONS:
-                raise InvalidArgument(f"{where}: distribution type must be one of {', '.join(DISTRIBUTIONS)}")
-            needed = DISTRIBUTIONS[kind]
-            if not all(isinstance(d.get(f), (int, float)) for f in needed):
-                raise InvalidArgument(f"{where}: a {kind} distribution needs {', '.join(needed)}")
-            params.append(SweepParameter(p["twin"], p["property"], distribution=dict(d)))
-        if not params:
-            raise InvalidArgument("sweep.parameters is empty")
-        runs = block.get("runs", 1)
-        if not isinstance(runs, int) or runs < 1:
-            raise InvalidArgument("sweep.runs must be a whole number >= 1")
-        pct = block.get("percentiles", [5, 50, 95])
-        if not isinstance(pct, list) or not all(isinstance(x, (int, float)) and 0 <= x <= 100 for x in pct):
-            raise InvalidArgument("sweep.percentiles must be numbers between 0 and 100")
-        return cls(tuple(params), runs, tuple(float(x) for x in pct))
+    def parse(cls, block: SweepDocument | dict[str, Any]) -> Sweep:
+        """A sweep from its block (checked by `SweepDocument` when given as a dict)."""
+        doc = block if isinstance(block, SweepDocument) else check(SweepDocument, block, "sweep")
+        params = tuple(SweepParameter(p.twin, p.property, tuple(p.values or ()),
+                                      None if p.distribution is None else p.distribution.numbers())
+                       for p in doc.parameters)
+        return cls(params, doc.runs, tuple(doc.percentiles))
 
     def override_sets(self, seed: int) -> list[list[Override]]:
         """The overrides of every run: each grid combination, ``runs`` times with fresh samples."""

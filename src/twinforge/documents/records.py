@@ -1,33 +1,13 @@
-"""The documents clients send, as pydantic models: one layer checks their shape (types, required
-and unknown fields) and names the field at fault; the services check what needs the graph
-(models, names, twins). Their JSON Schemas show in `/docs` (`schema_for`).
-
-Checked here: detectors, RUL attachments, alert rules, work orders, import jobs, endpoints and
-event routes. Scenario, sweep and mapping documents keep their own parsers for now (their
-errors already name the field, with paths into nested lists).
-"""
+"""The records clients keep through the API: detectors, RUL attachments, alert rules, work
+orders, import jobs, endpoints and event routes."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-)
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from twinforge.errors import InvalidArgument
-
-D = TypeVar("D", bound=BaseModel)
-
-
-class Document(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+from twinforge.documents.base import Document
 
 
 class DetectorDocument(Document):
@@ -106,44 +86,6 @@ class RouteDocument(Document):
     filter: StrictStr = ""
 
 
-_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
-
-
-def _where(loc: tuple[Any, ...]) -> str:
-    """A field's path, without the tags pydantic adds for each member of a union."""
-    parts = [str(p) for p in loc]
-    while parts and (parts[-1] in _TAGS or "[" in parts[-1]):
-        parts.pop()
-    return ".".join(parts) or "(the document)"
-
-
-def check(model: type[D], body: Any, what: str, *, code: str = "InvalidArgument") -> D:
-    """``body`` as a ``model``, or `InvalidArgument` naming each field at fault (up to three)."""
-    if not isinstance(body, dict):
-        raise InvalidArgument(f"{what} is a JSON object", code=code)
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems: dict[str, str] = {}
-        for error in exc.errors():
-            where = _where(error["loc"])
-            if where in problems:
-                continue  # a union: its first member's complaint says enough
-            if error["type"] == "extra_forbidden":
-                problems[where] = f"unknown field '{where}'"
-            elif error["type"] == "missing":
-                problems[where] = f"'{where}' is required"
-            else:
-                problems[where] = f"'{where}': {error['msg']}"
-        raise InvalidArgument(f"{what}: {'; '.join(list(problems.values())[:3])}", code=code) from None
-
-
-def schema_for(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` for a route whose JSON body is a ``model`` (its schema in `/docs`)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": model.model_json_schema(by_alias=True)}}}}
-
-
 __all__ = [
     "DetectorDocument",
     "EndpointDocument",
@@ -153,6 +95,4 @@ __all__ = [
     "RuleDocument",
     "WorkOrderChange",
     "WorkOrderDocument",
-    "check",
-    "schema_for",
 ]

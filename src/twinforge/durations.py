@@ -3,6 +3,7 @@ twinforge's short form (``24h``, ``1m``)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 from twinforge.errors import InvalidArgument
@@ -16,11 +17,13 @@ _SECONDS = {"w": 604_800.0, "d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0}
 
 
 def seconds(value: object, what: str = "duration") -> float:
-    """A duration in seconds; a clear `InvalidArgument` naming ``what`` otherwise. Numbers
-    are taken as seconds; months and years are refused (they have no fixed length)."""
+    """A duration in seconds; a clear `InvalidArgument` naming ``what`` (if given) otherwise.
+    Numbers are taken as seconds; months and years are refused (they have no fixed length)."""
+    named = f"{what} " if what else ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value < 0:
-            raise InvalidArgument(f"{what} must not be negative, got {value}", code="InvalidArgument")
+        if not math.isfinite(value) or value < 0:
+            raise InvalidArgument(f"{named}must be zero or more seconds, got {value}",
+                                  code="InvalidArgument")
         return float(value)
     if isinstance(value, str):
         m = _ISO.match(value.strip().upper())
@@ -30,7 +33,7 @@ def seconds(value: object, what: str = "duration") -> float:
             return parse_duration(value) / 1e6
         except InvalidArgument:
             pass
-    raise InvalidArgument(f"{what} {value!r} is not a duration (ISO 8601 such as PT1M, PT24H or P1D)",
+    raise InvalidArgument(f"{named}{value!r} is not a duration (ISO 8601 such as PT1M, PT24H or P1D)",
                           code="InvalidArgument")
 
 
