@@ -114,3 +114,27 @@ def test_version() -> None:
 
     out = tf("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"twinforge {__version__}"
+
+
+def test_output_files_are_checked_before_the_work(tmp_path: Path) -> None:
+    """`rul train --out /missing/x.rul` trained for two minutes, then failed with FileNotFoundError;
+    a model file that is not one printed `ValueError: ...`."""
+    missing = tmp_path / "missing"
+    data = tmp_path / "train.txt"
+    data.write_text("1 1 " + " ".join(["0.5"] * 24) + "\n")
+    for args, message in [
+        (("rul", "train", "--data", str(data), "--out", str(missing / "x.rul")), f"no such folder: {missing}"),
+        (("rul", "train", "--data", str(data), "--out", str(tmp_path)), "is a folder"),
+        (("simulate", str(data), "--plot", str(missing / "x.html")), f"no such folder: {missing}"),
+        (("simulate", str(data), "--plot", str(tmp_path / "x.gif")), "must end in .png or .svg"),
+        (("forecast", "t", "x", "--plot", str(missing / "f.png")), f"no such folder: {missing}"),
+        (("history", "t", "x", "--csv", str(missing / "h.csv")), f"no such folder: {missing}"),
+    ]:
+        out = tf(*args)
+        assert out.returncode == 1 and message in out.stderr, (args, out.stderr)
+        assert out.stderr.count("\n") == 1 and "Error:" not in out.stderr, out.stderr  # one line, no exception name
+    assert not missing.exists()
+    bad = tmp_path / "bad.rul"
+    bad.write_text("1 2 3\n")
+    out = tf("rul", "evaluate", "--model", str(bad), "--test", str(data), "--truth", str(data))
+    assert out.returncode == 1 and "is not a twinforge RUL model" in out.stderr and "ValueError" not in out.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,6 +77,39 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
         RulModel.load(bad)
 
 
+class _Boom:
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (Path.touch, ("/tmp/twinforge-pickle-ran",))
+
+
+def test_a_pickle_is_never_loaded_and_a_tampered_file_is_refused(fd001: np.ndarray, tmp_path: Path) -> None:
+    """The old format was a pickle: a file that would run code when unpickled is refused unread."""
+    import pickle
+
+    ran = Path("/tmp/twinforge-pickle-ran")
+    ran.unlink(missing_ok=True)
+    old = tmp_path / "old.rul"
+    old.write_bytes(pickle.dumps(_Boom()))
+    with pytest.raises(InvalidArgument, match=r"from an older twinforge \(a Python pickle, which is never loaded"):
+        RulModel.load(old)
+    assert not ran.exists()
+    model = train(fd001[fd001[:, 0] <= 12], seed=1, members=1)
+    doc = json.loads(model.to_bytes())
+    assert doc["manifest"]["format"] == "twinforge-rul" and doc["manifest"]["trainingData"].startswith("sha256:")
+    assert doc["members"][0].startswith("tree\n")  # LightGBM's own text format
+    for change, message in [
+        (lambda d: d["members"].__setitem__(0, d["members"][0].replace("num_leaves=", "num_leaves=9")),
+         "member 0 does not match its SHA-256"),
+        (lambda d: d["manifest"].__setitem__("version", 1), "format version 1"),
+        (lambda d: d["manifest"]["scaler"].__setitem__("std", [0.0] * 14), "positive deviations"),
+        (lambda d: d["manifest"].__setitem__("channels", [1, 2]), "channels"),
+    ]:
+        copy = json.loads(json.dumps(doc))
+        change(copy)
+        with pytest.raises(InvalidArgument, match=message):
+            RulModel.from_bytes(json.dumps(copy).encode())
+
+
 def test_rul_commands(fd001: np.ndarray, tmp_path: Path) -> None:
     rng = np.random.default_rng(11)
     held = set(rng.choice(np.unique(fd001[:, 0]).astype(int), size=10, replace=False).tolist())
@@ -108,9 +142,29 @@ def test_a_model_attached_to_turbofan_twins_estimates_their_rul_live(fd001: np.n
     graph.add_models(library.models())
     graph.create_twin("engine-1", {"$metadata": {"$model": library.NS + "Turbofan;1"}})
     engine = fd001[fd001[:, 0] == 77]  # an engine the model has not seen
-    with running_api(graph) as url, httpx.Client(base_url=url, timeout=30) as c:
-        r = c.put("/analytics/rul/fd001", json={"model": library.NS + "Turbofan;1", "path": str(tmp_path / "fd001.rul")})
+    size = (tmp_path / "fd001.rul").stat().st_size
+
+    def small_limit(app: Any) -> None:
+        app.state.max_model_bytes = size + 1_000
+
+    with running_api(graph, configure=small_limit) as url, httpx.Client(base_url=url, timeout=30) as c:
+        turbofan = library.NS + "Turbofan;1"
+        r = c.put("/analytics/rul/fd001", json={"model": turbofan, "path": str(tmp_path / "fd001.rul")})
+        assert r.status_code == 400 and "not read from server paths" in r.json()["error"]["message"]
+        r = c.put("/analytics/rul/fd001", json={"model": turbofan, "trainedModel": "fd001"})
+        assert r.status_code == 400 and "PUT /analytics/rul/models/fd001" in r.json()["error"]["message"]
+        r = c.put("/analytics/rul/models/fd001", content=b"\x80\x04garbage")
+        assert r.status_code == 400 and "pickle" in r.json()["error"]["message"]
+        file = (tmp_path / "fd001.rul").read_bytes()
+        limit = c.put("/analytics/rul/models/fd001", content=file + b" " * 2_000)  # past the limit set below
+        assert limit.status_code == 400 and limit.json()["error"]["code"] == "PayloadTooLarge", limit.text
+        r = c.put("/analytics/rul/models/fd001", content=file)
         assert r.status_code == 200, r.text
+        assert r.json()["members"] == 1 and r.json()["trainingData"].startswith("sha256:")
+        assert [m["id"] for m in c.get("/analytics/rul/models").json()["value"]] == ["fd001"]
+        r = c.put("/analytics/rul/fd001", json={"model": turbofan, "trainedModel": "fd001"})
+        assert r.status_code == 200, r.text
+        assert c.delete("/analytics/rul/models/fd001").status_code == 409  # in use
         rule = {"model": library.NS + "Turbofan;1", "condition": "rul < 40", "severity": "critical"}
         assert c.put("/alerts/rules/end-of-life", json=rule).status_code == 200
         for row in engine:
@@ -133,5 +187,5 @@ def test_a_model_attached_to_turbofan_twins_estimates_their_rul_live(fd001: np.n
         while not c.get("/alerts", params={"twin": "engine-1"}).json()["value"]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        bad = c.put("/analytics/rul/x", json={"model": library.NS + "Turbofan;1", "path": str(tmp_path / "none")})
+        bad = c.put("/analytics/rul/x", json={"model": turbofan, "trainedModel": "none"})
         assert bad.status_code == 400

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twinforge.analytics.detectors import Detector, make
+from twinforge.analytics.rulmodels import RulModels
 from twinforge.documents import DetectorDocument, RulDocument, check
-from twinforge.errors import InvalidArgument
+from twinforge.errors import InvalidArgument, TwinforgeError
 from twinforge.history import point
 from twinforge.records import Collection, Kind
 
@@ -48,12 +49,12 @@ class DetectorSpec:
 class RulSpec:
     id: str
     model: str
-    path: str
+    trained: str  # the id of an uploaded RUL model
     sensors: tuple[str, ...]  # the twin names of the 21 channels, in order
     every: int  # predict every this many samples
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "model": self.model, "path": self.path, "sensors": list(self.sensors),
+        return {"id": self.id, "model": self.model, "trainedModel": self.trained, "sensors": list(self.sensors),
                 "every": self.every}
 
 
@@ -82,11 +83,13 @@ class AnalyticsEngine:
             DetectorSpec.to_json))
         self._rul_records = Collection(graph.store, Kind(
             "rul", "RUL attachment", "RulModelNotFound",
-            lambda key, v: RulSpec(key, v["model"], v["path"], tuple(v["sensors"]), int(v["every"])), RulSpec.to_json))
+            lambda key, v: RulSpec(key, v["model"], v.get("trainedModel", ""), tuple(v["sensors"]), int(v["every"])),
+            RulSpec.to_json))  # an attachment from before uploads (a server path) names no model: it is skipped
+        self.rul_models = RulModels(graph)
+        self._model_problems: dict[str, str] = {}  # attachment -> why its model cannot be read (logged once)
         self._detector_cache = self._detector_records.cache()
         self._rul_cache = self._rul_records.cache()
         self._seen: tuple[dict[str, DetectorSpec], dict[str, RulSpec]] = ({}, {})
-        self._models: dict[str, Any] = {}
         self._state: dict[tuple[str, str], Detector] = {}
         self._buffers: dict[tuple[str, str], list[list[float]]] = {}
         self._matches: dict[tuple[str, str], bool] = {}  # (twin model, spec model) -> is of it
@@ -136,8 +139,6 @@ class AnalyticsEngine:
         self._detector_cache.invalidate()
 
     def _rul_spec(self, spec_id: str, body: Any) -> RulSpec:
-        from twinforge.analytics.rul import RulModel
-
         if not _ID.match(spec_id):
             raise InvalidArgument("a RUL attachment id is 1-100 letters, digits, '.', '-' or '_'")
         doc = check(RulDocument, body, f"RUL attachment '{spec_id}'")
@@ -146,9 +147,10 @@ class AnalyticsEngine:
             raise InvalidArgument("sensors must name the 21 channels in order")
         for name in sensors:
             self._check_name(doc.model, name, f"RUL attachment '{spec_id}'")
-        if doc.path not in self._models:
-            self._models[doc.path] = RulModel.load(doc.path)
-        return RulSpec(spec_id, doc.model, doc.path, tuple(sensors), doc.every)
+        if not self.rul_models.records.exists(doc.trainedModel):
+            raise InvalidArgument(f"RUL attachment '{spec_id}': no RUL model '{doc.trainedModel}'; upload the file "
+                                  f"written by twinforge rul train with PUT /analytics/rul/models/{doc.trainedModel}")
+        return RulSpec(spec_id, doc.model, doc.trainedModel, tuple(sensors), doc.every)
 
     def put_rul(self, spec_id: str, body: Any) -> RulSpec:
         spec = self._rul_records.put(spec_id, self._rul_spec(spec_id, body))
@@ -267,11 +269,15 @@ class AnalyticsEngine:
             matrix = np.where(np.isnan(matrix), np.nanmean(matrix, 0), matrix)
             if np.isnan(matrix).any():
                 return None
-        if rspec.path not in self._models:
-            from twinforge.analytics.rul import RulModel
-
-            self._models[rspec.path] = RulModel.load(rspec.path)
-        rul, low, high = self._models[rspec.path].predict_history(matrix)
+        try:
+            model = self.rul_models.load(rspec.trained)
+        except TwinforgeError as exc:
+            if self._model_problems.get(rspec.id) != str(exc):
+                self._model_problems[rspec.id] = str(exc)
+                log.warning("RUL attachment '%s' makes no estimate: %s", rspec.id, exc)
+            return None
+        self._model_problems.pop(rspec.id, None)
+        rul, low, high = model.predict_history(matrix)
         return float(rul), float(low), float(high)
 
     def backfill(self, spec_id: str, twin: str, *, limit: int = 100_000) -> int:

@@ -7,12 +7,18 @@ over the last 10, the running mean since the first cycle, and the cycle count. T
 the cycles left, capped at 125 (the usual piecewise-linear label). The model is a small
 ensemble of gradient-boosted trees (LightGBM, one per seed); the spread of its members plus
 the validation error gives the low/high interval.
+
+A model file is JSON: a manifest (format, version, the channels, the scaler, the validation
+figures, a SHA-256 of the training data and of each member) and each member in LightGBM's own
+text format. Nothing in it can run code: the members are read by `twinforge.analytics.gbm`'s
+strict parser and evaluated with numpy, so estimating needs no LightGBM; training does.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,13 +27,17 @@ from typing import Any
 
 import numpy as np
 
+from twinforge.analytics.gbm import Forest, ModelFormatError, read_forest
 from twinforge.errors import InvalidArgument, MissingDependency
 
 SENSORS = (2, 3, 4, 7, 8, 9, 11, 12, 13, 14, 15, 17, 20, 21)  # the informative FD001 channels
 CAP = 125
 WINDOW = 40
 SHORT = 10
-VERSION = 1
+FORMAT = "twinforge-rul"
+VERSION = 2
+FEATURES = 7 * len(SENSORS) + 1
+MAX_MODEL_BYTES = 256 * 1024 * 1024
 
 
 def read_cmapss(path: str | Path) -> np.ndarray:
@@ -84,9 +94,10 @@ class RulModel:
 
     mean: np.ndarray
     std: np.ndarray
-    members: list[Any]
+    members: list[Forest]
     residual_std: float  # RMSE on held-out engines (cycles), for the interval
     info: dict[str, Any] = field(default_factory=dict)
+    texts: list[str] = field(default_factory=list)  # the members in LightGBM's text format
     version: int = VERSION
 
     def standardise(self, sensors: np.ndarray) -> np.ndarray:
@@ -96,7 +107,7 @@ class RulModel:
 
     def predict_features(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """RUL, low and high (about 90 %) for rows of features."""
-        each = np.array([np.asarray(m.predict(features), dtype=float) for m in self.members])
+        each = np.array([m.predict(features) for m in self.members])
         rul = np.clip(each.mean(0), 0.0, CAP)
         spread = np.sqrt(each.std(0) ** 2 + self.residual_std ** 2)
         return rul, np.clip(rul - 1.645 * spread, 0.0, None), rul + 1.645 * spread
@@ -107,18 +118,80 @@ class RulModel:
         rul, low, high = self.predict_features(unit_features(x)[-1:])
         return float(rul[0]), float(low[0]), float(high[0])
 
+    # -- the file format ----------------------------------------------------
+
+    def manifest(self) -> dict[str, Any]:
+        """What the file says of itself (the members aside)."""
+        return {"format": FORMAT, "version": VERSION, "channels": list(SENSORS), "features": FEATURES, "cap": CAP,
+                "scaler": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
+                "residualStd": self.residual_std, "trainingData": self.info.get("trainingData"),
+                "info": {k: v for k, v in self.info.items() if k != "trainingData"},
+                "members": [{"sha256": _sha(t), "bytes": len(t.encode())} for t in self.texts]}
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"manifest": self.manifest(), "members": self.texts}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "the model") -> RulModel:
+        """A model file, checked throughout; a pickle from an older twinforge is refused unread."""
+        if data[:1] == b"\x80":
+            raise ModelFormatError(f"{where} is a RUL model from an older twinforge (a Python pickle, which is "
+                                   "never loaded: it could run code); train it again with twinforge rul train")
+        if len(data) > MAX_MODEL_BYTES:
+            raise ModelFormatError(f"{where} is {len(data):,} bytes; a RUL model is at most {MAX_MODEL_BYTES:,}")
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, ValueError):
+            raise ModelFormatError(f"{where} is not a twinforge RUL model (a JSON document)") from None
+        manifest = doc.get("manifest") if isinstance(doc, dict) else None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ModelFormatError(f"{where} is not a twinforge RUL model (no '{FORMAT}' manifest)")
+        if manifest.get("version") != VERSION:
+            raise ModelFormatError(f"{where} is a RUL model of format version {manifest.get('version')!r}; "
+                                   f"this twinforge reads version {VERSION}: train it again")
+        if manifest.get("channels") != list(SENSORS) or manifest.get("features") != FEATURES \
+                or manifest.get("cap") != CAP:
+            raise ModelFormatError(f"{where}: its channels, features or cap are not this twinforge's")
+        scaler: Any = manifest.get("scaler")
+        try:
+            mean: np.ndarray = np.array(scaler["mean"], dtype=float)
+            std: np.ndarray = np.array(scaler["std"], dtype=float)
+            residual = float(manifest["residualStd"])
+        except (TypeError, KeyError, ValueError):
+            raise ModelFormatError(f"{where}: the scaler or residualStd is missing or not numbers") from None
+        if mean.shape != (len(SENSORS),) or std.shape != (len(SENSORS),) or not np.isfinite(mean).all() \
+                or not (np.isfinite(std).all() and (std > 0).all()) or not (math.isfinite(residual) and residual >= 0):
+            raise ModelFormatError(f"{where}: the scaler needs {len(SENSORS)} finite means and positive deviations")
+        texts, listed = doc.get("members"), manifest.get("members")
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts) \
+                or not isinstance(listed, list) or len(listed) != len(texts):
+            raise ModelFormatError(f"{where}: the members do not match the manifest")
+        for k, (text, entry) in enumerate(zip(texts, listed, strict=True)):
+            if not isinstance(entry, dict) or entry.get("sha256") != _sha(text):
+                raise ModelFormatError(f"{where}: member {k} does not match its SHA-256 in the manifest")
+        members = []
+        for k, text in enumerate(texts):
+            try:
+                members.append(read_forest(text, features=FEATURES))
+            except ModelFormatError as exc:
+                raise ModelFormatError(f"{where}: member {k}: {exc}") from None
+        info: dict[str, Any] = manifest["info"] if isinstance(manifest.get("info"), dict) else {}
+        return cls(mean, std, members, residual, {**info, "trainingData": manifest.get("trainingData")}, texts)
+
     def save(self, path: str | Path) -> None:
-        Path(path).write_bytes(pickle.dumps(self))
+        Path(path).write_bytes(self.to_bytes())
 
     @staticmethod
     def load(path: str | Path) -> RulModel:
         try:
-            model = pickle.loads(Path(path).read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-            raise InvalidArgument(f"{path} is not a twinforge RUL model: {exc}", code="InvalidArgument") from None
-        if not isinstance(model, RulModel) or model.version != VERSION:
-            raise InvalidArgument(f"{path} is not a twinforge RUL model (version {VERSION})", code="InvalidArgument")
-        return model
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read {path}: {exc.strerror or exc}", code="InvalidArgument") from None
+        return RulModel.from_bytes(data, str(path))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _units(data: np.ndarray) -> dict[int, np.ndarray]:
@@ -136,13 +209,14 @@ def _regressor(seed: int) -> Any:
                              random_state=seed, n_jobs=2, verbose=-1)
 
 
-def _fit(features: list[np.ndarray], targets: list[np.ndarray], seed: int, members: int) -> list[Any]:
+def _fit(features: list[np.ndarray], targets: list[np.ndarray], seed: int, members: int) -> list[str]:
+    """The members, each in LightGBM's text format."""
     x, y = np.vstack(features), np.concatenate(targets)
     out = []
     for k in range(members):
         reg = _regressor(seed * 1000 + k)
         reg.fit(x, y)
-        out.append(reg)
+        out.append(reg.booster_.model_to_string())
     return out
 
 
@@ -194,19 +268,20 @@ def train(data: np.ndarray, *, seed: int = 0, members: int = 3, holdout: float =
     if progress:
         progress(f"training on {len(kept)} engines, validating on {len(held)}")
     members_fit = _fit([feats[u] for u in kept], [targets[u] for u in kept], seed, members)
-    probe = RulModel(mean, std, members_fit, 0.0)
+    probe = RulModel(mean, std, [read_forest(t, features=FEATURES) for t in members_fit], 0.0)
     points = _test_points({u: len(engines[u]) for u in held}, np.random.default_rng(seed + 1), per_unit=10)
     rows = np.array([feats[u][e - 1] for u, e in points])
     truth = np.array([len(engines[u]) - e for u, e in points], dtype=float)
     pred, _, _ = probe.predict_features(rows)
     info: dict[str, Any] = {"engines": len(ids), "heldOut": sorted(int(u) for u in held), "validationPoints": len(points),
             "rmse": rmse(pred, np.minimum(truth, CAP)), "rmseUncapped": rmse(pred, truth),
-            "score": nasa_score(pred, truth) / len(points) * 100, "seed": seed, "members": members}
+            "score": nasa_score(pred, truth) / len(points) * 100, "seed": seed, "members": members,
+            "trainingData": "sha256:" + hashlib.sha256(np.ascontiguousarray(data, dtype=float).tobytes()).hexdigest()}
     if progress:
         progress(f"validation RMSE {info['rmse']:.2f}; refitting on all {len(ids)} engines")
     final = _fit([feats[u] for u in ids], [targets[u] for u in ids], seed, members)
     info["trainSeconds"] = time.perf_counter() - began
-    return RulModel(mean, std, final, float(info["rmse"]), info)
+    return RulModel(mean, std, [read_forest(t, features=FEATURES) for t in final], float(info["rmse"]), info, final)
 
 
 def evaluate(model: RulModel, test: np.ndarray, truth: Sequence[float]) -> dict[str, Any]:

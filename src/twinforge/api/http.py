@@ -94,6 +94,22 @@ async def read_json(request: Request) -> Any:
     return parse_json_body(body)  # small body: cheaper here than a thread hop
 
 
+async def read_bytes(request: Request, limit: int, what: str = "request body") -> bytes:
+    """The body as bytes, read as it comes and refused as soon as it passes ``limit``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InvalidArgument(f"{what} is {int(declared):,} bytes; the limit is {limit:,}", code="PayloadTooLarge")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidArgument(f"{what} is larger than the limit of {limit:,} bytes", code="PayloadTooLarge")
+        chunks.append(chunk)
+    if not size:
+        raise InvalidArgument(f"{what} is empty", code="InvalidArgument")
+    return b"".join(chunks)
+
+
 def parse_json_body(body: bytes) -> Any:
     """A request body as JSON, or a clear 400 when it is not."""
     if not body.strip():

@@ -8,7 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from twinforge.api.http import blocking, json_response, next_link, page_position, read_json, writing
+from twinforge.api.http import (
+    blocking,
+    json_response,
+    next_link,
+    page_position,
+    read_bytes,
+    read_json,
+    writing,
+)
 from twinforge.documents import (
     DetectorDocument,
     RulDocument,
@@ -96,8 +104,47 @@ async def backfill(id: str, request: Request) -> Response:
     return json_response({"scored": count})
 
 
+MAX_MODEL_BYTES = 64 * 1024 * 1024  # serve --max-model-bytes
+
+
+@router.put("/analytics/rul/models/{id}", tags=["predict"],
+            summary="Upload a RUL model file (written by twinforge rul train); checked, never run",
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def put_rul_model(id: str, request: Request) -> Response:
+    models = _analytics(request).rul_models
+    limit = getattr(request.app.state, "max_model_bytes", MAX_MODEL_BYTES)
+    data = await read_bytes(request, limit, "the RUL model")
+    parsed = await blocking(request, models.parse, id, data)  # CPU: neither on the loop nor on the writer
+    entry = await writing(request, models.put, id, data, parsed)
+    return json_response(entry.to_json())
+
+
+@router.get("/analytics/rul/models", tags=["predict"], summary="List uploaded RUL models (their manifests)")
+async def list_rul_models(request: Request) -> Response:
+    entries = await blocking(request, _analytics(request).rul_models.entries)
+    return json_response({"value": [e.to_json() for e in entries], "nextLink": None})
+
+
+@router.get("/analytics/rul/models/{id}", tags=["predict"], summary="An uploaded RUL model's manifest")
+async def get_rul_model(id: str, request: Request) -> Response:
+    return json_response((await blocking(request, _analytics(request).rul_models.get, id)).to_json())
+
+
+@router.delete("/analytics/rul/models/{id}", status_code=204, tags=["predict"],
+               summary="Delete an uploaded RUL model no attachment uses")
+async def delete_rul_model(id: str, request: Request) -> Response:
+    engine = _analytics(request)
+
+    def delete() -> None:
+        engine.rul_models.delete(id, [r.id for r in engine.ruls.values() if r.trained == id])
+
+    await writing(request, delete)
+    return Response(status_code=204)
+
+
 @router.put("/analytics/rul/{id}", tags=["predict"], openapi_extra=schema_for(RulDocument),
-            summary="Attach a trained RUL model to a twin model: {model, path, sensors?, every?}")
+            summary="Attach an uploaded RUL model to a twin model: {model, trainedModel, sensors?, every?}")
 async def put_rul(id: str, request: Request) -> Response:
     spec = await writing(request, _analytics(request).put_rul, id, await read_json(request))
     return json_response(spec.to_json())

@@ -68,6 +68,7 @@ class ServerConfig:
     threads: int = 4
     query_threads: int = 4
     query_timeout: float = 10.0
+    max_model_bytes: int = 64 * 1024 * 1024  # a RUL model upload
     # Called with the app before it starts (the demo adds its simulated sensors here).
     before_start: list[Callable[[FastAPI], None]] = field(default_factory=list)
 
@@ -119,6 +120,8 @@ class ServerConfig:
                 raise InvalidArgument("OPC UA connectors run in a single process; drop --workers")
         if self.query_timeout <= 0:
             raise InvalidArgument("the query timeout must be positive")
+        if self.max_model_bytes < 1024:
+            raise InvalidArgument("--max-model-bytes must be at least 1024")
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -199,6 +202,7 @@ class Server:
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
                                  query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc(),
                                  audit_retention=keep, evaluator="process")
+        application.state.max_model_bytes = config.max_model_bytes
         if config.rules is not None:
             import yaml
 

@@ -39,6 +39,23 @@ def open_graph(db: str, *, write: bool = False) -> Any:
     return graph
 
 
+def output(path: Path | None, flag: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    if path is None:
+        return
+    import os
+
+    if suffixes and path.suffix.lower() not in suffixes:
+        fail(f"{flag} {path}: the file must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        fail(f"{flag} {path} is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        fail(f"{flag} {path}: no such folder: {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail(f"{flag} {path}: not writable")
+
+
 def read_json(source: str) -> Any:
     """JSON from a file path, '-' for standard input, or an inline JSON string."""
     if source == "-":

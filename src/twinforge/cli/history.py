@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, cell, console, fail, open_graph, print_json
+from twinforge.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    cell,
+    console,
+    fail,
+    open_graph,
+    output,
+    print_json,
+)
 
 
 def history(
@@ -27,6 +36,8 @@ def history(
     """Print (or export) the history of a twin's property or telemetry."""
     from twinforge.history import History
 
+    output(csv, "--csv")
+    output(parquet, "--parquet")
     graph = open_graph(db)
     graph.get_twin(twin)
     kwargs: dict[str, Any] = {"component": component, "start": start, "end": end, "bucket": bucket, "agg": agg}

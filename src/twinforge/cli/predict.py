@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph
+from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph, output
 
 rul_app = typer.Typer(help="Remaining useful life: train on run-to-failure data, evaluate on a test set.",
                       no_args_is_help=True)
@@ -41,6 +41,7 @@ def forecast(
     from twinforge.analytics.forecast import forecast as run
     from twinforge.history import History
 
+    output(plot, "--plot", (".png", ".svg", ".pdf"))
     graph = open_graph(db)
     try:
         graph.get_twin(twin)
@@ -81,6 +82,7 @@ def rul_train(
     """Train a RUL model; whole engines are held out first to report its RMSE."""
     from twinforge.analytics.rul import read_cmapss, train
 
+    output(out, "--out")
     with err.status("training ...") as status:
         model = train(read_cmapss(data), seed=seed, progress=lambda m: status.update(m))
     model.save(out)
@@ -121,6 +123,7 @@ def maintenance_plan(
 
     from twinforge.analytics.planning import PlanningProblem, plan
 
+    output(plot, "--plot", (".png", ".svg", ".pdf"))
     if not file.is_file():
         fail(f"no such planning file: {file}")
     try:

@@ -67,6 +67,8 @@ def serve(
     audit_retention: Annotated[str | None, typer.Option(
         "--audit-retention", help="Under --auth, drop audit entries older than this (e.g. 90d), checked "
                                   "hourly; kept for ever by default.")] = None,
+    max_model_bytes: Annotated[int, typer.Option(
+        "--max-model-bytes", help="Largest RUL model file PUT /analytics/rul/models/{id} accepts.")] = 64 * 1024 * 1024,
     log_level: LogLevel = "warning",
 ) -> None:
     """Serve the ADT-compatible REST API over a store, with optional MQTT and OPC UA ingestion."""
@@ -77,7 +79,8 @@ def serve(
                           mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mapping=mapping, oidc_issuer=oidc_issuer,
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
-                          query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level)
+                          query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level,
+                          max_model_bytes=max_model_bytes)
     server = Server(config)
     server.preflight()
     if not auth and host not in ("127.0.0.1", "localhost", "::1"):

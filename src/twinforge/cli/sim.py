@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph
+from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph, output
 
 if TYPE_CHECKING:
     from twinforge.sim.scenario import ScenarioResult
@@ -94,6 +94,7 @@ def simulate(
     (with a sweep block: percentiles over many runs on Dask)."""
     from twinforge.sim import fork
 
+    output(plot_to, "--plot", (".png", ".svg", ".pdf", ".html", ".htm"))
     scenario = _load(file)
     graph = open_graph(db, write=live)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictFloat, StrictInt, StrictStr, model_validator
 
 from twinforge.documents.base import Document
 
@@ -21,12 +21,20 @@ class DetectorDocument(Document):
 
 
 class RulDocument(Document):
-    """A trained RUL model attached to a twin model."""
+    """A trained RUL model (uploaded with `PUT /analytics/rul/models/{id}`) attached to a twin model."""
 
-    model: StrictStr
-    path: StrictStr = Field(description="the model file written by `twinforge rul train`")
+    model: StrictStr = Field(description="the DTMI of the twins whose RUL is estimated")
+    trainedModel: StrictStr = Field(description="the id of an uploaded RUL model")
     sensors: list[StrictStr] | None = Field(None, description="the twin names of the 21 channels, in order")
     every: StrictInt = Field(1, ge=1, description="estimate every this many samples")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_paths(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "path" in data:
+            raise ValueError("RUL models are not read from server paths any more: upload the file with "
+                             "PUT /analytics/rul/models/{id} and name it in trainedModel")
+        return data
 
 
 class RuleDocument(Document):
