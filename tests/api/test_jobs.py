@@ -19,12 +19,13 @@ from tests.graph.models import PLANT, pump, tank
 from tests.servers import running_api
 from twinforge.errors import InvalidArgument
 from twinforge.graph import TwinGraph
-from twinforge.jobs import BulkFile, read_bulk, write_bulk
+from twinforge.jobs import BlobPolicy, BulkFile, read_bulk, write_bulk
 
 
 @pytest.fixture
-def client(graph: TwinGraph) -> Iterator[httpx.Client]:
-    with running_api(graph) as url, httpx.Client(base_url=url) as c:
+def client(graph: TwinGraph, tmp_path: Path) -> Iterator[httpx.Client]:
+    """A server whose jobs may use the test's folder and the loopback blob store below."""
+    with running_api(graph, blobs=BlobPolicy.of([tmp_path], ["127.0.0.1"])) as url, httpx.Client(base_url=url) as c:
         yield c
 
 

@@ -76,14 +76,16 @@ def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
 
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
                query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False,
-               oidc: Any = None, audit_retention: int | None = None, evaluator: str = "thread") -> FastAPI:
+               oidc: Any = None, audit_retention: int | None = None, evaluator: str = "thread",
+               blobs: Any = None) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
     ``query_timeout`` (seconds) bounds every query; ``audit_retention`` (microseconds) is how
     long audit rows are kept (for ever when None); ``evaluator`` is where detectors and alert
     rules are evaluated: ``thread`` (in this process) or ``process`` (a worker process of its own,
-    on another core: what `serve` uses).
+    on another core: what `serve` uses); ``blobs`` (a `twinforge.jobs.BlobPolicy`) says which
+    folders and hosts import jobs may use (none by default).
     """
     from twinforge.events import EventBus
 
@@ -176,7 +178,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.state.committer = WriteBatcher(workers, app.state.ingestor.apply_many, max_weight=200_000,
                                        weight=lambda submission: len(submission[0]))
     app.state.routes = RouteManager(bus, app.state.ingestor)
-    app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result())
+    app.state.jobs = JobManager(graph, write=lambda fn: workers.writer.submit(fn).result(), blobs=blobs)
     app.state.scenarios = _scenarios(graph, bus, scenario_dir)
     app.state.analytics, app.state.alerts, app.state.evaluator = _analytics(graph, bus, evaluator)
     app.state.audit_retention = None

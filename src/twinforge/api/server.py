@@ -69,6 +69,8 @@ class ServerConfig:
     query_threads: int = 4
     query_timeout: float = 10.0
     max_model_bytes: int = 64 * 1024 * 1024  # a RUL model upload
+    blob_roots: list[str] = field(default_factory=list)  # folders import jobs may read and write
+    blob_allow: list[str] = field(default_factory=list)  # hosts import jobs may call
     # Called with the app before it starts (the demo adds its simulated sensors here).
     before_start: list[Callable[[FastAPI], None]] = field(default_factory=list)
 
@@ -120,6 +122,9 @@ class ServerConfig:
                 raise InvalidArgument("OPC UA connectors run in a single process; drop --workers")
         if self.query_timeout <= 0:
             raise InvalidArgument("the query timeout must be positive")
+        for root in self.blob_roots:
+            if not Path(root).is_dir():
+                raise NotFound(f"--blob-root: no such folder: {root}")
         if self.max_model_bytes < 1024:
             raise InvalidArgument("--max-model-bytes must be at least 1024")
 
@@ -192,6 +197,7 @@ class Server:
         """The ASGI app with every connector and background task of the configuration."""
         from twinforge.api.app import create_app
         from twinforge.api.connectors import attach_history_maintenance, attach_mqtt, attach_opcua
+        from twinforge.jobs import BlobPolicy
 
         config = self.config
         keep = None
@@ -201,7 +207,8 @@ class Server:
             keep = parse_duration(config.audit_retention)
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
                                  query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc(),
-                                 audit_retention=keep, evaluator="process")
+                                 audit_retention=keep, evaluator="process",
+                                 blobs=BlobPolicy.of(config.blob_roots, config.blob_allow))
         application.state.max_model_bytes = config.max_model_bytes
         if config.rules is not None:
             import yaml

@@ -151,10 +151,13 @@ class AuthMiddleware:
             scope["state"]["twin_in_scope"] = lambda twin: self.in_scope(token, twin)
         write = not (method in READS or (method == "POST" and path == "/query")) and scope["type"] == "http"
         status = [0]
+        code: list[str | None] = [None]
 
         async def sending(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+            elif message["type"] == "http.response.body" and status[0] >= 400 and code[0] is None:
+                code[0] = _error_code(message.get("body", b""))  # the rule that refused, in the audit row
             await send(message)
 
         if (token.scoped or audit_query) and path == "/query" and method == "POST":
@@ -164,7 +167,7 @@ class AuthMiddleware:
         else:
             await self.app(scope, receive, sending if (write or twin_read) else send)
         if write or twin_read:
-            await self._audit(token.name, method, path, client, status[0], None)
+            await self._audit(token.name, method, path, client, status[0], code[0])
 
     async def _off_loop(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in the read pool: token checks and scopes read the store."""
@@ -236,6 +239,17 @@ class AuthMiddleware:
             await self.workers.write(record_audit, self.graph, entry)
         else:
             await asyncio.to_thread(record_audit, self.graph, entry)
+
+
+def _error_code(body: bytes) -> str | None:
+    """The ``error.code`` of a small JSON error body."""
+    if len(body) > 4096:
+        return None
+    try:
+        error = orjson.loads(body).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return str(error.get("code"))[:80] if isinstance(error, dict) and error.get("code") else None
 
 
 def _ids_of(row: Any) -> list[str]:

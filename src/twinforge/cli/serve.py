@@ -67,6 +67,11 @@ def serve(
     audit_retention: Annotated[str | None, typer.Option(
         "--audit-retention", help="Under --auth, drop audit entries older than this (e.g. 90d), checked "
                                   "hourly; kept for ever by default.")] = None,
+    blob_root: Annotated[list[str] | None, typer.Option(
+        "--blob-root", help="A folder import jobs may read and write (repeatable; none by default).")] = None,
+    blob_allow: Annotated[list[str] | None, typer.Option(
+        "--blob-allow", help="A host import jobs may fetch from and write to (repeatable; *.example.com for "
+                             "subdomains; none by default; private addresses only when listed exactly).")] = None,
     max_model_bytes: Annotated[int, typer.Option(
         "--max-model-bytes", help="Largest RUL model file PUT /analytics/rul/models/{id} accepts.")] = 64 * 1024 * 1024,
     log_level: LogLevel = "warning",
@@ -80,7 +85,7 @@ def serve(
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level,
-                          max_model_bytes=max_model_bytes)
+                          max_model_bytes=max_model_bytes, blob_roots=blob_root or [], blob_allow=blob_allow or [])
     server = Server(config)
     server.preflight()
     if not auth and host not in ("127.0.0.1", "localhost", "::1"):

@@ -4,7 +4,8 @@ the store lists them.
 
 An import job reads a bulk file (`jobs/bulk.py`) from ``inputBlobUri`` and writes its log
 (NDJSON) to ``outputBlobUri``. The URIs are local paths, ``file://`` URIs, or ``http(s)://``
-URLs (read with GET, written with PUT), so a self-hosted store or a signed blob URL works.
+URLs (read with GET, written with PUT), so a self-hosted store or a signed blob URL works;
+only those the operator allows (`jobs/blobs.py`: ``--blob-root``, ``--blob-allow``).
 Sections are applied in order, twins and relationships in chunks that are each all or
 nothing; a failure or a cancel stops the job where it is, without undoing what was done
 (as in ADT). A delete job removes every relationship, twin and model.
@@ -12,14 +13,13 @@ nothing; a failure or a cancel stops the job where it is, without undoing what w
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import httpx
 import orjson
@@ -27,9 +27,11 @@ import orjson
 from twinforge.documents import ImportJobDocument, check
 from twinforge.errors import InvalidArgument, TwinforgeError
 from twinforge.graph import TwinGraph
+from twinforge.jobs.blobs import BlobPolicy
 from twinforge.jobs.bulk import read_bulk
 from twinforge.records import Collection, Kind
 
+log = logging.getLogger("twinforge.jobs")
 CHUNK = 5_000
 KEEP = timedelta(days=7)  # how long a finished job is listed (its purgeDateTime)
 MAX_JOBS = 100  # jobs kept per kind (finished ones purge after KEEP)
@@ -44,32 +46,6 @@ class Cancelled(Exception):
     """An import job was cancelled between chunks."""
 
 
-def read_uri(uri: str) -> bytes:
-    """The bytes at a path, ``file://`` URI or ``http(s)://`` URL."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("http", "https"):
-        r = httpx.get(uri, timeout=60, follow_redirects=True)
-        if r.status_code >= 400:
-            raise InvalidArgument(f"reading {uri} answered {r.status_code}", code="ValidationFailed")
-        return r.content
-    path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InvalidArgument(f"cannot read {uri}: {exc.strerror}", code="ValidationFailed") from None
-
-
-def write_uri(uri: str, data: bytes) -> None:
-    parsed = urlparse(uri)
-    if parsed.scheme in ("http", "https"):
-        r = httpx.put(uri, content=data, timeout=60, headers={"x-ms-blob-type": "BlockBlob"})
-        r.raise_for_status()
-        return
-    path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(uri)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
 @dataclass(slots=True)
 class _Run:
     kind: str  # imports | deletions
@@ -80,10 +56,13 @@ class _Run:
 class JobManager:
     """Keeps ADT's import and delete jobs and runs them on a background thread."""
 
-    def __init__(self, graph: TwinGraph, *, write: Callable[[Callable[[], Any]], Any] | None = None) -> None:
+    def __init__(self, graph: TwinGraph, *, write: Callable[[Callable[[], Any]], Any] | None = None,
+                 blobs: BlobPolicy | None = None) -> None:
         """``write`` runs a change of the graph (the API passes its writer thread; by
-        default the job thread changes the graph itself)."""
+        default the job thread changes the graph itself); ``blobs`` says where jobs may read
+        and write (by default nowhere)."""
         self.graph = graph
+        self.blobs = blobs or BlobPolicy()
         self._write: Callable[[Callable[[], Any]], Any] = write or (lambda fn: fn())
         self.store = graph.store
         self._jobs: dict[str, Collection[dict[str, Any]]] = {
@@ -138,6 +117,8 @@ class JobManager:
               code="ValidationFailed")
         if not job_id or len(job_id) > 128 or "/" in job_id:
             raise InvalidArgument("an import job id is 1-128 characters without '/'", code="ValidationFailed")
+        for uri in (body["inputBlobUri"], body["outputBlobUri"]):
+            self.blobs.check(uri)
         if self._jobs["imports"].exists(job_id):
             raise InvalidArgument(f"import job '{job_id}' exists already; delete it to reuse the id",
                                   code="ValidationFailed")
@@ -252,7 +233,7 @@ class JobManager:
         note("Info", {"status": "Started"})
         counts = {"models": 0, "twins": 0, "relationships": 0}
         try:
-            bulk = read_bulk(read_uri(job["inputBlobUri"]).splitlines())
+            bulk = read_bulk(self.blobs.read(job["inputBlobUri"]).splitlines())
             if bulk.models:
                 self._write(lambda: self.graph.add_models(bulk.models))
                 counts["models"] = len(bulk.models)
@@ -271,6 +252,8 @@ class JobManager:
             self._finish(run, log, status="cancelled")
             return
         except TwinforgeError as exc:
+            if exc.code == "BlobNotAllowed":
+                self._audit_refusal(run.job_id, exc)
             note("Error", {"status": "Failed", "code": exc.code, "error": exc.message, **counts})
             self._finish(run, log, status="failed", error={"code": exc.code, "message": exc.message})
             return
@@ -284,8 +267,10 @@ class JobManager:
     def _finish(self, run: _Run, log: list[bytes], *, status: str, error: dict[str, str] | None = None) -> None:
         job = self.get("imports", run.job_id)
         try:
-            write_uri(job["outputBlobUri"], b"\n".join(log) + b"\n")
-        except (OSError, httpx.HTTPError) as exc:
+            self.blobs.write(job["outputBlobUri"], b"\n".join(log) + b"\n")
+        except (OSError, httpx.HTTPError, TwinforgeError) as exc:
+            if isinstance(exc, TwinforgeError) and exc.code == "BlobNotAllowed":
+                self._audit_refusal(run.job_id, exc)
             if error is None:
                 status, error = "failed", {"code": "ValidationFailed",
                                            "message": f"cannot write the log to {job['outputBlobUri']}: {exc}"}
@@ -293,6 +278,17 @@ class JobManager:
         if error is not None:
             changes["error"] = error
         self._update("imports", run.job_id, **changes)
+
+    def _audit_refusal(self, job_id: str, exc: TwinforgeError) -> None:
+        """A blob refused while the job ran (a name that now resolves elsewhere, a redirect)."""
+        from twinforge.auth import record_audit
+
+        try:
+            entry = {"actor": f"import job {job_id}", "method": "JOB", "status": 400, "path": f"/jobs/imports/{job_id}",
+                     "code": exc.code, "error": exc.message}
+            self._write(lambda: record_audit(self.graph, entry))
+        except Exception:  # the job's own log says it anyway
+            log.warning("could not audit the refusal of import job %s", job_id, exc_info=True)
 
     def _run_delete(self, run: _Run) -> None:
         job = self._update("deletions", run.job_id, status="running")
@@ -333,4 +329,4 @@ def delete_everything(graph: TwinGraph, deadline: datetime | None = None) -> Non
         remaining = [m for m in remaining if m not in leaves]
 
 
-__all__ = ["JobManager", "delete_everything", "read_uri", "write_uri"]
+__all__ = ["BlobPolicy", "JobManager", "delete_everything"]
