@@ -142,12 +142,11 @@ def test_a_model_attached_to_turbofan_twins_estimates_their_rul_live(fd001: np.n
     graph.add_models(library.models())
     graph.create_twin("engine-1", {"$metadata": {"$model": library.NS + "Turbofan;1"}})
     engine = fd001[fd001[:, 0] == 77]  # an engine the model has not seen
+    from twinforge.api.limits import Limits
+
     size = (tmp_path / "fd001.rul").stat().st_size
-
-    def small_limit(app: Any) -> None:
-        app.state.max_model_bytes = size + 1_000
-
-    with running_api(graph, configure=small_limit) as url, httpx.Client(base_url=url, timeout=30) as c:
+    with running_api(graph, limits=Limits(model_bytes=size + 1_000)) as url, \
+            httpx.Client(base_url=url, timeout=30) as c:
         turbofan = library.NS + "Turbofan;1"
         r = c.put("/analytics/rul/fd001", json={"model": turbofan, "path": str(tmp_path / "fd001.rul")})
         assert r.status_code == 400 and "not read from server paths" in r.json()["error"]["message"]

@@ -27,6 +27,7 @@ from twinforge.api.http import (
     error_response,
     json_response,
 )
+from twinforge.api.limits import Limits, LimitsMiddleware
 from twinforge.errors import TwinforgeError
 from twinforge.graph import TwinGraph
 
@@ -77,7 +78,7 @@ def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
 def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
                query_timeout: float = 10.0, scenario_dir: str | None = None, auth: bool = False,
                oidc: Any = None, audit_retention: int | None = None, evaluator: str = "thread",
-               blobs: Any = None) -> FastAPI:
+               blobs: Any = None, limits: Limits | None = None) -> FastAPI:
     """An ADT-compatible API serving ``graph``.
 
     ``threads`` and ``query_threads`` size the pools that run store work and queries;
@@ -85,7 +86,8 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     long audit rows are kept (for ever when None); ``evaluator`` is where detectors and alert
     rules are evaluated: ``thread`` (in this process) or ``process`` (a worker process of its own,
     on another core: what `serve` uses); ``blobs`` (a `twinforge.jobs.BlobPolicy`) says which
-    folders and hosts import jobs may use (none by default).
+    folders and hosts import jobs may use (none by default); ``limits`` bound each client's
+    request rate, open streams and body sizes (`twinforge.api.limits`).
     """
     from twinforge.events import EventBus
 
@@ -151,6 +153,8 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
         return error_response(exc.status_code, code, str(exc.detail))
 
     app.add_middleware(FastPathMiddleware, graph=graph)
+    app.state.limits = limits or Limits()
+    app.add_middleware(LimitsMiddleware, limits=app.state.limits)  # after auth: a token is known by name
     if auth:
         from twinforge.auth import AuthMiddleware
 

@@ -84,17 +84,21 @@ def error_response(status: int, code: str, message: str) -> Response:
     return json_response({"error": {"code": code, "message": message}}, status)
 
 
+def body_limit(request: Request, kind: str = "body_bytes") -> int:
+    """This server's limit of that kind (`serve --max-body-bytes`, ...)."""
+    limits = getattr(request.app.state, "limits", None)
+    return int(getattr(limits, kind)) if limits is not None else MAX_BODY_BYTES
+
+
 async def read_json(request: Request) -> Any:
-    """The request body as JSON, or a clear 400 when it is not."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+    """The request body as JSON, or a clear 400 when it is not (or when it is too large)."""
+    body = await read_bytes(request, body_limit(request), allow_empty=True)
     if len(body) > INLINE_PARSE_BYTES:
         return await blocking(request, parse_json_body, body)
     return parse_json_body(body)  # small body: cheaper here than a thread hop
 
 
-async def read_bytes(request: Request, limit: int, what: str = "request body") -> bytes:
+async def read_bytes(request: Request, limit: int, what: str = "request body", *, allow_empty: bool = False) -> bytes:
     """The body as bytes, read as it comes and refused as soon as it passes ``limit``."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -105,7 +109,7 @@ async def read_bytes(request: Request, limit: int, what: str = "request body") -
         if size > limit:
             raise InvalidArgument(f"{what} is larger than the limit of {limit:,} bytes", code="PayloadTooLarge")
         chunks.append(chunk)
-    if not size:
+    if not size and not allow_empty:
         raise InvalidArgument(f"{what} is empty", code="InvalidArgument")
     return b"".join(chunks)
 

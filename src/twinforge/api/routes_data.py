@@ -12,12 +12,13 @@ from fastapi.responses import Response
 from twinforge.api.health import background
 from twinforge.api.http import (
     INLINE_PARSE_BYTES,
-    MAX_BODY_BYTES,
     blocking,
+    body_limit,
     error_response,
     json_response,
     next_link,
     page_position,
+    read_bytes,
     read_json,
     writing,
 )
@@ -108,9 +109,7 @@ def _parse_ndjson(body: bytes, ingestor: Any) -> tuple[list[Update], list[DeadLe
 @router.post("/ingest", tags=["telemetry"],
              summary="Bulk property updates and telemetry, one JSON record per line (NDJSON)")
 async def bulk_ingest(request: Request) -> Response:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidArgument(f"request body is larger than {MAX_BODY_BYTES} bytes", code="PayloadTooLarge")
+    body = await read_bytes(request, body_limit(request, "ingest_bytes"), allow_empty=True)
     ingestor = ingestor_of(request)
     if len(body) > INLINE_PARSE_BYTES:  # a large body is parsed in the read pool, not on the loop
         updates, letters, refused, errors = await blocking(request, _parse_ndjson, body, ingestor)

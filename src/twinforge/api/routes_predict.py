@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from twinforge.api.http import (
     blocking,
+    body_limit,
     json_response,
     next_link,
     page_position,
@@ -104,17 +105,13 @@ async def backfill(id: str, request: Request) -> Response:
     return json_response({"scored": count})
 
 
-MAX_MODEL_BYTES = 64 * 1024 * 1024  # serve --max-model-bytes
-
-
 @router.put("/analytics/rul/models/{id}", tags=["predict"],
             summary="Upload a RUL model file (written by twinforge rul train); checked, never run",
             openapi_extra={"requestBody": {"required": True, "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def put_rul_model(id: str, request: Request) -> Response:
     models = _analytics(request).rul_models
-    limit = getattr(request.app.state, "max_model_bytes", MAX_MODEL_BYTES)
-    data = await read_bytes(request, limit, "the RUL model")
+    data = await read_bytes(request, body_limit(request, "model_bytes"), "the RUL model")
     parsed = await blocking(request, models.parse, id, data)  # CPU: neither on the loop nor on the writer
     entry = await writing(request, models.put, id, data, parsed)
     return json_response(entry.to_json())

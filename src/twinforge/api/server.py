@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from twinforge.api.limits import Limits, parse_rate
 from twinforge.errors import InvalidArgument, MissingDependency, NotFound
 from twinforge.graph import TwinGraph
 
@@ -68,6 +69,10 @@ class ServerConfig:
     threads: int = 4
     query_threads: int = 4
     query_timeout: float = 10.0
+    rate_limit: str | None = None  # requests per client: 100/s, 6000/min
+    max_streams: int = 20  # open /stream connections per client
+    max_body_bytes: int = 32 * 1024 * 1024  # a JSON body
+    max_ingest_bytes: int = 64 * 1024 * 1024  # an NDJSON body on POST /ingest
     max_model_bytes: int = 64 * 1024 * 1024  # a RUL model upload
     blob_roots: list[str] = field(default_factory=list)  # folders import jobs may read and write
     blob_allow: list[str] = field(default_factory=list)  # hosts import jobs may call
@@ -86,6 +91,10 @@ class ServerConfig:
             if fields.get(name) is not None:
                 fields[name] = Path(fields[name])
         return cls(**fields)
+
+    def limits(self) -> Limits:
+        return Limits(parse_rate(self.rate_limit) if self.rate_limit else None, self.max_streams, self.max_body_bytes,
+                      self.max_ingest_bytes, self.max_model_bytes)
 
     @property
     def scheme(self) -> str:
@@ -125,8 +134,7 @@ class ServerConfig:
         for root in self.blob_roots:
             if not Path(root).is_dir():
                 raise NotFound(f"--blob-root: no such folder: {root}")
-        if self.max_model_bytes < 1024:
-            raise InvalidArgument("--max-model-bytes must be at least 1024")
+        self.limits().check()
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -208,8 +216,7 @@ class Server:
         application = create_app(self.graph, threads=config.threads, query_threads=config.query_threads,
                                  query_timeout=config.query_timeout, auth=config.auth, oidc=self.oidc(),
                                  audit_retention=keep, evaluator="process",
-                                 blobs=BlobPolicy.of(config.blob_roots, config.blob_allow))
-        application.state.max_model_bytes = config.max_model_bytes
+                                 blobs=BlobPolicy.of(config.blob_roots, config.blob_allow), limits=config.limits())
         if config.rules is not None:
             import yaml
 

@@ -72,6 +72,14 @@ def serve(
     blob_allow: Annotated[list[str] | None, typer.Option(
         "--blob-allow", help="A host import jobs may fetch from and write to (repeatable; *.example.com for "
                              "subdomains; none by default; private addresses only when listed exactly).")] = None,
+    rate_limit: Annotated[str | None, typer.Option(
+        "--rate-limit", help="Requests per client (its token, else its address), e.g. 100/s; past it 429 "
+                             "with Retry-After.")] = None,
+    max_streams: Annotated[int, typer.Option("--max-streams", help="Open /stream connections per client.")] = 20,
+    max_body_bytes: Annotated[int, typer.Option(
+        "--max-body-bytes", help="Largest JSON request body.")] = 32 * 1024 * 1024,
+    max_ingest_bytes: Annotated[int, typer.Option(
+        "--max-ingest-bytes", help="Largest NDJSON body on POST /ingest.")] = 64 * 1024 * 1024,
     max_model_bytes: Annotated[int, typer.Option(
         "--max-model-bytes", help="Largest RUL model file PUT /analytics/rul/models/{id} accepts.")] = 64 * 1024 * 1024,
     log_level: LogLevel = "warning",
@@ -85,7 +93,8 @@ def serve(
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level,
-                          max_model_bytes=max_model_bytes, blob_roots=blob_root or [], blob_allow=blob_allow or [])
+                          max_model_bytes=max_model_bytes, rate_limit=rate_limit, max_streams=max_streams,
+                          max_body_bytes=max_body_bytes, max_ingest_bytes=max_ingest_bytes, blob_roots=blob_root or [], blob_allow=blob_allow or [])
     server = Server(config)
     server.preflight()
     if not auth and host not in ("127.0.0.1", "localhost", "::1"):

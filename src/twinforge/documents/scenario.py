@@ -5,6 +5,7 @@ twins and properties it names are checked against the fork when it runs."""
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -30,6 +31,9 @@ METHODS: tuple[str, ...] = get_args(Method)
 DISTRIBUTIONS = {"normal": ("mean", "std"), "uniform": ("low", "high"), "lognormal": ("mean", "sigma"),
                  "triangular": ("left", "mode", "right")}
 MAX_STEPS = 10_000_000
+MAX_RUNS = 100_000  # the runs of one sweep
+MAX_TWIN_STEPS = 200_000_000  # twins x steps of one run (x runs for a sweep: MAX_SWEEP_WORK)
+MAX_SWEEP_WORK = 20_000_000_000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -148,6 +152,18 @@ class SweepDocument(Document):
     runs: StrictInt = Field(1, ge=1, le=1_000_000)
     percentiles: list[Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=lambda: [5.0, 50.0, 95.0])
 
+    def count(self) -> int:
+        """How many runs: every combination of the grids, ``runs`` times when something is drawn."""
+        grid = [len(p.values) for p in self.parameters if p.values]
+        drawn = any(p.distribution for p in self.parameters)
+        return math.prod(grid) * (self.runs if drawn or not grid else 1)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SweepDocument:
+        if self.count() > MAX_RUNS:
+            raise ValueError(f"the sweep makes {self.count():,} runs; the limit is {MAX_RUNS:,}")
+        return self
+
 
 def _bounds(value: list[float]) -> list[float]:
     if value[0] >= value[1]:
@@ -234,7 +250,10 @@ class ScenarioDocument(Document):
 __all__ = [
     "DISTRIBUTIONS",
     "KPI_AGGREGATES",
+    "MAX_RUNS",
     "MAX_STEPS",
+    "MAX_SWEEP_WORK",
+    "MAX_TWIN_STEPS",
     "METHODS",
     "ConstraintDocument",
     "DecisionDocument",

@@ -5,12 +5,14 @@ their KPIs. The same document drives the library, the CLI and the REST API."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twinforge.documents import OptimiseDocument, ScenarioDocument, SweepDocument, check
+from twinforge.documents.scenario import MAX_TWIN_STEPS
 from twinforge.errors import InvalidArgument
 from twinforge.sim.behaviour import Registry, default_registry
 from twinforge.sim.engine import Override, Trajectory, aggregate, simulate, value_of
@@ -87,7 +89,13 @@ class Scenario:
     # -- checking against the graph -----------------------------------------
 
     def check(self, snapshot: Snapshot, registry: Registry) -> None:
-        """Every twin and property the document names exists in the fork."""
+        """Every twin and property the document names exists in the fork, and the run is not
+        larger than a server takes (twins x steps)."""
+        work = len(snapshot.twins) * math.ceil(self.horizon / self.step)
+        if work > MAX_TWIN_STEPS:
+            raise InvalidArgument(f"the run is {len(snapshot.twins):,} twins x {math.ceil(self.horizon / self.step):,} "
+                                  f"steps = {work:,}; the limit is {MAX_TWIN_STEPS:,} (narrow the scope or "
+                                  "lengthen the step)")
         models = snapshot.model_set()
         for what, twin, name in ([("override", o.twin, o.name) for o in self.overrides]
                                  + [(f"KPI '{k.name}'", k.twin, k.property) for k in self.kpis]):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twinforge.documents import SweepDocument, check
+from twinforge.documents.scenario import MAX_SWEEP_WORK
 from twinforge.errors import InvalidArgument
 from twinforge.sim.behaviour import Registry, default_registry
 from twinforge.sim.engine import Override, aggregate, simulate, value_of
@@ -149,6 +150,11 @@ def run_sweep(scenario: Scenario, snapshot: Snapshot, *, registry: Registry | No
         raise InvalidArgument("the scenario has no sweep block")
     sweep = Sweep.parse(scenario.sweep)
     scenario.check(snapshot, registry or default_registry())
+    work = len(snapshot.twins) * math.ceil(scenario.horizon / scenario.step) * scenario.sweep.count()
+    if work > MAX_SWEEP_WORK:
+        raise InvalidArgument(f"the sweep is {scenario.sweep.count():,} runs of {len(snapshot.twins):,} twins and "
+                              f"{math.ceil(scenario.horizon / scenario.step):,} steps = {work:,} twin-steps; the "
+                              f"limit is {MAX_SWEEP_WORK:,}")
     for p in sweep.parameters:
         if p.twin not in snapshot.twins:
             raise InvalidArgument(f"sweep parameter: twin '{p.twin}' is not in the scope")
