@@ -57,6 +57,16 @@ def url(graph: TwinGraph, provider: tuple[Any, Path]) -> Iterator[str]:
         yield base
 
 
+def unsigned(**claims: Any) -> str:
+    """A JWT with `alg: none` and no signature: what an attacker sends hoping it is trusted."""
+    import base64
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT', 'kid': 'k1'})}.{part({'sub': 'mallory', **claims})}."
+
+
 def call(url: str, token: str, method: str = "GET", path: str = "/digitaltwins/p1", **kw: Any) -> httpx.Response:
     return httpx.request(method, url + path, headers={"Authorization": f"Bearer {token}"}, timeout=20, **kw)
 
@@ -89,6 +99,7 @@ def test_bad_tokens_are_refused_with_the_reason(url: str, provider: tuple[Any, P
         (sign(key, roles=["twinforge.reader"], kid="k9"), 401, "does not publish"),
         (sign(key), 403, "no twinforge role"),
         ("a.b.c", 401, "not a valid JWT"),
+        (unsigned(roles=["twinforge.admin"], iss=ISSUER, aud=AUDIENCE, exp=now + 600), 401, "refused"),
     ]:
         r = call(url, token)
         assert r.status_code == status and words in r.json()["error"]["message"], (words, r.text)

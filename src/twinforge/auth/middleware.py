@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 READS = {"GET", "HEAD", "OPTIONS"}
 ADMIN = ("/audit", "/jobs")
 SCOPED_OPEN = ("/digitaltwins/", "/query", "/stream", "/models")
+RECHECK = 1.0  # seconds between checks that an open stream's token is still good
 
 
 def _open(path: str) -> bool:
@@ -160,7 +162,9 @@ class AuthMiddleware:
                 code[0] = _error_code(message.get("body", b""))  # the rule that refused, in the audit row
             await send(message)
 
-        if (token.scoped or audit_query) and path == "/query" and method == "POST":
+        if path == "/stream":
+            await self._watched(scope, receive, send, token)
+        elif (token.scoped or audit_query) and path == "/query" and method == "POST":
             read_twins = await self._filtered_query(scope, receive, send, token)
             if read_twins:
                 await self._audit(token.name, method, path, client, 200, None, twins=read_twins[:100])
@@ -168,6 +172,42 @@ class AuthMiddleware:
             await self.app(scope, receive, sending if (write or twin_read) else send)
         if write or twin_read:
             await self._audit(token.name, method, path, client, status[0], code[0])
+
+    async def _watched(self, scope: Any, receive: Any, send: Any, token: Token) -> None:
+        """A stream that ends when its token is revoked or expires (checked every ``RECHECK`` s)."""
+        started = [False]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                started[0] = True
+            await send(message)
+
+        stream = asyncio.ensure_future(self.app(scope, receive, sending))
+        why = None
+        try:
+            while not stream.done():
+                await asyncio.wait({stream}, timeout=RECHECK)
+                if stream.done():
+                    break
+                why = await self._off_loop(self.tokens.why_not, token)
+                if why is not None:
+                    stream.cancel()
+                    break
+        finally:
+            if not stream.done():
+                stream.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await stream
+        if why is None:
+            stream.result()  # the stream's own error, if it had one
+            return
+        if scope["type"] == "websocket":
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": 1008, "reason": why[:120]})
+        elif started[0]:
+            with contextlib.suppress(Exception):
+                await send({"type": "http.response.body", "more_body": False,
+                            "body": b"event: closed\ndata: " + orjson.dumps({"reason": why}) + b"\n\n"})
 
     async def _off_loop(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in the read pool: token checks and scopes read the store."""

@@ -124,6 +124,19 @@ class Tokens:
         self._known.invalidate()
         return token
 
+    def why_not(self, token: Token) -> str | None:
+        """Why a token checked earlier is no longer good (revoked, expired, deleted), or None.
+        Reads the cache: every server sees a revoke within about a second."""
+        if not token.name.startswith("oidc:"):
+            current = self._known.all().get(token.name)
+            if current is None or current.hash != token.hash:
+                return f"token '{token.name}' no longer exists"
+            if current.revoked:
+                return f"token '{token.name}' was revoked"
+        if token.expires is not None and token.expires < from_us(now_us()):
+            return f"token '{token.name}' expired at {token.expires}"
+        return None
+
     def verify(self, secret: str | None) -> Token:
         """The token a bearer secret stands for; `Unauthenticated` saying why otherwise.
         Reads the store (through a cache): call it off the event loop."""

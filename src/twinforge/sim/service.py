@@ -176,6 +176,7 @@ class ScenarioManager:
     # -- running ----------------------------------------------------------
 
     def start(self, scenario_id: str) -> Entry:
+        self.records.get(scenario_id)  # NotFound before anything is locked
         lease = self.graph.store.lease(f"scenario-{scenario_id}")
         with self._lock:
             if scenario_id in self._threads or not lease.try_acquire():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -171,7 +173,11 @@ class SQLiteConnections:
     def lease(self, name: str) -> FileLease:
         """A lease held as an exclusive lock on a file beside the database: the processes
         sharing a SQLite file share its folder. In memory, the one process always leads."""
-        return FileLease(None if self.path == ":memory:" else Path(f"{self.path}.{name}.lock"))
+        if self.path == ":memory:":
+            return FileLease(None)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):  # a file name, whatever the lease is called
+            name = "h" + hashlib.sha256(name.encode()).hexdigest()[:32]
+        return FileLease(Path(f"{self.path}.{name}.lock"))
 
 
 class FileLease(Lease):
