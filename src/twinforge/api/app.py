@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twinforge import __version__
 from twinforge.api.batching import WriteBatcher
-from twinforge.api.errors import error_body, status_of
+from twinforge.api.errors import ERROR_RESPONSES, error_body, status_of
 from twinforge.api.fastpath import FastPathMiddleware
 from twinforge.api.http import (
     Workers,
@@ -129,6 +129,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
         version=__version__,
         description="Digital twins: an Azure Digital Twins compatible data plane, and more.",
         docs_url=None, redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     app.state.graph = graph
     app.state.oidc = oidc
@@ -150,7 +151,9 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadRequest")
-        return error_response(exc.status_code, code, str(exc.detail))
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # 405 says what is allowed (Allow)
+        return response
 
     app.add_middleware(FastPathMiddleware, graph=graph)
     app.state.limits = limits or Limits()

@@ -54,6 +54,24 @@ def status_of(exc: TwinforgeError) -> int:
     return 500
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object"}}}}}}
+# The errors any operation may answer (documented on every one in the OpenAPI description).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": what, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for status, what in ((400, "The request is not valid (the message names the field)"),
+                         (401, "No valid bearer token (under --auth)"),
+                         (403, "The token's role or scope does not allow it"),
+                         (404, "Not found"), (409, "Conflicts with what exists"),
+                         (412, "The If-Match ETag is stale"),
+                         (429, "Past this client's rate or stream limit"),
+                         (501, "Needs an optional extra (the message names it)"),
+                         (503, "The store is not reachable"))}
+
+
 def error_body(exc: TwinforgeError) -> dict[str, Any]:
     """ADT's error shape; DTDL errors list every problem under ``details``."""
     error: dict[str, Any] = {"code": exc.code, "message": exc.message}
@@ -62,4 +80,4 @@ def error_body(exc: TwinforgeError) -> dict[str, Any]:
     return {"error": error}
 
 
-__all__ = ["CODE_STATUS", "STATUS", "error_body", "status_of"]
+__all__ = ["CODE_STATUS", "ERROR_RESPONSES", "ERROR_SCHEMA", "STATUS", "error_body", "status_of"]

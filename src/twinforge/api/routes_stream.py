@@ -52,7 +52,8 @@ async def stream_position(request: Request) -> Any:
     return json_response({"lastEventId": last})
 
 
-@router.get("/stream", tags=["events"],
+@router.get("/stream", tags=["events"], response_class=StreamingResponse,
+            responses={200: {"description": "Server-Sent Events", "content": {"text/event-stream": {}}}},
             summary="Server-Sent Events of twin changes and telemetry (filters: twin, model, type; "
                     "resume with Last-Event-ID)")
 async def stream_sse(request: Request) -> StreamingResponse:

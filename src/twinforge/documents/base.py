@@ -79,7 +79,7 @@ def _where(loc: tuple[Any, ...]) -> str:
 def _numeric_text(value: Any) -> bool:
     try:
         float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
     return isinstance(value, str)
 
@@ -139,9 +139,29 @@ def _names(model: type[BaseModel]) -> list[str]:
 
 
 def schema_for(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` for a route whose JSON body is a ``model`` (its schema in `/docs`)."""
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": model.model_json_schema(by_alias=True)}}}}
+    """``openapi_extra`` for a route whose JSON body is a ``model`` (its schema in `/docs`),
+    with the nested models written in place: a ``$ref`` into the schema's own ``$defs`` would
+    not resolve inside the OpenAPI document."""
+    schema = model.model_json_schema(by_alias=True)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+
+
+def inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every ``{"$ref": "#/$defs/X"}`` replaced by X (the documents are not recursive)."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk({**defs[ref[len("#/$defs/"):]], **{k: v for k, v in node.items() if k != "$ref"}})
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
 
 
 __all__ = ["Document", "Duration", "check", "describe", "schema_for"]

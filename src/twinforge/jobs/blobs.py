@@ -126,6 +126,7 @@ class BlobPolicy:
     # -- reading and writing -------------------------------------------------
 
     def read(self, uri: str) -> bytes:
+        """The bytes at ``uri``, if the rules allow it (`InvalidArgument` ``BlobNotAllowed`` if not)."""
         parsed = urlparse(uri)
         if parsed.scheme in ("http", "https"):
             return self._http("GET", uri, None)
@@ -142,6 +143,7 @@ class BlobPolicy:
         return data
 
     def write(self, uri: str, data: bytes) -> None:
+        """Write ``data`` to ``uri`` (a file under a root, made with its folders; or an HTTP PUT)."""
         parsed = urlparse(uri)
         if parsed.scheme in ("http", "https"):
             self._http("PUT", uri, data)
