@@ -8,9 +8,10 @@ import random
 import numpy as np
 import pytest
 
+from tests.requirements import need_module
 from twinforge.analytics.gbm import ModelFormatError, read_forest
 
-lgb = pytest.importorskip("lightgbm")
+lgb = need_module("lightgbm")
 
 
 def _model(zero_as_missing: bool = False) -> tuple[object, str]:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.graph.models import PLANT, tank
+from tests.requirements import need_module
 from tests.servers import running_api
 from twinforge.api.limits import Limits, parse_rate
 from twinforge.auth import Tokens
@@ -111,7 +112,7 @@ def test_many_clients_at_once_each_keep_their_budget(graph: TwinGraph) -> None:
 
 
 def test_scenario_and_sweep_sizes_are_bounded(graph: TwinGraph, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("numpy")
+    need_module("numpy")
     import twinforge.sim.scenario as scenario_module
     from twinforge.sim import Scenario, default_registry, fork, library
 
