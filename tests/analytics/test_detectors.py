@@ -43,5 +43,12 @@ def test_every_detector_ranks_injected_anomalies_high(kind: str) -> None:
 def test_unknown_kinds_and_parameters_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="unknown detector kind"):
         make("magic")
-    with pytest.raises(InvalidArgument, match="bad parameters for ewma"):
+    with pytest.raises(InvalidArgument, match=r"ewma params: unknown field 'colour' \(known: alpha, warmup\)"):
         make("ewma", {"colour": 1})
+    # Ranges are named: a negative window was a plain-text 500 from deep inside collections.deque.
+    for kind, params, message in [("robust_z", {"window": -5}, "'window': must be >= 3, got -5"),
+                                  ("ewma", {"alpha": 5}, "'alpha': must be <= 1.0, got 5"),
+                                  ("half_space", {"height": 99}, "'height': must be <= 20, got 99"),
+                                  ("isolation_forest", {"n_estimators": "many"}, "must be a whole number")]:
+        with pytest.raises(InvalidArgument, match=message):
+            make(kind, params)

@@ -84,7 +84,12 @@ def test_rules_with_for_and_hysteresis(server: tuple[TwinGraph, httpx.Client]) -
 
 @pytest.mark.parametrize(("path", "body", "message"), [
     ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "colour > 3"}, "'colour' is not a property"),
-    ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature >"}, "does not parse"),
+    ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature >"},
+     "does not parse: at position 13: expected a string, number"),  # a position in the condition itself
+    ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "anomaly.nodetector > 3"},
+     "'anomaly.nodetector' names no detector"),
+    ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature > 'abc'"},
+     "'temperature' is a number; it cannot be compared (>) with text"),
     ("/alerts/rules/x", {"model": "dtmi:ex:Motor;1", "condition": "temperature > 1", "severity": "doom"},
      "severity must be one of"),
     ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1", "name": "colour"}, "'colour' is not a property"),
@@ -98,6 +103,8 @@ def test_rules_with_for_and_hysteresis(server: tuple[TwinGraph, httpx.Client]) -
     ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1", "name": "vibration", "params": 3},
      "'params': must be an object, got"),
     ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1"}, "'name' is required"),
+    ("/analytics/detectors/x", {"model": "dtmi:ex:Motor;1", "name": "vibration", "params": {"window": -5}},
+     "robust_z params: 'window': must be >= 3, got -5"),  # was a plain-text 500
 ])
 def test_bad_rules_and_detectors_are_refused_and_nothing_stored(server: tuple[TwinGraph, httpx.Client],
                                                                 path: str, body: dict[str, Any], message: str) -> None:
@@ -118,7 +125,7 @@ def test_forecast_and_plan_routes(server: tuple[TwinGraph, httpx.Client]) -> Non
     r = c.get("/digitaltwins/m1/forecast", params={"name": "temperature", "horizon": "PT6H", "step": "PT5M"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert len(body["value"]) == 72 and body["model"] in ("seasonal_naive", "holt_winters", "arima")
+    assert len(body["value"]) == 72 and body["model"] in ("naive", "seasonal_naive", "holt_winters", "arima")
     first = body["value"][0]
     assert first["low"] <= first["value"] <= first["high"]
     expected = 40 + 5 * np.sin(2 * np.pi * (n + np.arange(72)) / 288)

@@ -131,13 +131,20 @@ def test_tokens_commands(tmp_path: Path) -> None:
     listed = json.loads(tf("tokens", "list", "--db", db, "--json").stdout)
     assert listed[0]["name"] == "ops" and listed[0]["twins"] == ["line-1-"] and secret not in json.dumps(listed)
     assert secret not in (tmp_path / "auth.db").read_bytes().decode("latin-1")  # only its hash is stored
-    assert tf("tokens", "create", "ops", "--role", "writer", "--db", db).returncode == 1
+    taken = tf("tokens", "create", "ops", "--role", "writer", "--db", db)
+    assert taken.returncode == 1 and "revoke it to reuse the name" in taken.stderr
     bad = tf("tokens", "create", "x", "--role", "king", "--db", db)
     assert bad.returncode == 1 and "role must be one of" in bad.stderr
     assert tf("tokens", "revoke", "ops", "--db", db).returncode == 0
     assert json.loads(tf("tokens", "list", "--db", db, "--json").stdout)[0]["revoked"] is True
+    again = tf("tokens", "create", "ops", "--role", "reader", "--db", db)  # a revoked name may be used again
+    assert again.returncode == 0 and again.stdout.strip() != secret
+    listed = json.loads(tf("tokens", "list", "--db", db, "--json").stdout)
+    assert [(t["name"], t["role"], t["revoked"]) for t in listed] == [("ops", "reader", False)]
     out = tf("audit", "--db", db, "--json")
     assert out.returncode == 0 and json.loads(out.stdout) == []
+    out = tf("audit", "--db", db, "--from", "yesterday")  # refused as history refuses it, not an empty answer
+    assert out.returncode == 1 and "'yesterday' is not an ISO 8601 time" in out.stderr
 
 
 def test_query_scope_follows_the_twins_it_selects(setup: tuple[str, dict[str, str]]) -> None:

@@ -248,9 +248,11 @@ def test_a_dead_servers_session_is_kept_on_a_broker_with_default_limits(pg_url: 
             graph.close()
 
 
-def test_the_database_going_away_and_coming_back(tmp_path: Any) -> None:
+def test_the_database_going_away_and_coming_back(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
     """While PostgreSQL is down the server answers 503 (and /health says why); when it is back the
-    same server goes on without a restart, and nothing stored before is lost."""
+    same server goes on without a restart, and nothing stored before is lost. The background loops
+    say it once each when it goes and once when it is back (they wrote tracebacks every 0.25 s)."""
+    import logging
     import shutil
     import tempfile
     from pathlib import Path
@@ -275,6 +277,8 @@ def test_the_database_going_away_and_coming_back(tmp_path: Any) -> None:
             assert r.status_code == 503
             health = c.get("/health")
             assert health.status_code == 503 and "store:" in health.json()["problems"][0]
+            caplog.set_level(logging.WARNING, logger="twinforge")
+            time.sleep(4)  # long enough for every loop to fail many rounds
             cluster.resume()
             deadline = time.monotonic() + 20
             while c.get("/digitaltwins/s1").status_code != 200:
@@ -288,7 +292,16 @@ def test_the_database_going_away_and_coming_back(tmp_path: Any) -> None:
             while c.get("/health").status_code != 200:
                 assert time.monotonic() < deadline, "/health did not recover"
                 time.sleep(0.2)
+            time.sleep(1.5)  # the loops' next good rounds
         graph.close()
+        ours = [r for r in caplog.records if r.name.startswith("twinforge")]
+        failed = [r.getMessage() for r in ours if "failed:" in r.getMessage()]
+        recovered = [r.getMessage() for r in ours if "recovered after" in r.getMessage()]
+        loops = [m.split(" failed:")[0] for m in failed]
+        assert loops and len(loops) == len(set(loops)), failed  # once per loop, not once per round
+        assert len([r for r in ours if r.exc_info]) <= 12, [r.getMessage() for r in ours]
+        assert recovered and all("failed attempt" in m for m in recovered), recovered
+        assert any("event bus" in m for m in recovered), recovered
     finally:
         cluster.stop()
         shutil.rmtree(directory, ignore_errors=True)

@@ -189,3 +189,22 @@ def test_yaml_numbers_that_are_not_numbers_are_named() -> None:
     assert "'overrides[2].value': must be a number, got '1e308' (text, not a number: YAML reads" in message
     assert Scenario.from_text(text.replace("1e308", "1.0e+308").replace(".nan", "1").replace("-.inf", "2"),
                               yaml=True).overrides[2].value == 1e308
+
+
+def test_kpis_count_every_step_whatever_is_recorded(building: TwinGraph) -> None:
+    """A one-minute spike between two recorded samples: `record: PT15M` used to give 0 for both
+    its peak and its energy; KPIs are now computed on every step."""
+    spike = {"twin": "zone-1", "property": "heaterPower",
+             "series": [["PT0S", 0.0], ["PT37M", 0.0], ["PT38M", 5000.0], ["PT39M", 0.0]]}
+    kpis = [{"name": "peak", "twin": "zone-1", "property": "heaterPower", "agg": "max"},
+            {"name": "energy", "twin": "zone-1", "property": "heaterPower", "agg": "integral"},
+            {"name": "mean", "twin": "zone-1", "property": "heaterPower", "agg": "avg"},
+            {"name": "warmest", "twin": "zone-1", "property": "temperature", "agg": "max"}]
+    every = Scenario.from_dict(document(horizon="PT2H", step="PT1M", overrides=[spike], kpis=kpis)).run(building)
+    sparse = Scenario.from_dict(document(horizon="PT2H", step="PT1M", overrides=[spike], kpis=kpis,
+                                         record="PT15M")).run(building)
+    assert every.kpis["peak"] == sparse.kpis["peak"] == 5000.0
+    assert every.kpis["energy"] == pytest.approx(300_000.0) and sparse.kpis["energy"] == pytest.approx(300_000.0)
+    assert sparse.kpis == pytest.approx(every.kpis)
+    assert len(sparse.variant.times) == 9 and sparse.variant.steps == 120  # 0, 15 ... 120 min recorded
+    assert sparse.to_json()["steps"] == 120 and sparse.to_json()["recorded"] == 9

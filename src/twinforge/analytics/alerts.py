@@ -105,9 +105,22 @@ class AlertService:
         return Rule(rule_id, body["condition"], severity, hold, clear, model, twin, test, cleared)
 
     def _check_names(self, rule_id: str, text: str, model: str) -> None:
+        """Every name is a property, telemetry or component of the model (or anomaly/RUL), every
+        ``anomaly.X`` a detector, and a number is never compared with text."""
+        from twinforge.dtdl.metamodel import NUMERIC
+
         view = self.graph.models.interface(model)
         known = set(view.properties) | set(view.telemetry) | set(view.components) | {"anomaly", "rul", "rulLow",
                                                                                         "rulHigh"}
+        for detector in re.findall(r"\banomaly\.([A-Za-z_][A-Za-z0-9_]*)", text):
+            if self.graph.store.get_record("detector", detector) is None:
+                raise InvalidArgument(f"rule '{rule_id}': 'anomaly.{detector}' names no detector (create it with "
+                                      f"PUT /analytics/detectors/{detector})")
+        elements = {**view.properties, **view.telemetry}
+        numeric = {n for n, e in elements.items() if str(e.ref("schema")) in NUMERIC} | {"rul", "rulLow", "rulHigh"}
+        for name, op in re.findall(r"(?<![.\w])([A-Za-z_]\w*)\s*(>=|<=|!=|<>|=|>|<)\s*['\"]", text):
+            if name in numeric:
+                raise InvalidArgument(f"rule '{rule_id}': '{name}' is a number; it cannot be compared ({op}) with text")
         stripped = re.sub(r"'[^']*'|\"[^\"]*\"", "", text)
         for match in NAME.finditer(stripped):
             name = match.group(1)

@@ -159,13 +159,14 @@ KINDS: dict[str, type[Any]] = {"robust_z": RobustZ, "ewma": Ewma, "half_space": 
 
 def make(kind: str, params: dict[str, Any] | None = None) -> Detector:
     """A detector of ``kind`` with ``params`` (a clear 400 for an unknown kind or parameter)."""
+    from twinforge.documents import check
+    from twinforge.documents.records import DETECTOR_PARAMS
+
     cls = KINDS.get(kind)
     if cls is None:
         raise InvalidArgument(f"unknown detector kind {kind!r} (known: {', '.join(KINDS)})", code="InvalidArgument")
-    try:
-        detector: Detector = cls(**(params or {}))
-    except TypeError as exc:
-        raise InvalidArgument(f"bad parameters for {kind}: {exc}", code="InvalidArgument") from None
+    checked = check(DETECTOR_PARAMS[kind], params or {}, f"{kind} params")  # names and ranges
+    detector: Detector = cls(**checked.model_dump(exclude_unset=True))
     return detector
 
 

@@ -20,6 +20,7 @@ import orjson
 
 from twinforge.analytics.engine import Sample
 from twinforge.history.timeutil import now_us, parse_time
+from twinforge.outages import Outage
 
 if TYPE_CHECKING:
     from twinforge.analytics.alerts import AlertService
@@ -63,6 +64,7 @@ class Evaluator:
         self.standby = standby  # between tries to take the lease while another server leads
         self.page = page  # events per read: larger pages mean fewer, larger score writes (less lock sharing)
         self.lease = graph.store.lease("analytics")
+        self._outage = Outage("analytics evaluator: a round", log)
         self.leading = False
         self.cursor = 0
         self.counters: Counter[str] = Counter()  # events, samples, rounds, failures, takeovers
@@ -159,10 +161,10 @@ class Evaluator:
                     read = self.step()
                     self.counters["rounds"] += 1
                     self.last_error = None
+                    self._outage.ok()
                 except Exception as exc:  # the loop outlives a failed round: retried from the same cursor
                     self.counters["failures"] += 1
-                    if self.last_error != str(exc):
-                        log.exception("an evaluation round failed (retried from event %d)", self.cursor)
+                    self._outage.failed(exc)
                     self.last_error = str(exc)
                 if read:
                     self._stop.wait(self.gap)

@@ -5,6 +5,10 @@ seasonal-naive baseline (the value one season ago, the season found from the ste
 else an hour), Holt-Winters exponential smoothing and an ARIMA model (statsmodels). Each is
 fitted on all but the last horizon and scored there (backtest RMSE); the best is refitted
 on everything. Intervals come from the backtest errors (about 90 %).
+
+A forecast reaches at most as far ahead as its history goes back (and at most 10,000 steps):
+past that the backtest says nothing about the error. Without a season the baseline is the plain
+naive forecast (the last value), and is named so.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from twinforge.history import History, now_us
 from twinforge.history.timeutil import from_us
 
 Z90 = 1.645
+MAX_POINTS = 10_000
 
 
 @dataclass(slots=True)
@@ -32,11 +37,14 @@ class Forecast:
     high: list[float]
     model: str
     backtest: dict[str, float]
+    season: float | None = None  # seconds, when the history has one
+    history: int = 0  # points of history it was fitted on
 
     def to_json(self) -> dict[str, Any]:
         return {"value": [{"time": t, "value": v, "low": lo, "high": hi}
                           for t, v, lo, hi in zip(self.times, self.values, self.low, self.high, strict=True)],
-                "model": self.model, "backtestRmse": self.backtest}
+                "model": self.model, "backtestRmse": self.backtest, "seasonSeconds": self.season,
+                "historyPoints": self.history}
 
 
 def _season(step_s: float, n: int) -> int:
@@ -76,6 +84,13 @@ def forecast_series(times_us: np.ndarray, values: np.ndarray, horizon_s: float, 
     if n < 8:
         raise InvalidArgument(f"a forecast needs at least 8 points of history at this step, found {n}",
                               code="InvalidArgument")
+    if h > n or h > MAX_POINTS:
+        reach = min(n, MAX_POINTS)
+        raise InvalidArgument(
+            f"a forecast reaches at most as far ahead as its history goes back ({n} points at a step of "
+            f"{_span(step_s)}, so at most {_span(reach * step_s)}"
+            + (f", and {MAX_POINTS:,} points" if n > MAX_POINTS else "")
+            + f"); asked {_span(horizon_s)}. Shorten the horizon or lengthen the step", code="InvalidArgument")
     m = _season(step_s, n)
     kinds = ["seasonal_naive", "holt_winters", "arima"]
     test = min(h, max(1, n // 4))
@@ -101,8 +116,19 @@ def forecast_series(times_us: np.ndarray, values: np.ndarray, horizon_s: float, 
     start = int(times_us[-1])
     step_us = int(step_s * 1e6)
     times = [from_us(start + (k + 1) * step_us) for k in range(h)]
+    def named(kind: str) -> str:  # without a season the baseline is the plain naive forecast
+        return "naive" if kind == "seasonal_naive" and not m else kind
+
     return Forecast(times, [float(v) for v in pred], [float(v) for v in pred - band], [float(v) for v in pred + band],
-                    best, {k: round(v, 6) for k, v in scores.items()})
+                    named(best), {named(k): round(v, 6) for k, v in scores.items()}, m * step_s if m else None, n)
+
+
+def _span(s: float) -> str:
+    """Seconds as a short duration: 40 min, 6 h, 400 d."""
+    for unit, size in (("d", 86_400.0), ("h", 3_600.0), ("min", 60.0)):
+        if s >= size:
+            return f"{s / size:,.4g} {unit}"
+    return f"{s:g} s"
 
 
 def forecast(history: History, twin: str, name: str, *, horizon: str = "PT6H", step: str = "PT5M",

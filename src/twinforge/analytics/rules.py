@@ -59,10 +59,13 @@ def compile_condition(text: Any, what: str) -> Callable[[dict[str, Any]], bool]:
     """A predicate over a twin state from an expression (``temperature > 80``)."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgument(f"{what} is required, e.g. \"temperature > 80\"")
+    prefix = "SELECT * FROM DIGITALTWINS WHERE "
     try:
-        query = parse_query(f"SELECT * FROM DIGITALTWINS WHERE {text}")
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"{what} does not parse: {exc.message}") from None
+        query = parse_query(prefix + text)
+    except InvalidArgument as exc:  # positions in the condition, not in the query wrapped around it
+        message = re.sub(r"position (\d+)", lambda m: f"position {max(0, int(m.group(1)) - len(prefix))}",
+                         exc.message).replace(prefix, "")
+        raise InvalidArgument(f"{what} does not parse: {message} (in {text!r})"[:500]) from None
     fast = _simple(text)
     if fast is not None:
         return fast

@@ -105,8 +105,10 @@ class Tokens:
         secret = "tf_" + secrets.token_urlsafe(32)
         token = Token(name, role, digest(secret), from_us(now_us()), until, False, models, twins, queries)
         with self.store.transaction():
-            if self.tokens.exists(name):
-                raise Conflict(f"a token called '{name}' exists already (revoke it first)", code="TokenExists")
+            old = self.tokens.find(name)
+            if old is not None and not old.revoked:  # a revoked token's name may be used again
+                raise Conflict(f"a token called '{name}' exists already (revoke it to reuse the name)",
+                               code="TokenExists")
             self.tokens.put(name, token)
         self._known.invalidate()
         return token, secret

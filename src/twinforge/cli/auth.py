@@ -85,7 +85,10 @@ def audit(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("time", "actor", "method", "path", "from", "status", "outcome")
+    table = Table()
+    table.add_column("time", no_wrap=True, min_width=27)  # a whole ISO 8601 time, never cut
+    for column in ("actor", "method", "path", "from", "status", "outcome"):
+        table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(r["time"], r.get("actor") or "-", r["method"], r["path"], r.get("from", ""), str(r["status"]),
                       r["outcome"])

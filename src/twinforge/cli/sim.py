@@ -128,7 +128,7 @@ def simulate(
             print(json.dumps(result.to_json(), indent=2))
         else:
             table = Table(title=f"scenario {scenario.id}: {len(snapshot.twins)} twins, "
-                                f"{len(result.variant.times) - 1} steps")
+                                f"{result.variant.steps:,} steps")
             for col in ("KPI", "baseline", "variant", "delta"):
                 table.add_column(col, justify="right" if col != "KPI" else "left")
             for name, value in result.kpis.items():

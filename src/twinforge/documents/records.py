@@ -20,6 +20,43 @@ class DetectorDocument(Document):
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
 
 
+class RobustZParams(Document):
+    """robust_z: the median and MAD of a sliding window."""
+
+    window: StrictInt = Field(60, ge=3, le=100_000, description="values in the window")
+    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before scoring")
+    refresh: StrictInt = Field(8, ge=1, le=100_000, description="recompute the median every this many values")
+
+
+class EwmaParams(Document):
+    """ewma: exponentially weighted mean and variance."""
+
+    alpha: float = Field(0.05, gt=0.0, le=1.0, description="weight of each new value")
+    warmup: StrictInt = Field(20, ge=1, le=100_000)
+
+
+class HalfSpaceParams(Document):
+    """half_space: river's HalfSpaceTrees."""
+
+    n_trees: StrictInt = Field(15, ge=1, le=200)
+    height: StrictInt = Field(10, ge=1, le=20)
+    window_size: StrictInt = Field(100, ge=10, le=100_000)
+    seed: StrictInt = 0
+    alpha: float = Field(0.01, gt=0.0, le=1.0, description="weight of the scaling average")
+
+
+class IsolationForestParams(Document):
+    """isolation_forest: scikit-learn's IsolationForest, fitted on history (backfill)."""
+
+    n_estimators: StrictInt = Field(100, ge=1, le=1000)
+    seed: StrictInt = 0
+    refit_every: StrictInt = Field(0, ge=0, le=1_000_000)
+
+
+DETECTOR_PARAMS: dict[str, type[Document]] = {"robust_z": RobustZParams, "ewma": EwmaParams,
+                                              "half_space": HalfSpaceParams, "isolation_forest": IsolationForestParams}
+
+
 class RulDocument(Document):
     """A trained RUL model (uploaded with `PUT /analytics/rul/models/{id}`) attached to a twin model."""
 
@@ -95,6 +132,7 @@ class RouteDocument(Document):
 
 
 __all__ = [
+    "DETECTOR_PARAMS",
     "DetectorDocument",
     "EndpointDocument",
     "ImportJobDocument",

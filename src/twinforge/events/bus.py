@@ -20,6 +20,7 @@ import orjson
 
 from twinforge.errors import InvalidArgument
 from twinforge.graph import TwinGraph
+from twinforge.outages import Outage
 from twinforge.store.base import EventRecord
 
 log = logging.getLogger("twinforge.events")
@@ -110,6 +111,7 @@ class EventBus:
     def __init__(self, graph: TwinGraph, *, poll_interval: float = 0.25) -> None:
         self.graph = graph
         self.poll_interval = poll_interval
+        self.outage = Outage("event bus: reading events", log)
         self.subscribers: set[Subscription] = set()
         self.last_seq = graph.store.last_event_seq()
         self._wake: asyncio.Event | None = None
@@ -156,8 +158,9 @@ class EventBus:
             self._wake.clear()
             try:
                 await self.pump()
-            except Exception:  # the bus must outlive a failed read; the next round retries
-                log.exception("event bus: reading events failed")
+                self.outage.ok()
+            except Exception as exc:  # the bus must outlive a failed read; the next round retries
+                self.outage.failed(exc)
 
     async def pump(self) -> int:
         """Deliver every event committed since the last call; returns how many. The store

@@ -27,6 +27,7 @@ from twinforge.documents import EndpointDocument, RouteDocument, check
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.events.bus import EventBus, EventFilter, envelope
 from twinforge.ingest import Ingestor
+from twinforge.outages import Outage
 from twinforge.query import Evaluator, parse_query
 from twinforge.records import Collection, Kind
 from twinforge.store.base import DeadLetter, EventRecord
@@ -103,6 +104,7 @@ class RouteManager:
         self.store = bus.graph.store
         self.mqtt = mqtt
         self.backoff = backoff
+        self._outage = Outage("route watcher: reading routes", log)
         self.delivered: dict[str, int] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._http: httpx.AsyncClient | None = None
@@ -210,8 +212,9 @@ class RouteManager:
                         self._tasks.pop(route_id).cancel()
                     for route in routes:
                         self._restart(route)
-            except Exception:  # a store hiccup must not end the watcher
-                log.exception("route watcher")
+                self._outage.ok()
+            except Exception as exc:  # a store hiccup must not end the watcher
+                self._outage.failed(exc)
 
     async def stop(self) -> None:
         if self._watcher is not None:

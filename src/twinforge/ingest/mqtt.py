@@ -27,6 +27,7 @@ from twinforge.ingest.core import (
     update_from_json,
 )
 from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
+from twinforge.outages import Outage
 from twinforge.store.base import DeadLetter
 
 log = logging.getLogger("twinforge.mqtt")
@@ -82,6 +83,7 @@ class MqttConnector:
                  will: bool = False, reconnect: bool = True) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
+        self._outage = Outage(f"MQTT ingest ({client_id}): storing a batch", log)
         self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
         self.client_id = client_id
         self.mqtt5 = mqtt5
@@ -246,9 +248,10 @@ class MqttConnector:
                     batch.append(self._inbox.popleft())
                 try:
                     self._apply(batch)
+                    self._outage.ok()
                 except Exception as exc:  # the store is unavailable: retry without acknowledging
                     self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                    log.exception("MQTT batch failed; it will be retried")
+                    self._outage.failed(exc)
                     self._inbox.extendleft(reversed(batch))
                     self._stop.wait(1.0)
                     break

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twinforge.ingest.mqtt import SESSION_PREFIX, MqttConnector
+from twinforge.outages import Outage
 from twinforge.records import Collection, Kind
 
 log = logging.getLogger("twinforge.mqtt.rescue")
@@ -123,13 +124,16 @@ class SessionKeeper:
             log.warning("MQTT session %s has no server: kept by this one until it returns", client_id)
 
     def start(self) -> None:
+        outage = Outage("keeping the MQTT sessions of stopped servers", log)
+
         def loop() -> None:
             while not self._stop.is_set():
                 try:
                     self.check()
-                except Exception:
+                    outage.ok()
+                except Exception as exc:
                     self.failures += 1
-                    log.exception("keeping the MQTT sessions of stopped servers failed; retrying")
+                    outage.failed(exc)
                 self._wake.wait(self.interval)
                 if self._wake.is_set():
                     self._wake.clear()

@@ -60,6 +60,46 @@ class Block:
     last: dict[str, np.ndarray]
 
 
+@dataclass(slots=True)
+class Measure:
+    """One variable's statistics over every step of a run, whatever is recorded: what KPIs read."""
+
+    last: float
+    low: float
+    high: float
+    start: float  # the time of the first value (s)
+    at: float  # the time of the last value (s)
+    area: float = 0.0  # trapezoidal integral over seconds
+
+    @classmethod
+    def first(cls, t: float, value: float) -> Measure:
+        return cls(value, value, value, t, t)
+
+    def add(self, t: float, value: float) -> None:
+        self.area += (self.last + value) * (t - self.at) / 2.0
+        self.last, self.at = value, t
+        if math.isnan(value):  # as numpy's min and max: NaN once, NaN for good
+            self.low = self.high = math.nan
+        else:
+            self.low = value if value < self.low else self.low
+            self.high = value if value > self.high else self.high
+
+    def value(self, agg: str) -> float:
+        """The KPI: last, min, max, integral or avg (the integral over the run's length)."""
+        if agg == "last":
+            return self.last
+        if agg == "min":
+            return self.low
+        if agg == "max":
+            return self.high
+        if agg == "integral":
+            return self.area
+        if agg == "avg":
+            span = self.at - self.start
+            return self.area / span if span > 0 else self.last
+        raise ValueError(f"unknown aggregate {agg!r}")
+
+
 @dataclass
 class Trajectory:
     """Recorded values: ``times`` (seconds from the start) and, per (twin, name), the series
@@ -70,6 +110,8 @@ class Trajectory:
     start: float  # the start as seconds since the epoch (UTC)
     wall: float = 0.0  # how long the run took (s)
     twin_steps: int = 0
+    steps: int = 0  # steps simulated (recorded samples may be fewer)
+    measured: dict[tuple[str, str], Measure] = field(default_factory=dict)  # every step of (twin, name)
 
     def get(self, twin: str, name: str) -> np.ndarray | None:
         """The recorded series of one twin's variable, or None."""
@@ -113,12 +155,14 @@ def build_fleets(snapshot: Snapshot, registry: Registry, twins: Sequence[str] | 
 def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequence[Override] = (),
              record: float | None = None, registry: Registry | None = None, seed: int = 0,
              progress: Callable[[float], None] | None = None, twins: Sequence[str] | None = None,
-             recorded: Callable[[Behaviour], Sequence[str]] | None = None) -> Trajectory:
+             recorded: Callable[[Behaviour], Sequence[str]] | None = None,
+             measure: Sequence[tuple[str, str]] = ()) -> Trajectory:
     """Run every fleet of ``snapshot`` for ``horizon`` seconds in steps of ``step``.
 
     ``record`` is the interval of recorded samples (default: every step; 0 records only the
     start and the end). ``recorded`` picks the names kept per behaviour (default: its
-    states, outputs and inputs).
+    states, outputs and inputs). ``measure`` names (twin, name) pairs whose statistics are kept
+    over every step whatever is recorded (`Trajectory.measured`: what KPIs are computed from).
     """
     registry = registry or default_registry()
     rng = np.random.default_rng(seed)
@@ -147,6 +191,18 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
     samples: dict[int, dict[str, list[np.ndarray]]] = {id(f): {n: [] for n in names} for f, names in kept}
     times: list[float] = []
 
+    watched = [(key, by_twin[key[0]], by_twin[key[0]].index[key[0]]) for key in dict.fromkeys(measure)
+               if key[0] in by_twin and key[1] in by_twin[key[0]].values]
+    measured: dict[tuple[str, str], Measure] = {}
+
+    def observe(t: float) -> None:
+        for key, fleet, i in watched:
+            value = float(fleet.values[key[1]][i])
+            if key in measured:
+                measured[key].add(t, value)
+            else:
+                measured[key] = Measure.first(t, value)
+
     def keep(t: float) -> None:
         times.append(t)
         for fleet, names in kept:
@@ -158,6 +214,7 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
     every = None if record is None else (0 if record == 0 else max(1, round(record / step)))
     began = time.perf_counter()
     keep(0.0)
+    observe(0.0)
     t = 0.0
     for k in range(steps):
         dt = min(step, horizon - t)
@@ -167,6 +224,7 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
         for fleet, i, name, o in varying:  # inputs held over the next step, as recorded at t
             fleet.values[name][i] = o.at(t)
         last = k == steps - 1
+        observe(t)
         if last or (every is None) or (every and (k + 1) % every == 0):
             keep(t)
         if progress is not None and (last or k % max(1, steps // 100) == 0):
@@ -179,7 +237,8 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
 
     blocks = [Block(fleet.twins, fleet.index, {n: np.stack(samples[id(fleet)][n]) for n in names},
                     {n: arr.copy() for n, arr in fleet.values.items()}) for fleet, names in kept]
-    return Trajectory(np.array(times), blocks, snapshot.start, wall, sum(len(f.twins) for f in fleets) * steps)
+    return Trajectory(np.array(times), blocks, snapshot.start, wall, sum(len(f.twins) for f in fleets) * steps,
+                      steps, measured)
 
 
 
@@ -217,4 +276,4 @@ def value_of(trajectory: Trajectory, snapshot: Snapshot, twin: str, name: str) -
     return trajectory.times, np.full(len(trajectory.times), constant)
 
 
-__all__ = ["Block", "Fleet", "Override", "Trajectory", "aggregate", "build_fleets", "simulate", "value_of"]
+__all__ = ["Block", "Fleet", "Measure", "Override", "Trajectory", "aggregate", "build_fleets", "simulate", "value_of"]

@@ -160,8 +160,10 @@ class Battery(Behaviour):
     """A battery pack under a power profile (power > 0 discharges, < 0 charges).
 
     Current I = power/nominalVoltage; state of charge: dSOC/dt = -I/(3600·capacity), held in
-    [0, 1] (an empty pack delivers nothing, a full one takes nothing). Temperature:
-    Cth·dT/dt = I²·R - (T - ambient)/Rth, stepped exactly towards T∞ = ambient + I²·R·Rth.
+    [0, 1]: the step that empties (or fills) the pack carries the current only for the part of
+    the step the charge lasts, then none. Temperature: Cth·dT/dt = I²·R - (T - ambient)/Rth,
+    stepped exactly (towards T∞ = ambient + I²·R·Rth while the current flows, then towards the
+    ambient). ``current`` is the step's mean current, so charge is conserved exactly.
     """
 
     model = NS + "Battery;1"
@@ -183,15 +185,21 @@ class Battery(Behaviour):
 
     def step(self, t: float, dt: float, v: Values, rng: np.random.Generator) -> None:
         current = v["power"] / v["nominalVoltage"]
-        soc = v["stateOfCharge"]
-        # An empty pack cannot be discharged, a full one cannot be charged.
-        current = np.where(((current > 0) & (soc <= 0.0)) | ((current < 0) & (soc >= 1.0)), 0.0, current)
-        v["stateOfCharge"] = np.clip(soc - current * dt / (3600.0 * v["capacity"]), 0.0, 1.0)
+        soc = np.clip(v["stateOfCharge"], 0.0, 1.0)
+        charge = 3600.0 * v["capacity"]  # coulombs when full
+        # The charge that may flow this step: what is left to deliver, or room left to fill.
+        room = np.where(current > 0, soc * charge, (1.0 - soc) * charge)
+        moved = np.abs(current) * dt
+        share = np.where(moved > room, np.divide(room, moved, out=np.zeros_like(moved), where=moved > 0), 1.0)
+        flowing = share * dt  # seconds the current flows; none after the pack empties (or fills)
+        v["stateOfCharge"] = np.clip(soc - current * flowing / charge, 0.0, 1.0)
         rth = v["thermalResistance"]
-        steady = v["ambientTemperature"] + current * current * v["internalResistance"] * rth
+        ambient = v["ambientTemperature"]
+        steady = ambient + current * current * v["internalResistance"] * rth
         tau = v["thermalCapacitance"] * rth
-        v["temperature"] = steady + (v["temperature"] - steady) * np.exp(-dt / tau)
-        v["current"] = current
+        heated = steady + (v["temperature"] - steady) * np.exp(-flowing / tau)
+        v["temperature"] = ambient + (heated - ambient) * np.exp(-(dt - flowing) / tau)
+        v["current"] = current * share
 
 
 SHIPPED: tuple[type[Behaviour], ...] = (ThermalZone, CentrifugalPump, Turbofan, Battery)

@@ -127,7 +127,7 @@ class Scenario:
             return None if progress is None else (lambda f: progress(offset + f / 2))
 
         baseline = simulate(snapshot, horizon=self.horizon, step=self.step, record=self.record,
-                            registry=registry, seed=self.seed, progress=part(0.0))
+                            registry=registry, seed=self.seed, progress=part(0.0), measure=self.measured)
         variant = self.run_variant(snapshot, self.overrides, registry=registry, progress=part(0.5))
         return ScenarioResult(self, snapshot, baseline, variant)
 
@@ -138,12 +138,23 @@ class Scenario:
         snap = apply_static(snapshot, overrides, registry or default_registry())
         return simulate(snap, horizon=self.horizon, step=self.step, overrides=overrides,
                         record=self.record if record == "default" else record,  # type: ignore[arg-type]
-                        registry=registry, seed=self.seed if seed is None else seed, progress=progress)
+                        registry=registry, seed=self.seed if seed is None else seed, progress=progress,
+                        measure=self.measured)
+
+    @property
+    def measured(self) -> list[tuple[str, str]]:
+        """The (twin, property) pairs the KPIs read: measured on every step of a run."""
+        return [(k.twin, k.property) for k in self.kpis]
 
     def kpis_of(self, snapshot: Snapshot, trajectory: Trajectory) -> dict[str, float]:
-        """The scenario's KPIs over one run."""
+        """The scenario's KPIs over one run: from every step, whatever ``record`` kept (a twin
+        no behaviour animates holds its value)."""
         out = {}
         for k in self.kpis:
+            measure = trajectory.measured.get((k.twin, k.property))
+            if measure is not None:
+                out[k.name] = measure.value(k.agg)
+                continue
             times, values = value_of(trajectory, snapshot, k.twin, k.property)
             out[k.name] = aggregate(times, values, k.agg)
         return out
@@ -191,7 +202,8 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         """KPIs, baseline KPIs and deltas as the REST API answers them."""
         return {"kpis": self.kpis, "baseline": {"kpis": self.baseline_kpis}, "deltas": self.deltas,
-                "twins": len(self.snapshot.twins), "steps": len(self.variant.times) - 1,
+                "twins": len(self.snapshot.twins), "steps": self.variant.steps,
+                "recorded": len(self.variant.times),
                 "wallSeconds": {"baseline": round(self.baseline.wall, 4), "variant": round(self.variant.wall, 4)}}
 
     def kpi_frame(self) -> pandas.DataFrame:

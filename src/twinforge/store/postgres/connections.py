@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from twinforge.errors import InvalidArgument, MissingDependency, NotFound, Unavailable
+from twinforge.outages import Outage
 from twinforge.store.base import Lease
 from twinforge.store.postgres.schema import SCHEMA, SCHEMA_LOCK, WRITE_LOCK
 
@@ -233,6 +234,7 @@ class PostgresConnections:
         """Call ``callback()`` (from a thread of its own) after every write committed to the
         database by any process or server (LISTEN/NOTIFY); returns a function that stops it."""
         stop = threading.Event()
+        outage = Outage("listening for commits (LISTEN/NOTIFY)", log)
 
         def listen() -> None:
             while not stop.is_set():
@@ -240,12 +242,13 @@ class PostgresConnections:
                     conn = _connect(self._url)
                     conn.execute("LISTEN twinforge_commits")
                     callback()  # catch up on what was committed while not listening
+                    outage.ok()
                     while not stop.is_set():
                         for _ in conn.notifies(timeout=0.5, stop_after=1000):
                             callback()
                     conn.close()
                 except Exception as exc:  # the database went away: listen again when it is back
-                    log.warning("listening for commits: %s", exc)
+                    outage.failed(exc)
                     stop.wait(1.0)
 
         thread = threading.Thread(target=listen, name="pg-listen", daemon=True)
@@ -273,6 +276,7 @@ class AdvisoryLease(Lease):
         self.name = name
         self._conn: Any = None
         self.held = False
+        self.outage = Outage(f"lease {name}", log)
 
     def try_acquire(self) -> bool:
         if self.held and self._conn is not None and not self._conn.closed:
@@ -282,9 +286,10 @@ class AdvisoryLease(Lease):
                 self._conn = _connect(self.url)
             row = self._conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", ("twinforge:" + self.name,)).fetchone()
         except Exception as exc:  # the database is away: not the leader now
-            log.warning("lease %s: %s", self.name, exc)
+            self.outage.failed(exc)
             self.release()
             return False
+        self.outage.ok()
         self.held = bool(row[0])
         return self.held
 

@@ -171,13 +171,19 @@ class SQLiteConnections:
     # -- leases -----------------------------------------------------------
 
     def lease(self, name: str) -> FileLease:
-        """A lease held as an exclusive lock on a file beside the database: the processes
-        sharing a SQLite file share its folder. In memory, the one process always leads."""
+        """A lease held as an exclusive lock on a file in a folder beside the database
+        (``twinforge.db.locks/``): the processes sharing a SQLite file share its folder. The
+        folder ignores itself for git, so a checkout holding a store stays clean. In memory,
+        the one process always leads."""
         if self.path == ":memory:":
             return FileLease(None)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):  # a file name, whatever the lease is called
             name = "h" + hashlib.sha256(name.encode()).hexdigest()[:32]
-        return FileLease(Path(f"{self.path}.{name}.lock"))
+        folder = Path(f"{self.path}.locks")
+        if not (folder / ".gitignore").exists():
+            folder.mkdir(exist_ok=True)
+            (folder / ".gitignore").write_text("# twinforge's lease files: nothing to keep\n*\n")
+        return FileLease(folder / f"{name}.lock")
 
 
 class FileLease(Lease):
