@@ -47,7 +47,7 @@ def test_unknown_kinds_and_parameters_are_refused() -> None:
         make("ewma", {"colour": 1})
     # Ranges are named: a negative window was a plain-text 500 from deep inside collections.deque.
     for kind, params, message in [("robust_z", {"window": -5}, "'window': must be >= 3, got -5"),
-                                  ("ewma", {"alpha": 5}, "'alpha': must be <= 1.0, got 5"),
+                                  ("ewma", {"alpha": 5}, "'alpha': must be <= 1, got 5"),
                                   ("half_space", {"height": 99}, "'height': must be <= 20, got 99"),
                                   ("isolation_forest", {"n_estimators": "many"}, "must be a whole number")]:
         with pytest.raises(InvalidArgument, match=message):

@@ -54,12 +54,15 @@ def test_known_cases() -> None:
 
 
 @pytest.mark.parametrize(("doc", "message"), [
-    ({"horizonDays": 14, "assets": []}, "no assets"),
-    ({"horizonDays": 14, "assets": [asset("a", 5, -1)]}, "rul.std must not be negative"),
-    ({"horizonDays": 0, "assets": [asset("a", 5, 1)]}, "horizonDays"),
-    ({"horizonDays": 14, "assets": [asset("a", 5, 1), asset("a", 6, 1)]}, "listed twice"),
+    ({"horizonDays": 14, "assets": []}, "'assets': must not be empty"),
+    ({"horizonDays": 14, "assets": [asset("a", 5, -1)]}, r"'assets\[0\].rul.std': must be >= 0, got -1"),
+    ({"horizonDays": 0, "assets": [asset("a", 5, 1)]}, "'horizonDays': must be >= 1, got 0"),
+    ({"horizonDays": 14, "assets": [asset("a", 5, 1), asset("a", 6, 1)]}, "asset 'a' is listed twice"),
     ({"horizonDays": 14, "assets": [{"id": "a", "rul": {"mean": "soon", "std": 1}, "preventiveCost": 1,
-                                     "correctiveCost": 2}]}, "rul.mean must be a number"),
+                                     "correctiveCost": 2}]}, r"'assets\[0\].rul.mean': must be a number, got 'soon'"),
+    # unknown fields were ignored: a misspelt crewsPerDay planned with one crew without a word
+    ({"horizonDays": 14, "crewPerDay": 3, "assets": [asset("a", 5, 1)]},
+     r"unknown field 'crewPerDay' \(known: assets, crewsPerDay, horizonDays\)"),
 ])
 def test_bad_planning_files_name_the_problem(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):

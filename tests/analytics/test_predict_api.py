@@ -136,7 +136,7 @@ def test_forecast_and_plan_routes(server: tuple[TwinGraph, httpx.Client]) -> Non
         {"id": "m1", "rul": {"mean": 5.0, "std": 1.5}, "preventiveCost": 1000, "correctiveCost": 8000}]})
     assert plan.status_code == 200 and plan.json()["schedule"] == [{"asset": "m1", "day": 1}]
     bad = c.post("/maintenance/plan", json={"horizonDays": 14, "assets": []})
-    assert bad.status_code == 400 and "no assets" in bad.json()["error"]["message"]
+    assert bad.status_code == 400 and "'assets': must not be empty" in bad.json()["error"]["message"]
     assert json.loads(c.get("/alerts/rules").text)["value"] == []
 
 

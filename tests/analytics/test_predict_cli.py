@@ -46,4 +46,11 @@ def test_maintenance_plan_command(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("horizonDays: 14\nassets:\n  - {id: a, rul: {mean: 5, std: -1}, preventiveCost: 1, correctiveCost: 2}\n")
     out = tf("maintenance", "plan", str(bad))
-    assert out.returncode == 1 and "rul.std must not be negative" in out.stderr
+    assert out.returncode == 1 and "'assets[0].rul.std': must be >= 0, got -1" in out.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("horizonDays: 14\nassets:\n  - {id: a, rul: {mean: 5\n")
+    out = tf("maintenance", "plan", str(broken))
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr  # one line, not seven
+    assert "is not valid YAML or JSON at line" in out.stderr
+    out = tf("maintenance", "plan", str(tmp_path))
+    assert out.returncode == 1 and "is a folder" in out.stderr

@@ -45,37 +45,16 @@ class PlanningProblem:
 
     @classmethod
     def parse(cls, doc: Any) -> PlanningProblem:
+        """A problem from its document (checked by `PlanningDocument`: unknown fields refused)."""
+        from twinforge.documents import check
+        from twinforge.documents.records import PlanningDocument
+
         if not isinstance(doc, dict):
             raise InvalidArgument("a planning file is an object with horizonDays, crewsPerDay and assets")
-        horizon, crews = doc.get("horizonDays"), doc.get("crewsPerDay", 1)
-        if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= 3650:
-            raise InvalidArgument("horizonDays must be a whole number of days, 1-3650")
-        if not isinstance(crews, int) or isinstance(crews, bool) or crews < 1:
-            raise InvalidArgument("crewsPerDay must be a whole number >= 1")
-        raw = doc.get("assets")
-        if not isinstance(raw, list) or not raw:
-            raise InvalidArgument("the planning file has no assets")
-        assets, seen = [], set()
-        for k, a in enumerate(raw):
-            where = f"assets[{k}]"
-            rul = a.get("rul") if isinstance(a, dict) else None
-            if not isinstance(a, dict) or not isinstance(a.get("id"), str) or not isinstance(rul, dict):
-                raise InvalidArgument(f"{where}: an asset is {{id, rul: {{mean, std}}, preventiveCost, correctiveCost}}")
-            if a["id"] in seen:
-                raise InvalidArgument(f"{where}: asset '{a['id']}' is listed twice")
-            seen.add(a["id"])
-            values: dict[str, Any] = {"rul.mean": rul.get("mean"), "rul.std": rul.get("std"),
-                      "preventiveCost": a.get("preventiveCost"), "correctiveCost": a.get("correctiveCost")}
-            for name, v in values.items():
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise InvalidArgument(f"{where} ({a['id']}): {name} must be a number, got {v!r}")
-            if values["rul.std"] < 0:
-                raise InvalidArgument(f"{where} ({a['id']}): rul.std must not be negative, got {values['rul.std']}")
-            if values["preventiveCost"] < 0 or values["correctiveCost"] < 0:
-                raise InvalidArgument(f"{where} ({a['id']}): costs must not be negative")
-            assets.append(Asset(a["id"], float(values["rul.mean"]), float(values["rul.std"]),
-                                float(values["preventiveCost"]), float(values["correctiveCost"])))
-        return cls(horizon, crews, tuple(assets))
+        checked = check(PlanningDocument, doc, "planning")
+        return cls(checked.horizonDays, checked.crewsPerDay,
+                   tuple(Asset(a.id, a.rul.mean, a.rul.std, a.preventiveCost, a.correctiveCost)
+                         for a in checked.assets))
 
 
 @dataclass(slots=True)

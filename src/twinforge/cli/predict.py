@@ -124,12 +124,16 @@ def maintenance_plan(
     from twinforge.analytics.planning import PlanningProblem, plan
 
     output(plot, "--plot", (".png", ".svg", ".pdf"))
+    if file.is_dir():
+        fail(f"{file} is a folder; give a planning file (YAML or JSON)")
     if not file.is_file():
         fail(f"no such planning file: {file}")
     try:
         doc = yaml.safe_load(file.read_text())
     except yaml.YAMLError as exc:
-        fail(f"{file} is not valid YAML or JSON: {exc}")
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        fail(f"{file} is not valid YAML or JSON{where}: {getattr(exc, 'problem', None) or exc}")
     problem = PlanningProblem.parse(doc)
     result = plan(problem)
     if plot is not None:

@@ -106,7 +106,8 @@ def describe(error: Any) -> str:
     elif kind in ("too_short", "string_too_short") and error["ctx"].get("min_length") == 1:
         text = "must not be empty"
     elif kind in _BOUNDS:
-        text = f"must be {_BOUNDS[kind]} {next(iter(error['ctx'].values()))}, got {_got(error['input'])}"
+        bound = next(iter(error["ctx"].values()))
+        text = f"must be {_BOUNDS[kind]} {f'{bound:g}' if isinstance(bound, float) else bound}, got {_got(error['input'])}"
     elif kind == "literal_error":
         text = f"must be {error['ctx']['expected']}, got {_got(error['input'])}"
     else:

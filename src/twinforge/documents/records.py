@@ -57,6 +57,35 @@ DETECTOR_PARAMS: dict[str, type[Document]] = {"robust_z": RobustZParams, "ewma":
                                               "half_space": HalfSpaceParams, "isolation_forest": IsolationForestParams}
 
 
+class RulEstimate(Document):
+    mean: float = Field(description="days until failure, expected")
+    std: float = Field(ge=0, description="its standard deviation (0: known exactly)")
+
+
+class PlanningAsset(Document):
+    id: StrictStr = Field(min_length=1)
+    rul: RulEstimate
+    preventiveCost: float = Field(ge=0, description="cost of maintaining it before it fails")
+    correctiveCost: float = Field(ge=0, description="cost of repairing it after it failed")
+
+
+class PlanningDocument(Document):
+    """A maintenance planning problem (twinforge maintenance plan, POST /maintenance/plan)."""
+
+    horizonDays: StrictInt = Field(ge=1, le=3650)
+    crewsPerDay: StrictInt = Field(1, ge=1, le=10_000)
+    assets: list[PlanningAsset] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PlanningDocument:
+        seen: set[str] = set()
+        for k, asset in enumerate(self.assets):
+            if asset.id in seen:
+                raise ValueError(f"assets[{k}]: asset '{asset.id}' is listed twice")
+            seen.add(asset.id)
+        return self
+
+
 class RulDocument(Document):
     """A trained RUL model (uploaded with `PUT /analytics/rul/models/{id}`) attached to a twin model."""
 
@@ -136,6 +165,7 @@ __all__ = [
     "DetectorDocument",
     "EndpointDocument",
     "ImportJobDocument",
+    "PlanningDocument",
     "RouteDocument",
     "RulDocument",
     "RuleDocument",
