@@ -138,3 +138,60 @@ def test_output_files_are_checked_before_the_work(tmp_path: Path) -> None:
     bad.write_text("1 2 3\n")
     out = tf("rul", "evaluate", "--model", str(bad), "--test", str(data), "--truth", str(data))
     assert out.returncode == 1 and "is not a twinforge RUL model" in out.stderr and "ValueError" not in out.stderr
+
+
+def test_ctrl_c_with_streams_open_stops_quietly(tmp_path: Path) -> None:
+    """Ctrl-C on `serve` with a dashboard open waited the whole grace period, then printed a
+    50-line CancelledError traceback: the streams are now ended first."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import httpx
+    from websockets.sync.client import connect
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db",
+                             f"sqlite:///{tmp_path / 's.db'}", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "server did not come up"
+            time.sleep(0.2)
+        ended: list[str] = []
+
+        def sse() -> None:
+            with httpx.Client(timeout=30) as c, c.stream("GET", f"http://127.0.0.1:{port}/stream") as stream:
+                for _ in stream.iter_lines():
+                    pass
+            ended.append("sse")
+
+        reader = threading.Thread(target=sse)
+        reader.start()
+        ws = connect(f"ws://127.0.0.1:{port}/stream")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)  # well within: the streams end at once
+        reader.join(5)
+        assert ended == ["sse"]
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            ws.recv(timeout=5)
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 1001
+        ws.close()
+        assert "Traceback" not in err and "CancelledError" not in err, err
+        assert proc.returncode in (0, 130, -2), (proc.returncode, err)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

@@ -99,7 +99,10 @@ async def stream_ws(websocket: WebSocket) -> None:
     async def forward() -> None:
         async for event in bus.stream(event_filter, after):
             await websocket.send_text(orjson.dumps(envelope(event)).decode())
-        await websocket.close(code=1013, reason="fell behind: reconnect with lastEventId")
+        if bus.closing:
+            await websocket.close(code=1001, reason="the server is stopping")
+        else:
+            await websocket.close(code=1013, reason="fell behind: reconnect with lastEventId")
 
     sender = asyncio.create_task(forward())
     try:

@@ -292,6 +292,12 @@ class Server:
                     for line in lines:
                         announce(line)
 
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                # Streams first: a dashboard's open /stream would hold the shutdown for the whole
+                # grace period, then end in a cancelled task's traceback.
+                application.state.bus.end_streams()
+                super().handle_exit(sig, frame)
+
         # WebSocket events are small JSON messages: compressing each one (per-message deflate,
         # on by default) cost a sixth of the server's CPU under a live stream.
         # Models and the app live as long as the server: keep the collector from re-scanning

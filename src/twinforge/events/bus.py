@@ -118,6 +118,7 @@ class EventBus:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._unwatch: Any = None
+        self.closing = False  # the server is stopping: streams end, new ones end at once
 
     # -- lifecycle --------------------------------------------------------
 
@@ -130,6 +131,21 @@ class EventBus:
         watch = getattr(self.graph.store, "watch_commits", None)
         self._unwatch = watch(self.wake) if watch is not None else None
         self._task = asyncio.create_task(self._run(), name="twinforge-event-bus")
+
+    def end_streams(self) -> None:
+        """End every open stream (callable from any thread, a signal handler too): a stopping
+        server closes its streams first, so it need not wait for their clients."""
+        self.closing = True
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+
+        def end() -> None:
+            for sub in list(self.subscribers):
+                with contextlib.suppress(asyncio.QueueFull):
+                    sub.queue.put_nowait(None)
+
+        loop.call_soon_threadsafe(end)
 
     async def stop(self) -> None:
         self.graph.unsubscribe(self.wake)
@@ -210,6 +226,8 @@ class EventBus:
     async def stream(self, event_filter: EventFilter, after: int | None = None) -> AsyncIterator[EventRecord]:
         """Matching events, first those after ``after`` (replayed from the store), then live ones."""
         sub = Subscription(event_filter)
+        if self.closing:
+            return
         self.subscribers.add(sub)
         try:
             sent = after if after is not None else self.last_seq
