@@ -208,3 +208,34 @@ def test_kpis_count_every_step_whatever_is_recorded(building: TwinGraph) -> None
     assert sparse.kpis == pytest.approx(every.kpis)
     assert len(sparse.variant.times) == 9 and sparse.variant.steps == 120  # 0, 15 ... 120 min recorded
     assert sparse.to_json()["steps"] == 120 and sparse.to_json()["recorded"] == 9
+
+
+def test_live_runs_follow_the_twin_and_show_what_they_apply(building: TwinGraph) -> None:
+    """`simulate --live` read the twins once: a PATCH of heaterPower during the run changed
+    nothing, and an overridden input never showed on the twin. Each step now reads the live
+    inputs, and writes the ones the scenario overrides."""
+    from twinforge.sim.live import run_live
+
+    scenario = Scenario.from_dict(document(horizon="PT10M", step="PT1M", kpis=[],
+                                           overrides=[{"twin": "zone-1", "property": "heaterPower", "value": 2000}]))
+    temps: list[tuple[float, float]] = []
+
+    def step(k: int, t: float) -> None:
+        temps.append((building.get_twin("zone-1")["temperature"], building.get_twin("zone-2")["temperature"]))
+        if k == 3:  # someone turns zone-2's heater up while the run goes on
+            building.update_twin("zone-2", [{"op": "replace", "path": "/heaterPower", "value": 5000.0}])
+
+    stats = run_live(building, scenario, speed=1e9, steps=6, on_step=step)
+    assert stats.steps == 6 and stats.refused == 0
+    assert building.get_twin("zone-1")["heaterPower"] == 2000.0  # the override shows on the twin
+    decay = math.exp(-60.0 / (0.01 * 1.0e6))
+
+    def after(temp: float, power: float) -> float:
+        steady = 5.0 + power * 0.01
+        return steady + (temp - steady) * decay
+
+    zone1, zone2 = 18.0, 18.0
+    for k, (t1, t2) in enumerate(temps, 1):
+        zone1 = after(zone1, 2000.0)
+        zone2 = after(zone2, 5000.0 if k > 3 else 1000.0)  # felt from the step after the PATCH
+        assert t1 == pytest.approx(zone1, abs=1e-9) and t2 == pytest.approx(zone2, abs=1e-9), k

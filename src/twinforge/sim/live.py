@@ -1,12 +1,16 @@
 """Live mode: the same behaviours, on the wall clock, driving the live twins.
 
-Each step's states and outputs go through the ingest path (`Ingestor.apply`, source
-``simulation``), so history, `/stream` and event routes see them as they see device data.
-``speed`` runs the clock faster (``speed=60``: a simulated minute per second).
+Each step reads the twins' inputs and parameters as they are now (a PATCH of ``heaterPower``
+during the run is felt at the next step), steps the behaviours, and writes their states and
+outputs, and the inputs the scenario overrides, through the ingest path (`Ingestor.apply`,
+source ``simulation``): the twin shows what is applied, and history, `/stream` and event
+routes see it as they see device data. ``speed`` runs the clock faster (``speed=60``: a
+simulated minute per second).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twinforge.errors import NotFound
 from twinforge.sim.behaviour import Registry, default_registry
 from twinforge.sim.engine import build_fleets
 from twinforge.sim.fork import fork
@@ -52,6 +57,11 @@ def run_live(graph: TwinGraph, scenario: Scenario, *, speed: float = 1.0, regist
     for fleet in fleets:
         fleet.behaviour.initial(fleet.values, rng)
     models = snapshot.model_set()
+    overridden = {(o.twin, o.name) for o in scenario.overrides}
+    # what the twins hold and the run reads each step: inputs and parameters nobody overrides
+    followed = [(fleet, i, twin, [n for n in fleet.behaviour.names("input", "parameter")
+                                  if (twin, n) not in overridden])
+                for fleet in fleets for i, twin in enumerate(fleet.twins)]
     kinds: dict[tuple[str, str], bool] = {}  # (model, name) -> is telemetry
     ingestor = Ingestor(graph)
     stats = LiveStats()
@@ -61,6 +71,15 @@ def run_live(graph: TwinGraph, scenario: Scenario, *, speed: float = 1.0, regist
     for k in range(total):
         if stop is not None and stop.is_set():
             break
+        for fleet, i, twin, names in followed:  # the live values: a change during the run is felt
+            try:
+                current = graph.get_twin(twin)
+            except NotFound:
+                continue
+            for name in names:
+                value = current.get(name)
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                    fleet.values[name][i] = float(value)
         for fleet in fleets:
             fleet.behaviour.step(t, scenario.step, fleet.values, rng)
         t += scenario.step
@@ -70,8 +89,9 @@ def run_live(graph: TwinGraph, scenario: Scenario, *, speed: float = 1.0, regist
                 fleet.values[o.name][fleet.index[o.twin]] = o.at(t)
         updates = []
         for fleet in fleets:
-            written = fleet.behaviour.written()
             for i, twin in enumerate(fleet.twins):
+                written = [*fleet.behaviour.written(),
+                           *(n for n in fleet.behaviour.names("input") if (twin, n) in overridden)]
                 model = snapshot.twins[twin]["$metadata"]["$model"]
                 props: dict[str, float] = {}
                 tele: dict[str, float] = {}
