@@ -16,6 +16,7 @@ from twinforge.cli.common import CliError, err
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
 from twinforge.cli.predict import forecast, maintenance_app, rul_app
+from twinforge.cli.rest import detectors_app, rels_app, rules_app, scenarios_app
 from twinforge.cli.schema import schema
 from twinforge.cli.serve import demo_app, serve
 from twinforge.cli.sim import optimise, simulate
@@ -53,6 +54,10 @@ app.add_typer(models_app, name="models")
 app.add_typer(twins_app, name="twins")
 app.add_typer(index_app, name="index")
 app.add_typer(demo_app, name="demo")
+app.add_typer(rels_app, name="rels")
+app.add_typer(rules_app, name="rules")
+app.add_typer(detectors_app, name="detectors")
+app.add_typer(scenarios_app, name="scenarios")
 
 
 @app.command()
