@@ -51,6 +51,11 @@ def site(rec_graph_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                                     "thermalCapacitance": 2.0e6})])
     for i in range(12):  # some history for the charts
         graph.update_twin("temp-101", [{"op": "replace" if i else "add", "path": "/lastValue", "value": 20.0 + i % 4}])
+    from twinforge.graph import Update
+
+    now = time.time()  # two hours of a zone's temperature, a point a minute: enough to forecast from
+    graph.apply_updates([Update("zone-1", {"temperature": 18.0 + 0.01 * k}, ts=int((now - (120 - k) * 60) * 1e6))
+                         for k in range(120)])
     with running_api(graph) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield url, client
     graph.close()
@@ -116,7 +121,7 @@ def test_every_page_loads_without_console_errors(tab: Page, name: str, path: str
 
 def test_overview_counts(tab: Page) -> None:
     page = tab.open("/ui")
-    page.wait_for_function("document.querySelectorAll('#view .card .n')[1].textContent === '66'")
+    page.wait_for_function("document.querySelectorAll('#view .card .n')[1]?.textContent === '66'")
     assert page.inner_text("#view .card .n >> nth=2") == "112"
 
 
@@ -127,8 +132,45 @@ def test_phone_width(browser: Any, site: tuple[str, httpx.Client]) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     tab.shot("twin-phone")
     assert width <= 400, f"the twin page scrolls sideways at phone width ({width} px)"
+    # "Edit" wrapped one letter per line and times one character per line: each stays on a line
+    wrapped = page.evaluate("""() => [...document.querySelectorAll('main button, main td.small')]
+        .filter((e) => e.offsetParent && e.textContent.trim()).map((e) => {
+          const r = document.createRange(); r.selectNodeContents(e);
+          return [e.textContent.trim(), new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size]; })
+        .filter(([, lines]) => lines > 1)""")
+    assert wrapped == [], wrapped
     assert tab.errors == []
     tab.page.close()
+
+
+def test_the_forecast_stays_drawn_while_live_values_arrive(tab: Page, site: tuple[str, httpx.Client]) -> None:
+    """Live points were appended after the forecast's future points: uPlot's x values were then
+    unsorted and the overlay vanished. They are now put in time order."""
+    page = tab.open("/ui/twins/zone-1?range=PT6H")
+    page.wait_for_selector(".chart .uplot", timeout=10000)
+    page.click("text=Forecast")
+    page.wait_for_function("twinforgeCharts().some((c) => c.series.some((s) => s.name.startsWith('forecast (')))",
+                           timeout=30000)
+    page.wait_for_selector("text=live", timeout=10000)
+    for value in (30.5, 31.5):
+        r = site[1].patch("/digitaltwins/zone-1", json=[{"op": "replace", "path": "/temperature", "value": value}])
+        assert r.status_code == 204, r.text
+        page.wait_for_function(f"twinforgeCharts().find((c) => c.name === 'temperature').plot.data[1].includes({value})",
+                               timeout=5000)
+    data = page.evaluate("""() => { const c = twinforgeCharts().find((c) => c.name === 'temperature');
+        return { xs: Array.from(c.plot.data[0]), cols: c.plot.data.length, max: c.plot.scales.x.max }; }""")
+    assert data["xs"] == sorted(data["xs"]) and data["cols"] >= 5  # history, forecast low/high/mean in order
+    assert data["max"] > time.time() + 60  # the axis still reaches into the forecast
+    assert tab.errors == []
+    site[1].patch("/digitaltwins/zone-1", json=[{"op": "replace", "path": "/temperature", "value": 18.0}])  # as it was
+
+
+def test_a_single_point_spans_the_range_asked_for(tab: Page, site: tuple[str, httpx.Client]) -> None:
+    page = tab.open("/ui/twins/temp-101?range=P1D")
+    page.wait_for_selector(".chart .uplot", timeout=10000)
+    span = page.evaluate("(() => { const s = twinforgeCharts()[0].plot.scales.x; return s.max - s.min; })()")
+    assert 86_000 <= span <= 87_000, span  # last 1D, not three years
+    assert page.evaluate("document.querySelectorAll('header nav a[aria-current]').length") == 0  # not 'Graph'
 
 
 def test_patch_through_the_api_shows_on_the_open_twin_page(tab: Page, site: tuple[str, httpx.Client]) -> None:
@@ -405,7 +447,7 @@ def test_ui_needs_no_token_but_its_data_does(tmp_path: Path, browser: Any) -> No
         page.evaluate(f"localStorage.setItem('twinforge.token', {json.dumps(secret)})")
         page.reload()
         page.wait_for_selector("text=updates/s ingested")
-        page.wait_for_function("document.querySelectorAll('#view .card .n')[1].textContent === '0'")
+        page.wait_for_function("document.querySelectorAll('#view .card .n')[1]?.textContent === '0'")
         tab.page.close()
     graph.close()
 

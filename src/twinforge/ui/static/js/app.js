@@ -20,7 +20,7 @@ async function render() {
   banner("");
   const r = route();
   for (const a of document.querySelectorAll("header nav a")) {
-    const on = a.dataset.nav === (r.name === "twins" ? "graph" : r.name);
+    const on = a.dataset.nav === r.name;  // a twin's page is none of the nav's pages
     if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   main.replaceChildren(h("p.muted", "Loading…"));

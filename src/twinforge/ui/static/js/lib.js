@@ -140,11 +140,32 @@ export function ago(iso) {
 
 export function shortModel(dtmi) { return (dtmi || "").replace(/^dtmi:/, "").replace(/;\d+$/, "").split(":").pop(); }
 
-// A stable colour per model id.
+// A colour per model: the first 24 models a page meets get 24 colours chosen to be told apart
+// (Kelly's and Glasbey's lists); after that, hues spread by the golden angle. A hash of the id
+// put AHU, VAV and Humidity all in one purple.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf", "#f3c300", "#875692", "#f38400", "#a1caf1", "#be0032", "#c2b280", "#008856",
+  "#e68fac", "#0067a5", "#f99379", "#604e97", "#dcd300", "#882d17", "#654522"];
+const assigned = new Map();
 export function modelColor(dtmi) {
-  let x = 2166136261;
-  for (let i = 0; i < dtmi.length; i++) { x ^= dtmi.charCodeAt(i); x = Math.imul(x, 16777619); }
-  return `hsl(${(x >>> 0) % 360}, 62%, 48%)`;
+  let c = assigned.get(dtmi);
+  if (c === undefined) {
+    const k = assigned.size;
+    c = k < PALETTE.length ? PALETTE[k] : `hsl(${Math.round((k * 137.508) % 360)}, 58%, 46%)`;
+    assigned.set(dtmi, c);
+  }
+  return c;
+}
+
+// The unit of a Property or Telemetry as people write it (DTDL's unit names otherwise).
+const UNITS = { degreeCelsius: "°C", degreeFahrenheit: "°F", kelvin: "K", percent: "%", watt: "W", kilowatt: "kW",
+  megawatt: "MW", kilowattHour: "kWh", wattHour: "Wh", volt: "V", ampere: "A", ohm: "Ω", pascal: "Pa",
+  kilopascal: "kPa", bar: "bar", hertz: "Hz", revolutionPerMinute: "rpm", metre: "m", metrePerSecond: "m/s",
+  cubicMetrePerHour: "m³/h", litrePerSecond: "L/s", second: "s", hour: "h", kilogram: "kg", lux: "lx",
+  partsPerMillion: "ppm", millimetrePerSecond: "mm/s", ampereHour: "Ah" };
+export function unitOf(entry) {
+  const unit = entry && entry.content && entry.content.unit;
+  return typeof unit === "string" ? (UNITS[unit] || unit) : "";
 }
 
 // blue -> green -> yellow -> red for t in [0, 1]

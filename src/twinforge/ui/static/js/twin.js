@@ -1,7 +1,13 @@
 // Twin page: /ui/twins/{id} — properties and components with $metadata times (live), relationships,
 // history charts with forecast, anomaly scores and RUL, and editing with the twin's ETag.
-import { chart } from "./charts.js";
-import { ApiError, ago, api, contentsOf, fmt, h, isNumericSchema, kindOf, position, shortModel, stream, twinLink } from "./lib.js";
+import { addPoint, chart } from "./charts.js";
+import { ApiError, ago, api, contentsOf, fmt, h, isNumericSchema, kindOf, position, shortModel, stream, twinLink, unitOf } from "./lib.js";
+
+// A component's values, or a word when it has none ({"$metadata": {}} said nothing to a reader).
+function componentValues(value) {
+  const shown = Object.fromEntries(Object.entries(value || {}).filter(([k]) => !k.startsWith("$")));
+  return Object.keys(shown).length ? h("pre", JSON.stringify(shown, null, 2)) : h("p.muted.small", "no values set");
+}
 
 const RANGES = { PT1H: 3600, PT6H: 21600, P1D: 86400, P7D: 604800, all: 0 };
 const PRIMITIVE = ["boolean", "date", "dateTime", "double", "duration", "float", "integer", "long", "string", "time"];
@@ -48,8 +54,9 @@ export async function render(main, { rest, params }) {
       const isComp = c && kindOf(c.content) === "Component";
       if (isComp) continue;
       const writable = c && c.content.writable && PRIMITIVE.includes(typeof c.content.schema === "string" ? c.content.schema : "");
+      const unit = unitOf(c);
       const cell = editing === name ? editor(name, c.content.schema, value) :
-        h("span", { "data-prop": name }, fmt(value));
+        h("span.nowrap", h("span", { "data-prop": name }, fmt(value)), unit ? h("span.muted.small", ` ${unit}`) : "");
       rows.push(h("tr", h("th", { scope: "row" }, name, c && c.from !== modelId ? h("span.muted.small", ` (from ${shortModel(c.from)})`) : ""),
         h(typeof value === "number" ? "td.num" : "td", cell),
         h("td.small.muted", md[name] ? ago(md[name].lastUpdateTime) : ""),
@@ -58,7 +65,7 @@ export async function render(main, { rest, params }) {
     const comps = contents.filter((c) => kindOf(c.content) === "Component");
     propsEl.replaceChildren(h("div.scroll", h("table", h("thead", h("tr", h("th", "name"), h("th", "value"), h("th", "updated"), h("th", ""))), h("tbody", rows))),
       ...comps.map((c) => h("div", h("h3", `Component ${c.content.name}`, h("span.muted.small", ` ${typeof c.content.schema === "string" ? shortModel(c.content.schema) : ""}`)),
-        h("pre", JSON.stringify(twin[c.content.name] || {}, null, 2)))));
+        componentValues(twin[c.content.name]))));
     const input = propsEl.querySelector("input, select"); if (input) input.focus();
   }
   let editEtag = null;
@@ -114,16 +121,25 @@ export async function render(main, { rest, params }) {
     const boxes = [];
     for (const name of numeric.slice(0, 12)) {
       const points = await historyOf(name, from);
-      const box = h("div.chart", h("h3", name)); boxes.push(box);
+      const unit = unitOf(byName.get(name));
+      const box = h("div.chart", h("h3", name, unit ? h("span.muted.small", ` (${unit})`) : "")); boxes.push(box);
       if (!points.length) { box.append(h("p.muted.small", "no history")); continue; }
       const series = [{ name, points }];
       for (const d of detectors.filter((d) => d.name === name)) {
         const scores = await historyOf(`${name}:anomaly:${d.id}`, from).catch(() => []);
         if (scores.length) series.push({ name: `anomaly ${d.id}`, points: scores, axis: "y2", width: 1, color: "#e67e22" });
       }
-      if (withForecast) {
+      const spread = points.length > 1 ? (Date.parse(points.at(-1).time) - Date.parse(points[0].time)) / 1000 : 0;
+      if (withForecast && (points.length < 8 || spread < 120)) {
+        box.append(h("p.muted.small", `no forecast: ${points.length} point(s) over ${Math.round(spread)} s of history is too little`));
+      } else if (withForecast) {
         try {
-          const f = await api(`/digitaltwins/${enc}/forecast?name=${encodeURIComponent(name)}&horizon=PT1H&step=PT1M`);
+          // as far ahead as the history shown goes back (at most an hour), in about 60 steps
+          const xs = points.map((p) => Date.parse(p.time) / 1000);
+          const span = Math.max(0, Math.max(...xs) - Math.min(...xs));
+          const horizon = Math.max(60, Math.min(3600, Math.floor(span / 2)));
+          const step = Math.max(1, Math.floor(horizon / 60));
+          const f = await api(`/digitaltwins/${enc}/forecast?name=${encodeURIComponent(name)}&horizon=PT${horizon}S&step=PT${step}S`);
           const lo = series.length;
           series.push({ name: `forecast low`, points: f.value.map((p) => ({ time: p.time, value: p.low })), dash: [4, 4], width: 1, color: "#7aa7f5" });
           series.push({ name: `forecast high`, points: f.value.map((p) => ({ time: p.time, value: p.high })), dash: [4, 4], width: 1, color: "#7aa7f5", bandWith: lo });
@@ -131,7 +147,7 @@ export async function render(main, { rest, params }) {
         } catch (e) { box.append(h("p.muted.small", `no forecast: ${e.message}`)); }
       }
       chartsEl.replaceChildren(...boxes);
-      charts.push(Object.assign(chart(box, series), { name }));
+      charts.push(Object.assign(chart(box, series, { xmin: from ?? undefined, xmax: Date.now() / 1000, unit }), { name }));
     }
     chartsEl.replaceChildren(...boxes);
     if (!numeric.length) chartsEl.replaceChildren(h("p.muted", "This twin has no numeric properties or telemetry."));
@@ -158,8 +174,7 @@ export async function render(main, { rest, params }) {
       : ev.type.toLowerCase().endsWith("telemetry") && ev.data ? Object.entries(ev.data).filter(([, v]) => typeof v === "number") : [];
     if (live) for (const [name, value] of updates) {
       const c = charts.find((x) => x.name === name); if (!c) continue;
-      const [xs, ys, ...others] = c.plot.data;
-      c.plot.setData([[...xs, Date.parse(ev.time) / 1000], [...ys, value], ...others.map((o) => [...o, null])]);
+      addPoint(c.plot, Date.parse(ev.time) / 1000, 1, value);  // in time order, before any forecast
     }
     clearTimeout(timer); timer = setTimeout(refresh, 50);
   }, (s) => { liveEl.textContent = s === "live" ? "live" : s; }, since);
