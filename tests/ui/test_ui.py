@@ -173,6 +173,16 @@ def test_a_single_point_spans_the_range_asked_for(tab: Page, site: tuple[str, ht
     assert page.evaluate("document.querySelectorAll('header nav a[aria-current]').length") == 0  # not 'Graph'
 
 
+def test_the_models_page_folds_767_models_and_the_filter_opens_them(tab: Page) -> None:
+    page = tab.open("/ui/models")
+    page.wait_for_selector("text=/^[0-9]+ models$/", timeout=15000)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 3000, f"the models page is {height} px tall"  # was one 18,000 px tree
+    page.fill("input[aria-label='Filter models']", "rec_3_3:core:Room;1")
+    page.wait_for_selector("a[href='/ui/models/dtmi%3Adigitaltwins%3Arec_3_3%3Acore%3ARoom%3B1']", state="visible")
+    assert tab.errors == []
+
+
 def test_patch_through_the_api_shows_on_the_open_twin_page(tab: Page, site: tuple[str, httpx.Client]) -> None:
     page = tab.open("/ui/twins/temp-101")
     page.wait_for_selector("text=live", timeout=10000)
@@ -409,6 +419,7 @@ def test_alerts_page_lists_and_acknowledges(tab: Page, site: tuple[str, httpx.Cl
     page.wait_for_selector("text=ui-hot")  # the rule
     c.patch("/digitaltwins/temp-102", json=[{"op": "add", "path": "/lastValue", "value": 35.0}])
     page.wait_for_selector("td >> text=temp-102", timeout=5000)  # live, no reload
+    assert "{" not in page.inner_text("table tbody")  # values as "name = value", not raw JSON
     tab.shot("alerts")
     page.click("button:has-text('Acknowledge')")
     page.wait_for_selector("text=Acknowledged.")

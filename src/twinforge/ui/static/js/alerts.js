@@ -1,6 +1,14 @@
 // Alerts: /ui/alerts?state=&severity= — list, acknowledge, follow live.
-import { ApiError, ago, api, h, listAll, stream, twinLink } from "./lib.js";
+import { ApiError, ago, api, fmt, h, listAll, stream, twinLink } from "./lib.js";
 import { go } from "./app.js";
+
+// What the condition read when the alert was raised: "lastValue = 35.2", not raw JSON.
+function valueText(value) {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return Object.entries(value).map(([k, v]) => `${k} = ${fmt(v)}`).join(", ");
+  }
+  return fmt(value);
+}
 
 export async function render(main, { params }) {
   const state = h("select", { "aria-label": "State" }, ["", "active", "acknowledged", "resolved"].map((s) => h("option", { value: s, selected: s === (params.get("state") || "") }, s || "any state")));
@@ -16,7 +24,7 @@ export async function render(main, { params }) {
     const alerts = await listAll(`/alerts${q.toString() ? "?" + q : ""}`);
     list.replaceChildren(alerts.length ? h("div.scroll", h("table", h("thead", h("tr", ["severity", "twin", "rule", "condition", "value", "state", "raised", ""].map((c) => h("th", c)))),
       h("tbody", alerts.slice().reverse().map((a) => h("tr", h("td", h(`span.badge.${a.severity}`, a.severity)), h("td", twinLink(a.twinId)), h("td", a.rule),
-        h("td.mono.small", a.condition), h("td", JSON.stringify(a.value)), h("td", a.state), h("td.small", ago(a.raisedAt)),
+        h("td.mono.small", a.condition), h("td.num", valueText(a.value)), h("td", a.state), h("td.small", ago(a.raisedAt)),
         h("td", a.state === "active" ? h("button.small", { type: "button", on: { click: () => ack(a.id) } }, "Acknowledge") : "")))))) : h("p.muted", "No alerts."));
   }
   async function ack(id) {

@@ -74,10 +74,30 @@ export class GraphView {
     ctx.setTransform(1, 0, 0, 1, 0, 0); ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.setTransform(view.k, 0, 0, view.k, view.x, view.y);
     const big = this.nodes.length > 3000;
+    const r = Math.max(big ? 1.5 : 3, (big ? 2.5 : 6) * Math.min(1, 1.5 / Math.sqrt(view.k)) * d / d);
     ctx.lineWidth = 1 / view.k; ctx.strokeStyle = "rgba(90,100,115,0.35)"; ctx.beginPath();
     for (const l of this.links) { ctx.moveTo(l.s.x, l.s.y); ctx.lineTo(l.t.x, l.t.y); }
     ctx.stroke();
-    const r = Math.max(big ? 1.5 : 3, (big ? 2.5 : 6) * Math.min(1, 1.5 / Math.sqrt(view.k)) * d / d);
+    // Direction (an arrowhead at the target) and, when they can be read, the relationship's name.
+    const arrows = this.links.length < 3000 || view.k > 2;
+    if (arrows) {
+      ctx.fillStyle = "rgba(90,100,115,0.7)"; ctx.beginPath();
+      const size = 5 / view.k;
+      for (const l of this.links) {
+        const dx = l.t.x - l.s.x, dy = l.t.y - l.s.y, len = Math.hypot(dx, dy);
+        if (len < r * 2 + size) continue;
+        const ux = dx / len, uy = dy / len, tipx = l.t.x - ux * r, tipy = l.t.y - uy * r;
+        ctx.moveTo(tipx, tipy);
+        ctx.lineTo(tipx - ux * size - uy * size * 0.5, tipy - uy * size + ux * size * 0.5);
+        ctx.lineTo(tipx - ux * size + uy * size * 0.5, tipy - uy * size - ux * size * 0.5);
+      }
+      ctx.fill();
+    }
+    if (this.links.length < 150 || view.k > 3) {
+      ctx.fillStyle = "#5a6473"; ctx.font = `${10 * d / view.k}px system-ui`; ctx.textAlign = "center";
+      for (const l of this.links) if (l.name) ctx.fillText(l.name, (l.s.x + l.t.x) / 2, (l.s.y + l.t.y) / 2 - 2 / view.k);
+      ctx.textAlign = "start";
+    }
     const groups = new Map();
     for (const n of this.nodes) { const c = n.color || (n.color = modelColor(n.model || "")); if (!groups.has(c)) groups.set(c, []); groups.get(c).push(n); }
     for (const [c, list] of groups) {

@@ -65,10 +65,24 @@ export async function render(main, { rest }) {
     const label = new Map(models.map((m) => [m.id, m.displayName && (m.displayName.en || Object.values(m.displayName)[0])]));
     const needle = filter.value.trim().toLowerCase();
     const shown = (id) => !needle || id.toLowerCase().includes(needle) || (children.get(id) || []).some(shown);
-    const node = (id, depth) => shown(id) ? h("li", h("a", { href: `/ui/models/${encodeURIComponent(id)}` }, id),
-      label.get(id) ? h("span.muted.small", ` ${label.get(id)}`) : "",
-      children.has(id) && depth < 20 ? h("ul", children.get(id).sort().map((c) => node(c, depth + 1))) : "") : "";
-    treeEl.replaceChildren(h("p.muted.small", `${models.length} models`), h("ul", roots.sort().map((r) => node(r, 0))));
+    // Subtrees and namespaces fold (767 RealEstateCore models were one 18,000 px tree); a filter
+    // opens what matches.
+    const link = (id) => [h("a", { href: `/ui/models/${encodeURIComponent(id)}` }, id),
+      label.get(id) ? h("span.muted.small", ` ${label.get(id)}`) : ""];
+    const count = (id) => (children.get(id) || []).reduce((n, c) => n + 1 + count(c), 0);
+    const node = (id, depth) => {
+      if (!shown(id)) return "";
+      if (!children.has(id) || depth >= 20) return h("li", link(id));
+      return h("li", h("details", { open: Boolean(needle) }, h("summary", link(id), h("span.muted.small", ` (${count(id)} below)`)),
+        h("ul", children.get(id).sort().map((c) => node(c, depth + 1)))));
+    };
+    const spaces = new Map();
+    for (const r of roots.sort()) { if (!shown(r)) continue; const ns = r.replace(/;\d+$/, "").split(":").slice(0, -1).join(":");
+      if (!spaces.has(ns)) spaces.set(ns, []); spaces.get(ns).push(r); }
+    const openAll = Boolean(needle) || spaces.size === 1;
+    treeEl.replaceChildren(h("p.muted.small", `${models.length} models`, needle ? ` (filtered by "${needle}")` : ""),
+      ...[...spaces].map(([ns, ids]) => h("details.ns", { open: openAll }, h("summary", h("b", ns || "(no namespace)"),
+        h("span.muted.small", ` ${ids.reduce((n, id) => n + 1 + count(id), 0)} models`)), h("ul", ids.map((r) => node(r, 0))))));
   }
   filter.addEventListener("input", () => drawTree());
   await drawTree();
