@@ -195,3 +195,18 @@ def test_ctrl_c_with_streams_open_stops_quietly(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_an_unexpected_error_is_one_line_without_pythons_name_for_it(tmp_path: Path) -> None:
+    """The last-resort handler: a message, never `TypeError:` or a traceback."""
+    import os
+
+    from tests.test_cli import tf
+
+    bad = tmp_path / "twinforge.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    out = tf("twins", "list", "--db", f"sqlite:///{bad}")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "Traceback" not in out.stderr and not any(
+        f"{name}:" in out.stderr for name in ("DatabaseError", "TypeError", "ValueError", "KeyError")), out.stderr
+    assert os.environ.get("TWINFORGE_DEBUG") is None

@@ -144,6 +144,13 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     async def _twinforge_error(_: Request, exc: TwinforgeError) -> Response:
         return json_response(error_body(exc), status_of(exc))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # A bug, not the client's fault: logged with its traceback, answered as JSON without
+        # Python's name for it (a plain-text "Internal Server Error" helped nobody).
+        logging.getLogger("twinforge.api").error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "InternalError", "the server could not do this; the server log says why")
+
     @app.exception_handler(RequestValidationError)
     async def _request_error(_: Request, exc: RequestValidationError) -> Response:
         return error_response(400, "InvalidArgument", str(exc.errors()[:3]))

@@ -5,6 +5,7 @@ Every command prints one clear line on error (never a traceback) and exits 1.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -100,7 +101,10 @@ def main() -> None:
         if callable(format_message):  # a usage error from the command-line parser
             err.print(f"error: {format_message()} (see twinforge --help)", markup=False)
             sys.exit(2)
-        err.print(f"error: {type(exc).__name__}: {exc}", markup=False)
+        if os.environ.get("TWINFORGE_DEBUG"):
+            raise
+        what = str(exc) or "something went wrong"  # the message, never Python's name for it
+        err.print(f"error: {what} (unexpected: TWINFORGE_DEBUG=1 shows where)", markup=False)
         sys.exit(1)
 
 
