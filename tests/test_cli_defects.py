@@ -143,6 +143,7 @@ def test_output_files_are_checked_before_the_work(tmp_path: Path) -> None:
 def test_ctrl_c_with_streams_open_stops_quietly(tmp_path: Path) -> None:
     """Ctrl-C on `serve` with a dashboard open waited the whole grace period, then printed a
     50-line CancelledError traceback: the streams are now ended first."""
+    import os
     import signal
     import subprocess
     import sys
@@ -155,7 +156,7 @@ def test_ctrl_c_with_streams_open_stops_quietly(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db",
                              f"sqlite:///{tmp_path / 's.db'}", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -178,7 +179,7 @@ def test_ctrl_c_with_streams_open_stops_quietly(tmp_path: Path) -> None:
         reader.start()
         ws = connect(f"ws://127.0.0.1:{port}/stream")
         time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group, the evaluator too
         _, err = proc.communicate(timeout=20)  # well within: the streams end at once
         reader.join(5)
         assert ended == ["sse"]
@@ -187,9 +188,9 @@ def test_ctrl_c_with_streams_open_stops_quietly(tmp_path: Path) -> None:
         try:
             ws.recv(timeout=5)
         except ConnectionClosed as exc:
-            assert exc.rcvd is not None and exc.rcvd.code == 1001
+            assert exc.rcvd is not None and exc.rcvd.code in (1001, 1012)  # going away, or uvicorn's restart
         ws.close()
-        assert "Traceback" not in err and "CancelledError" not in err, err
+        assert "Traceback" not in err and "CancelledError" not in err and "restarting" not in err, err
         assert proc.returncode in (0, 130, -2), (proc.returncode, err)
     finally:
         if proc.poll() is None:

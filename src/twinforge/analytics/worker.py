@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -62,14 +63,13 @@ class EvaluatorProcess:
                 for kind, twin, data in message["announce"]:
                     self.announce(kind, twin, data)
         code = proc.wait()
+        time.sleep(1.0)  # a signal to the whole process group (Ctrl-C, a service stop) reaches us too
         if not self._stopping:  # it died: say so, and start another (the lease passes to whoever is next)
             self.restarts += 1
             self._status = {**self._status, "leading": False, "lastError": f"the evaluator process exited ({code}); "
                                                                              "restarted"}
             log.error("the evaluator process exited with %s; restarting it", code)
-            time.sleep(1.0)
-            if not self._stopping:
-                self._spawn()
+            self._spawn()
 
     def wake(self) -> None:
         """A write was committed (the worker polls the store on its own)."""
@@ -83,10 +83,14 @@ class EvaluatorProcess:
             with contextlib.suppress(OSError):  # it is already gone
                 proc.stdin.close()  # the worker stops when its input closes
         try:
-            proc.wait(15)
+            proc.wait(3)  # it finishes its round; its cursor is in the store, so cutting it short loses nothing
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            proc.terminate()
+            try:
+                proc.wait(3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
     def status(self) -> dict[str, Any]:
         return {**self._status, "process": self.proc.pid if self.proc else None, "restarts": self.restarts}
@@ -99,6 +103,9 @@ def main(url: str) -> None:
     from twinforge.graph import TwinGraph
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Ctrl-C reaches the whole process group: the server stops us (by closing our input), so a
+    # KeyboardInterrupt here would only print a traceback and look like a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(19)  # ingest first: when the cores are busy, the evaluator waits (it catches up after)
     out = sys.stdout.buffer
