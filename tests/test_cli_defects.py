@@ -211,3 +211,25 @@ def test_an_unexpected_error_is_one_line_without_pythons_name_for_it(tmp_path: P
     assert "Traceback" not in out.stderr and not any(
         f"{name}:" in out.stderr for name in ("DatabaseError", "TypeError", "ValueError", "KeyError")), out.stderr
     assert os.environ.get("TWINFORGE_DEBUG") is None
+
+
+def test_units_show_in_cli_tables_and_plots(tmp_path: Path) -> None:
+    """DTDL units are in the models: the forecast says °C, not a bare number."""
+    import time
+
+    from tests.test_cli import tf
+    from twinforge.graph import TwinGraph, Update
+    from twinforge.sim import library
+
+    db = f"sqlite:///{tmp_path / 'u.db'}"
+    graph = TwinGraph.open(db)
+    graph.add_models(library.models())
+    graph.create_twin("zone", {"$metadata": {"$model": library.NS + "ThermalZone;1"}, "temperature": 20.0})
+    now = time.time()
+    graph.apply_updates([Update("zone", {"temperature": 20.0 + (k % 7) * 0.1}, ts=int((now - (300 - k) * 60) * 1e6))
+                         for k in range(300)])
+    graph.close()
+    out = tf("forecast", "zone", "temperature", "--horizon", "PT1H", "--step", "PT5M", "--db", db,
+             "--plot", str(tmp_path / "f.png"))
+    assert out.returncode == 0, out.stderr
+    assert "forecast of zone.temperature (°C)" in out.stdout

@@ -56,6 +56,24 @@ def output(path: Path | None, flag: str, suffixes: tuple[str, ...] = ()) -> None
         fail(f"{flag} {path}: not writable")
 
 
+SYMBOLS = {"degreeCelsius": "°C", "degreeFahrenheit": "°F", "kelvin": "K", "percent": "%", "watt": "W",
+           "kilowatt": "kW", "kilowattHour": "kWh", "volt": "V", "ampere": "A", "pascal": "Pa", "kilopascal": "kPa",
+           "hertz": "Hz", "revolutionPerMinute": "rpm", "metre": "m", "cubicMetrePerHour": "m³/h", "second": "s",
+           "hour": "h", "kilogram": "kg", "lux": "lx", "partsPerMillion": "ppm", "millimetrePerSecond": "mm/s"}
+
+
+def unit_of(models: Any, model: str, name: str) -> str:
+    """The unit of a model's property or telemetry (its symbol when it has a common one), or "".
+    ``models`` is a graph's (``graph.models``) or a snapshot's model set."""
+    try:
+        view = models.interface(model)
+    except Exception:  # a model the graph does not hold: no unit to show
+        return ""
+    element = view.properties.get(name) or view.telemetry.get(name)
+    unit = getattr(element, "unit", None) or ""
+    return SYMBOLS.get(unit, unit)
+
+
 def read_json(source: str) -> Any:
     """JSON from a file path, '-' for standard input, or an inline JSON string."""
     if source == "-":

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph, output
+from twinforge.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err,
+    fail,
+    open_graph,
+    output,
+    unit_of,
+)
 
 rul_app = typer.Typer(help="Remaining useful life: train on run-to-failure data, evaluate on a test set.",
                       no_args_is_help=True)
@@ -44,7 +53,8 @@ def forecast(
     output(plot, "--plot", (".png", ".svg", ".pdf"))
     graph = open_graph(db)
     try:
-        graph.get_twin(twin)
+        doc = graph.get_twin(twin)
+        unit = unit_of(graph.models, doc["$metadata"]["$model"], name)
         result = run(History(graph.store), twin, name, horizon=horizon, step=step)
         past = History(graph.store).read_range(twin, name, limit=1000) if plot else []
     finally:
@@ -59,6 +69,7 @@ def forecast(
         ax.plot(times, result.values, color="#d9480f", label=f"forecast ({result.model})")
         ax.fill_between(times, result.low, result.high, color="#d9480f", alpha=0.2, label="90 % interval")
         ax.set_title(f"{twin} · {name}", loc="left", fontsize=10)
+        ax.set_ylabel(f"{name} ({unit})" if unit else name)
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(plot, dpi=110)
@@ -66,7 +77,8 @@ def forecast(
     if as_json:
         print(json.dumps(result.to_json(), indent=2))
         return
-    table = Table("time", "value", "low", "high", title=f"forecast of {twin}.{name} by {result.model}")
+    table = Table("time", "value", "low", "high",
+                  title=f"forecast of {twin}.{name}{f' ({unit})' if unit else ''} by {result.model}")
     for t, v, lo, hi in zip(result.times, result.values, result.low, result.high, strict=True):
         table.add_row(t, f"{v:.4g}", f"{lo:.4g}", f"{hi:.4g}")
     console.print(table)

@@ -11,7 +11,16 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph, output
+from twinforge.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err,
+    fail,
+    open_graph,
+    output,
+    unit_of,
+)
 
 if TYPE_CHECKING:
     from twinforge.sim.scenario import ScenarioResult
@@ -57,6 +66,10 @@ def plot(result: ScenarioResult, out: Path) -> None:
         ax.plot(frame.index, frame["baseline"], label="baseline", color="#777777", linewidth=1.4)
         ax.plot(frame.index, frame["variant"], label="variant", color="#d9480f", linewidth=1.6)
         ax.set_title(f"{twin} · {name}", fontsize=10, loc="left")
+        model = result.snapshot.twins[twin]["$metadata"]["$model"]
+        unit = unit_of(result.snapshot.model_set(), model, name)
+        if unit:
+            ax.set_ylabel(unit)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="best", fontsize=8)
     fig.suptitle(f"scenario {result.scenario.id}", fontsize=11)
