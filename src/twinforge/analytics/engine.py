@@ -6,9 +6,11 @@ go to history as series of their own (``<name>:anomaly:<detector>``, ``rul``, ``
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from twinforge.graph import TwinGraph
 
 log = logging.getLogger("twinforge.analytics")
+STATUS = "analytics:detector-status:"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -96,6 +99,8 @@ class AnalyticsEngine:
         self.latest: dict[str, dict[str, Any]] = {}  # twin -> telemetry, anomaly scores, rul
         self._lock = threading.Lock()
         self.scored = 0
+        self.broken: dict[str, str] = {}  # detector id -> why it stopped (until it is put again)
+        self.failures: Counter[str] = Counter()  # detector id -> failures
 
     @property
     def detectors(self) -> dict[str, DetectorSpec]:
@@ -128,6 +133,7 @@ class AnalyticsEngine:
 
     def put_detector(self, spec_id: str, body: Any) -> DetectorSpec:
         spec = self._detector_records.put(spec_id, self._detector_spec(spec_id, body))
+        self.graph.store.delete_setting(f"{STATUS}{spec_id}")
         self._detector_cache.invalidate()
         return spec
 
@@ -136,6 +142,7 @@ class AnalyticsEngine:
 
     def delete_detector(self, spec_id: str) -> None:
         self._detector_records.delete(spec_id)
+        self.graph.store.delete_setting(f"{STATUS}{spec_id}")
         self._detector_cache.invalidate()
 
     def _rul_spec(self, spec_id: str, body: Any) -> RulSpec:
@@ -164,12 +171,33 @@ class AnalyticsEngine:
         detectors, ruls = self.detectors, self.ruls
         if (detectors, ruls) != self._seen:
             stale = {k for k, v in self._seen[0].items() if detectors.get(k) != v}
+            for k in stale:
+                self.broken.pop(k, None)
             stale_rul = {k for k, v in self._seen[1].items() if ruls.get(k) != v}
             self._state = {k: v for k, v in self._state.items() if k[0] not in stale}
             self._buffers = {k: v for k, v in self._buffers.items() if k[0] not in stale_rul}
             self._matches.clear()
             self._seen = (detectors, ruls)
         return detectors, ruls
+
+    def _broke(self, spec: DetectorSpec, exc: Exception) -> None:
+        """A detector that raised is set aside (logged once, counted, stored for its status);
+        the others go on. Putting it again (fixed) starts it afresh."""
+        why = f"{type(exc).__name__}: {exc}"
+        self.failures[spec.id] += 1
+        self.broken[spec.id] = why
+        self._state = {k: v for k, v in self._state.items() if k[0] != spec.id}
+        log.error("detector '%s' stopped: %s (the other detectors go on; put it again to restart it)",
+                  spec.id, why)
+        try:
+            self.graph.store.put_setting(f"{STATUS}{spec.id}", json.dumps({"state": "failed", "error": why}))
+        except Exception as store_exc:  # the status is a courtesy: the failure is logged and counted
+            log.warning("cannot record detector '%s' as failed: %s", spec.id, store_exc)
+
+    def detector_status(self, spec_id: str) -> dict[str, Any]:
+        """``running`` or ``failed`` (with the error) as the evaluating server last said."""
+        saved = self.graph.store.get_setting(f"{STATUS}{spec_id}")
+        return json.loads(saved) if saved else {"state": "running"}
 
     def reset(self) -> None:
         """Forget every window (the evaluator took over from another server)."""
@@ -219,18 +247,26 @@ class AnalyticsEngine:
                         continue
                     if not self._is_of(models, model, spec.model):
                         continue
+                    if spec.id in self.broken:
+                        continue
                     key = (spec.id, sample.twin)
-                    detector = self._state.get(key)
-                    if detector is None:
-                        detector = self._state[key] = make(spec.kind, spec.params)
-                    score = float(detector.score_one(float(value)))
-                    detector.learn_one(float(value))
+                    try:
+                        detector = self._state.get(key)
+                        if detector is None:
+                            detector = self._state[key] = make(spec.kind, spec.params)
+                        warming = bool(detector.warming)  # the score rests on fewer values than the warm-up
+                        score = float(detector.score_one(float(value)))
+                        detector.learn_one(float(value))
+                    except Exception as exc:  # one detector's failure stops no other
+                        self._broke(spec, exc)
+                        continue
                     self.scored += 1
                     state.setdefault("anomaly", {})[spec.id] = score
                     points.append(point(sample.twin, "", spec.series, ts, score))
                     changed.add(sample.twin)
                     events.append(("Anomaly.Score", sample.twin, {"detector": spec.id, "name": spec.name,
-                                                                   "value": value, "score": score}))
+                                                                   "value": value, "score": score,
+                                                                   "warmingUp": warming}))
                 for rspec in ruls.values():
                     if not self._is_of(models, model, rspec.model):
                         continue
@@ -295,7 +331,7 @@ class AnalyticsEngine:
         detector = make(spec.kind, spec.params)
         if isinstance(detector, IsolationBatch):
             detector.fit(values)
-            scores = list(detector.score_batch(values))
+            scores = detector.score_batch(values)
         else:
             scores = []
             for v in values:

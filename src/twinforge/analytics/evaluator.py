@@ -183,7 +183,9 @@ class Evaluator:
 
     def status(self) -> dict[str, Any]:
         return {"leading": self.leading, "cursor": self.cursor, **dict(self.counters),
-                "ruleFailures": sum(self.alerts.failures.values()), "lastError": self.last_error}
+                "ruleFailures": sum(self.alerts.failures.values()),
+                "detectorFailures": sum(self.engine.failures.values()), "failedDetectors": dict(self.engine.broken),
+                "lastError": self.last_error}
 
 
 __all__ = ["CURSOR", "Evaluator", "samples_of"]

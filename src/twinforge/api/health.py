@@ -48,6 +48,8 @@ def health(app: Any) -> tuple[int, dict[str, Any]]:
         for name, part in background(app).items():
             if part.get("lastError"):
                 problems.append(f"{name}: {part['lastError']}")
+            for detector, why in (part.get("failedDetectors") or {}).items():
+                problems.append(f"detector '{detector}' stopped: {why}")
     if failing:
         return 503, {"status": "failing", "problems": problems}
     if problems:

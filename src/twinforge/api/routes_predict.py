@@ -86,7 +86,12 @@ async def list_detectors(request: Request) -> Response:
 
 @router.get("/analytics/detectors/{id}", tags=["predict"], summary="Get a detector")
 async def get_detector(id: str, request: Request) -> Response:
-    return json_response((await blocking(request, _analytics(request).get_detector, id)).to_json())
+    engine = _analytics(request)
+
+    def read() -> dict[str, Any]:
+        return {**engine.get_detector(id).to_json(), "status": engine.detector_status(id)}
+
+    return json_response(await blocking(request, read))
 
 
 @router.delete("/analytics/detectors/{id}", status_code=204, tags=["predict"], summary="Delete a detector")

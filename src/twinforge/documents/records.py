@@ -16,45 +16,112 @@ class DetectorDocument(Document):
     id: StrictStr | None = Field(None, description="ignored: the id is the path's")
     model: StrictStr = Field(description="the model DTMI (twins of models extending it are watched too)")
     name: StrictStr = Field(description="a property or telemetry of that model")
-    kind: StrictStr = Field("robust_z", description="robust_z, ewma, half_space or isolation_forest")
+    kind: StrictStr = Field("robust_z", description="robust_z, ewma, seasonal, discord, changepoint, half_space, "
+                            "isolation_forest or ensemble")
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
+
+
+CALIBRATION = Field(2000, ge=10, le=1_000_000, description="values the score's calibration (the recent "
+                    "distribution of the statistic) remembers")
 
 
 class RobustZParams(Document):
     """robust_z: the median and MAD of a sliding window."""
 
     window: StrictInt = Field(60, ge=3, le=100_000, description="values in the window")
-    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before scoring")
+    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
     refresh: StrictInt = Field(8, ge=1, le=100_000, description="recompute the median every this many values")
+    calibration: StrictInt = CALIBRATION
 
 
 class EwmaParams(Document):
     """ewma: exponentially weighted mean and variance."""
 
     alpha: float = Field(0.05, gt=0.0, le=1.0, description="weight of each new value")
-    warmup: StrictInt = Field(20, ge=1, le=100_000)
+    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
+    calibration: StrictInt = CALIBRATION
+
+
+class SeasonalParams(Document):
+    """seasonal: the residual of an online level + season model."""
+
+    period: StrictInt = Field(0, ge=0, le=100_000, description="values per season; 0: found from the first "
+                              "`detect` values (none when they show no cycle)")
+    detect: StrictInt = Field(900, ge=12, le=100_000, description="values to look for a period in")
+    alpha: float = Field(0.05, gt=0.0, le=1.0, description="weight of each value in the level")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="weight of each value in its phase of the season")
+    spread_alpha: float = Field(0.02, gt=0.0, le=1.0, description="weight of each residual in the spread")
+    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
+    calibration: StrictInt = CALIBRATION
+
+
+class DiscordParams(Document):
+    """discord: the nearest-neighbour distance of the newest subsequence."""
+
+    length: StrictInt = Field(8, ge=2, le=1000, description="values in a subsequence")
+    memory: StrictInt = Field(1000, ge=10, le=100_000, description="past subsequences compared with")
+    spread_alpha: float = Field(0.01, gt=0.0, le=1.0, description="weight of each distance in the usual distance")
+    warmup: StrictInt = Field(40, ge=1, le=100_000, description="values seen before it stops saying it warms up")
+    calibration: StrictInt = CALIBRATION
+
+
+class ChangePointParams(Document):
+    """changepoint: Bayesian online change-point detection."""
+
+    expected_run: float = Field(250.0, ge=2.0, le=1e9, description="values a regime lasts, on average (1 / hazard)")
+    max_run: StrictInt = Field(200, ge=2, le=10_000, description="regime ages kept in the posterior")
+    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
+    calibration: StrictInt = CALIBRATION
 
 
 class HalfSpaceParams(Document):
     """half_space: river's HalfSpaceTrees."""
 
-    n_trees: StrictInt = Field(15, ge=1, le=200)
-    height: StrictInt = Field(10, ge=1, le=20)
-    window_size: StrictInt = Field(100, ge=10, le=100_000)
-    seed: StrictInt = 0
+    n_trees: StrictInt = Field(15, ge=1, le=200, description="trees")
+    height: StrictInt = Field(10, ge=1, le=20, description="depth of each tree")
+    window_size: StrictInt = Field(100, ge=10, le=100_000, description="values in its reference window")
+    seed: StrictInt = Field(0, description="random seed")
     alpha: float = Field(0.01, gt=0.0, le=1.0, description="weight of the scaling average")
+    calibration: StrictInt = CALIBRATION
 
 
 class IsolationForestParams(Document):
-    """isolation_forest: scikit-learn's IsolationForest, fitted on history (backfill)."""
+    """isolation_forest: scikit-learn's IsolationForest, fitted on history (backfill) or on its
+    first values."""
 
-    n_estimators: StrictInt = Field(100, ge=1, le=1000)
-    seed: StrictInt = 0
-    refit_every: StrictInt = Field(0, ge=0, le=1_000_000)
+    n_estimators: StrictInt = Field(100, ge=1, le=1000, description="trees")
+    seed: StrictInt = Field(0, description="random seed")
+    fit_after: StrictInt = Field(256, ge=16, le=100_000, description="on a stream, fit on the first this many values")
+    refit_every: StrictInt = Field(0, ge=0, le=1_000_000, description="refit on the last 10,000 values every this "
+                                   "many (0: never)")
+    calibration: StrictInt = CALIBRATION
 
 
-DETECTOR_PARAMS: dict[str, type[Document]] = {"robust_z": RobustZParams, "ewma": EwmaParams,
-                                              "half_space": HalfSpaceParams, "isolation_forest": IsolationForestParams}
+
+class EnsembleParams(Document):
+    """ensemble: several detectors, one score (Bonferroni: the smallest tail times their number)."""
+
+    members: list[Literal["robust_z", "ewma", "seasonal", "discord", "changepoint", "half_space",
+                          "isolation_forest"]] = Field(
+        default_factory=lambda: ["seasonal", "discord", "changepoint"], min_length=1, max_length=7,
+        description="the member kinds")
+    params: dict[StrictStr, dict[str, Any]] = Field(default_factory=dict,
+                                                     description="parameters per member kind")
+
+    @model_validator(mode="after")
+    def _known(self) -> EnsembleParams:
+        for kind in self.params:
+            if kind not in self.members:
+                raise ValueError(f"params for '{kind}', which is not a member ({', '.join(self.members)})")
+        if len(set(self.members)) != len(self.members):
+            raise ValueError("a member kind is listed twice")
+        return self
+
+
+DETECTOR_PARAMS: dict[str, type[Document]] = {
+    "robust_z": RobustZParams, "ewma": EwmaParams, "seasonal": SeasonalParams, "discord": DiscordParams,
+    "changepoint": ChangePointParams, "half_space": HalfSpaceParams, "isolation_forest": IsolationForestParams,
+    "ensemble": EnsembleParams}
 
 
 class RulEstimate(Document):
