@@ -14,6 +14,7 @@ import pytest
 
 from tests.servers import running_api, wait_for
 from twinforge.analytics.engine import AnalyticsEngine, DetectorSpec
+from twinforge.analytics.methods import METHODS
 from twinforge.graph import TwinGraph, Update
 from twinforge.history import History
 
@@ -156,13 +157,19 @@ def test_forecast_and_plan_routes(server: tuple[TwinGraph, httpx.Client]) -> Non
     r = c.get("/digitaltwins/m1/forecast", params={"name": "temperature", "horizon": "PT6H", "step": "PT5M"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert len(body["value"]) == 72 and body["model"] in ("naive", "seasonal_naive", "holt_winters", "arima")
+    assert len(body["value"]) == 72 and body["model"].split("(")[0] in (*METHODS, "combination")
+    assert body["level"] == 0.9 and body["backtestOrigins"] >= 1
     first = body["value"][0]
     assert first["low"] <= first["value"] <= first["high"]
     expected = 40 + 5 * np.sin(2 * np.pi * (n + np.arange(72)) / 288)
     got = np.array([p["value"] for p in body["value"]])
     assert np.sqrt(np.mean((got - expected) ** 2)) < 0.5
     assert c.get("/digitaltwins/m1/forecast", params={"name": "name"}).status_code == 400
+    wide = c.get("/digitaltwins/m1/forecast", params={"name": "temperature", "horizon": "PT6H", "level": "0.99",
+                                                      "lookback": "P1Y"})
+    assert wide.status_code == 200 and wide.json()["level"] == 0.99, wide.text
+    bad = c.get("/digitaltwins/m1/forecast", params={"name": "temperature", "level": "most"})
+    assert bad.status_code == 400 and "level must be a number" in bad.json()["error"]["message"]
     plan = c.post("/maintenance/plan", json={"horizonDays": 14, "crewsPerDay": 1, "assets": [
         {"id": "m1", "rul": {"mean": 5.0, "std": 1.5}, "preventiveCost": 1000, "correctiveCost": 8000}]})
     assert plan.status_code == 200 and plan.json()["schedule"] == [{"asset": "m1", "day": 1}]

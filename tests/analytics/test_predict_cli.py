@@ -25,10 +25,11 @@ def test_forecast_command(tmp_path: Path) -> None:
                                 ts=int((now - (96 - k) * 3600) * 1e6)) for k in range(96)])
     graph.close()
     out = tf("forecast", "room", "temperature", "--horizon", "PT12H", "--step", "PT1H", "--db", url, "--json",
-             "--plot", str(tmp_path / "f.png"))
+             "--plot", str(tmp_path / "f.png"), "--lookback", "P1Y", "--level", "0.8")
     assert out.returncode == 0, out.stderr
     body = json.loads(out.stdout)
     assert len(body["value"]) == 12 and (tmp_path / "f.png").stat().st_size > 5000
+    assert body["level"] == 0.8 and body["historyPoints"] in (96, 97)  # (hour buckets: the first may split)
     out = tf("forecast", "room", "nothing", "--db", url)
     assert out.returncode == 1 and "no numeric history" in out.stderr
 

@@ -1,32 +1,38 @@
 """Forecasts of a numeric series from its history, with prediction intervals.
 
-The series is read as regular buckets (the forecast step, averaged). Candidates: a
-seasonal-naive baseline (the value one season ago, the season found from the step: a day,
-else an hour), Holt-Winters exponential smoothing and an ARIMA model (statsmodels). Each is
-fitted on all but the last horizon and scored there (backtest RMSE); the best is refitted
-on everything. Intervals come from the backtest errors (about 90 %).
+The series is read as regular buckets of the forecast step (averaged; gaps carry the last
+value), over a look-back window that ends at the series' last point. Its seasons come from the
+step (a day and a week, when the history covers two of each). The candidates are the methods
+of `twinforge.analytics.methods` (naive, seasonal naive, Naive2, SES, damped trend, Theta, and
+Theta and damped trend after removing every season) and their combination (the mean of the
+three best). Each is scored by a rolling-origin backtest: fitted on the history up to each of
+several origins and scored on the horizon after it, in errors scaled by the seasonal naive
+error (so origins weigh alike). The best is refitted on everything.
+
+The band is conformal: at each lead, the quantile of the chosen method's absolute backtest
+errors at that lead and its neighbours (never narrower than at an earlier lead), so a 90 %
+band covers about 90 % of outcomes when the future behaves like the backtests.
 
 A forecast reaches at most as far ahead as its history goes back (and at most 10,000 steps):
-past that the backtest says nothing about the error. Without a season the baseline is the plain
-naive forecast (the last value), and is named so.
+past that no backtest says anything about the error.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from twinforge.durations import seconds
-from twinforge.errors import InvalidArgument, MissingDependency
-from twinforge.history import History, now_us
+from twinforge.errors import InvalidArgument
+from twinforge.history import History
 from twinforge.history.timeutil import from_us
 
-Z90 = 1.645
 MAX_POINTS = 10_000
+ORIGINS = 4
+LEVEL = 0.9
 
 
 @dataclass(slots=True)
@@ -39,46 +45,111 @@ class Forecast:
     backtest: dict[str, float]
     season: float | None = None  # seconds, when the history has one
     history: int = 0  # points of history it was fitted on
+    level: float = LEVEL
+    origins: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"value": [{"time": t, "value": v, "low": lo, "high": hi}
                           for t, v, lo, hi in zip(self.times, self.values, self.low, self.high, strict=True)],
                 "model": self.model, "backtestRmse": self.backtest, "seasonSeconds": self.season,
-                "historyPoints": self.history}
+                "historyPoints": self.history, "level": self.level, "backtestOrigins": self.origins}
 
 
-def _season(step_s: float, n: int) -> int:
-    for period in (86_400.0, 3_600.0):
+def periods_of(step_s: float, n: int) -> list[int]:
+    """The seasons (values per cycle) a series at this step can show: a day and a week, each
+    when the history holds two of it and it spans at least two values."""
+    out = []
+    for period in (86_400.0, 604_800.0):
         m = round(period / step_s)
+        if m >= 2 and abs(m * step_s - period) < 0.01 * period and n >= 2 * m + 2:
+            out.append(int(m))
+    if not out:  # sub-daily data shorter than two days: an hourly cycle, if any
+        m = round(3_600.0 / step_s)
         if m >= 2 and n >= 2 * m + 2:
-            return int(m)
-    return 0
+            out.append(int(m))
+    return out
 
 
-def _fit_predict(kind: str, y: np.ndarray, h: int, m: int) -> np.ndarray:
-    if kind == "seasonal_naive":
-        if m:
-            reps = np.resize(y[-m:], h + m)[:h] if h > m else y[-m:][:h]
-            return np.asarray(reps, dtype=float)
-        return np.full(h, y[-1])
-    try:
-        from statsmodels.tsa.arima.model import ARIMA
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
-    except ImportError:  # pragma: no cover - statsmodels is in the [predict] extra
-        raise MissingDependency("forecasts need statsmodels: pip install 'twinforge[predict]'") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if kind == "holt_winters":
-            model = ExponentialSmoothing(y, trend="add", seasonal="add" if m else None,
-                                         seasonal_periods=m or None, initialization_method="estimated")
-            return np.asarray(model.fit().forecast(h), dtype=float)
-        order = (2, 0, 1)
-        fitted = ARIMA(y, order=order, trend="c").fit()
-        return np.asarray(fitted.forecast(h), dtype=float)
+def _scale(y: np.ndarray, m: int) -> float:
+    """The in-sample seasonal naive mean absolute error (MASE's denominator)."""
+    lag = m if m and len(y) > m else 1
+    d = np.abs(y[lag:] - y[:-lag]) if len(y) > lag else np.abs(np.diff(y))
+    value = float(d.mean()) if len(d) else 0.0
+    return value if value > 0 else max(1e-9, 1e-6 * float(np.abs(y).mean()))
 
 
-def forecast_series(times_us: np.ndarray, values: np.ndarray, horizon_s: float, step_s: float) -> Forecast:
+@dataclass(slots=True)
+class Backtest:
+    origins: int
+    errors: dict[str, np.ndarray]  # method -> (origins, leads) errors
+    scores: dict[str, float]  # method -> mean scaled absolute error
+    rmse: dict[str, float]
+
+
+def backtest(y: np.ndarray, h: int, periods: list[int], methods: dict[str, Any], origins: int = ORIGINS) -> Backtest:
+    """Rolling-origin errors of each method (and of the mean of the three best) at ``h`` leads."""
+    n = len(y)
+    least = max(8, 2 * periods[0] + 2 if periods else 8)
+    stride = max(1, h // 2)
+    ends = [n - h - k * stride for k in range(origins) if n - h - k * stride >= least]
+    if not ends:  # a short history: one origin, a shorter test
+        test = max(1, min(h, n - least, n // 4))
+        ends, h = [n - test], test
+    preds: dict[str, list[np.ndarray]] = {name: [] for name in methods}
+    scales = []
+    for end in ends:
+        train = y[:end]
+        usable = [m for m in periods if len(train) >= 2 * m + 2]
+        scales.append(_scale(train, usable[0] if usable else 0))
+        for name, method in methods.items():
+            if name in preds:
+                try:
+                    f = method(train, h, usable)
+                except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+                    del preds[name]
+                    continue
+                if not np.all(np.isfinite(f)):
+                    del preds[name]
+                    continue
+                preds[name].append(f)
+    truth = np.array([y[e:e + h] for e in ends])
+    scale = np.array(scales)[:, None]
+    errors = {k: truth - np.array(v) for k, v in preds.items()}
+    scores = {k: float(np.mean(np.abs(e) / scale)) for k, e in errors.items()}
+    top = sorted(scores, key=scores.__getitem__)[:3]
+    if len(top) == 3:
+        combo = np.mean([np.array(preds[k]) for k in top], axis=0)
+        errors["combination"] = truth - combo
+        scores["combination"] = float(np.mean(np.abs(errors["combination"]) / scale))
+    rmse = {k: float(np.sqrt(np.mean(e ** 2))) for k, e in errors.items()}
+    return Backtest(len(ends), errors, scores, rmse)
+
+
+def conformal_band(errors: np.ndarray, h: int, level: float) -> np.ndarray:
+    """The half-width of the band at each of ``h`` leads from backtest errors (origins x leads):
+    the finite-sample conformal quantile of the absolute errors at each lead and its
+    neighbours, never narrower than at an earlier lead; past the backtest's leads it widens
+    with the square root of the lead."""
+    abs_err = np.abs(errors)
+    tested = abs_err.shape[1]
+    width = max(1, tested // 12)
+    band = np.empty(tested)
+    for lead in range(tested):
+        pool = abs_err[:, max(0, lead - width): lead + width + 1].ravel()
+        k = min(len(pool), math.ceil((len(pool) + 1) * level))
+        band[lead] = np.sort(pool)[k - 1]
+    band = np.maximum.accumulate(band)
+    if h > tested:
+        extra = band[-1] * np.sqrt(np.arange(tested + 1, h + 1) / tested)
+        band = np.concatenate([band, extra])
+    return band[:h]
+
+
+def forecast_series(times_us: np.ndarray, values: np.ndarray, horizon_s: float, step_s: float, *,
+                    level: float = LEVEL, origins: int = ORIGINS) -> Forecast:
     """Forecast a regular series (times in µs, one value per step) ``horizon_s`` ahead."""
+    from twinforge.analytics.methods import METHODS
+
     h = max(1, round(horizon_s / step_s))
     n = len(values)
     if n < 8:
@@ -91,36 +162,28 @@ def forecast_series(times_us: np.ndarray, values: np.ndarray, horizon_s: float, 
             f"{_span(step_s)}, so at most {_span(reach * step_s)}"
             + (f", and {MAX_POINTS:,} points" if n > MAX_POINTS else "")
             + f"); asked {_span(horizon_s)}. Shorten the horizon or lengthen the step", code="InvalidArgument")
-    m = _season(step_s, n)
-    kinds = ["seasonal_naive", "holt_winters", "arima"]
-    test = min(h, max(1, n // 4))
-    train = values[:-test]
-    scores: dict[str, float] = {}
-    errors: dict[str, np.ndarray] = {}
-    for kind in kinds:
-        try:
-            pred = _fit_predict(kind, train, test, _season(step_s, len(train)))
-        except (ValueError, np.linalg.LinAlgError, IndexError):
-            continue
-        if not np.all(np.isfinite(pred)):
-            continue
-        err = values[-test:] - pred
-        scores[kind] = float(np.sqrt(np.mean(err ** 2)))
-        errors[kind] = err
-    best = min(scores, key=lambda k: (scores[k], kinds.index(k)))
-    pred = _fit_predict(best, values, h, m)
-    sigma = float(np.std(errors[best])) if len(errors[best]) > 1 else scores[best]
-    sigma = max(sigma, scores[best])
-    widen = np.sqrt(np.arange(1, h + 1) / max(1, test))
-    band = Z90 * sigma * np.maximum(widen, 1.0)
+    y = np.asarray(values, dtype=float)
+    periods = periods_of(step_s, n)
+    methods = {k: v for k, v in METHODS.items()
+               if periods or not (k.startswith("mstl_") or k in ("seasonal_naive", "weekly_naive"))}
+    if len(periods) < 2:
+        methods.pop("weekly_naive", None)
+    test = backtest(y, h, periods, methods, origins)
+    best = min(test.scores, key=lambda k: (test.scores[k], k))
+    if best == "combination":
+        top = sorted((k for k in test.scores if k != "combination"), key=test.scores.__getitem__)[:3]
+        pred = np.mean([methods[k](y, h, periods) for k in top], axis=0)
+        name = "combination(" + ", ".join(top) + ")"
+    else:
+        pred = methods[best](y, h, periods)
+        name = best
+    band = conformal_band(test.errors[best], h, level)
     start = int(times_us[-1])
     step_us = int(step_s * 1e6)
     times = [from_us(start + (k + 1) * step_us) for k in range(h)]
-    def named(kind: str) -> str:  # without a season the baseline is the plain naive forecast
-        return "naive" if kind == "seasonal_naive" and not m else kind
-
     return Forecast(times, [float(v) for v in pred], [float(v) for v in pred - band], [float(v) for v in pred + band],
-                    named(best), {named(k): round(v, 6) for k, v in scores.items()}, m * step_s if m else None, n)
+                    name, {k: round(v, 6) for k, v in test.rmse.items()}, periods[0] * step_s if periods else None, n,
+                    level, test.origins)
 
 
 def _span(s: float) -> str:
@@ -131,14 +194,27 @@ def _span(s: float) -> str:
     return f"{s:g} s"
 
 
+WINDOW = 20_000  # steps read at most, whatever the look-back
+
+
 def forecast(history: History, twin: str, name: str, *, horizon: str = "PT6H", step: str = "PT5M",
-             lookback: str | None = None) -> Forecast:
-    """A forecast of one twin's property or telemetry from its history."""
+             lookback: str | None = None, level: float = LEVEL) -> Forecast:
+    """A forecast of one twin's property or telemetry from its history: ``lookback`` (any ISO
+    8601 duration, P1Y included) back from the series' last point, at most 20,000 steps;
+    ``level`` the interval's coverage."""
+    if not (isinstance(level, (int, float)) and 0.5 <= level <= 0.99):
+        raise InvalidArgument(f"level must be a coverage between 0.5 and 0.99, got {level!r}", code="InvalidArgument")
     horizon_s, step_s = seconds(horizon, "horizon"), seconds(step, "step")
     if horizon_s <= 0 or step_s <= 0 or step_s > horizon_s:
         raise InvalidArgument("horizon and step must be positive, step at most the horizon", code="InvalidArgument")
-    end = now_us()
-    back = seconds(lookback, "lookback") if lookback else max(14 * 86_400.0, 200 * step_s)
+    last = history.store.last_history(twin, name)
+    if last is None:
+        raise InvalidArgument(f"'{name}' of twin '{twin}' has no numeric history to forecast from", code="InvalidArgument")
+    end = last.ts + 1  # the window ends at the series' last point, not at the server's clock
+    back = seconds(lookback, "lookback", calendar=True) if lookback else max(14 * 86_400.0, 1000 * step_s)
+    if back <= 0:
+        raise InvalidArgument("lookback must be positive", code="InvalidArgument")
+    back = min(back, WINDOW * step_s)
     bucket = f"{int(step_s * 1_000_000)}us"
     rows = []
     after = None
@@ -159,7 +235,7 @@ def forecast(history: History, twin: str, name: str, *, horizon: str = "PT6H", s
     step_us = int(step_s * 1e6)
     full = np.arange(ts[0], ts[-1] + 1, step_us)
     idx = np.searchsorted(ts, full, side="right") - 1
-    return forecast_series(full, vals[idx], horizon_s, step_s)
+    return forecast_series(full, vals[idx], horizon_s, step_s, level=float(level))
 
 
 __all__ = ["Forecast", "forecast", "forecast_series"]

@@ -171,8 +171,17 @@ async def twin_rul(id: str, request: Request) -> Response:
     return json_response(await blocking(request, latest))
 
 
+def _level(text: str | None) -> float:
+    if text is None:
+        return 0.9
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidArgument(f"level must be a number such as 0.9, got {text!r}", code="InvalidArgument") from None
+
+
 @router.get("/digitaltwins/{id}/forecast", tags=["predict"],
-            summary="Forecast a numeric property or telemetry: ?name=&horizon=PT6H&step=PT5M")
+            summary="Forecast a numeric property or telemetry: ?name=&horizon=PT6H&step=PT5M&lookback=P30D&level=0.9")
 async def twin_forecast(id: str, request: Request) -> Response:
     forecast = _optional("twinforge.analytics.forecast", "forecasts").forecast
     from twinforge.history import History
@@ -186,7 +195,7 @@ async def twin_forecast(id: str, request: Request) -> Response:
     def run() -> Any:
         graph.get_twin_raw(id)
         return forecast(History(graph.store), id, name, horizon=q.get("horizon", "PT6H"), step=q.get("step", "PT5M"),
-                        lookback=q.get("lookback"))
+                        lookback=q.get("lookback"), level=_level(q.get("level")))
 
     result = await request.app.state.workers.query(run)
     return json_response(result.to_json())

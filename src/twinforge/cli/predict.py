@@ -41,22 +41,34 @@ def forecast(
     name: Annotated[str, typer.Argument(help="A numeric property or telemetry of the twin.")],
     horizon: Annotated[str, typer.Option("--horizon", help="How far ahead (ISO 8601, e.g. PT6H).")] = "PT6H",
     step: Annotated[str, typer.Option("--step", help="Spacing of the forecast points.")] = "PT5M",
+    lookback: Annotated[str | None, typer.Option(
+        "--lookback", help="How much history to read, back from the series' last point (ISO 8601, e.g. P30D, "
+        "P1Y); default 14 days or 1,000 steps, whichever is longer.")] = None,
+    level: Annotated[float, typer.Option("--level", help="Coverage of the interval, e.g. 0.9.", min=0.5,
+                                         max=0.99)] = 0.9,
     db: DbOption = DEFAULT_DB,
     as_json: JsonOption = False,
     plot: PlotOption = None,
 ) -> None:
-    """Forecast a series from its history, with a 90 % interval; the model is chosen per
-    series by backtest (seasonal naive, Holt-Winters, ARIMA)."""
+    """Forecast a series from its history, with an interval (90 % by default); the method is
+    chosen per series by a rolling-origin backtest (naive, seasonal naive, Naive2, SES, damped
+    trend, Theta, multi-seasonal Theta and damped trend, and the mean of the three best)."""
     from twinforge.analytics.forecast import forecast as run
+    from twinforge.durations import seconds
     from twinforge.history import History
+    from twinforge.history.timeutil import from_us, parse_time
 
     output(plot, "--plot", (".png", ".svg", ".pdf"))
     graph = open_graph(db)
     try:
         doc = graph.get_twin(twin)
         unit = unit_of(graph.models, doc["$metadata"]["$model"], name)
-        result = run(History(graph.store), twin, name, horizon=horizon, step=step)
-        past = History(graph.store).read_range(twin, name, limit=1000) if plot else []
+        result = run(History(graph.store), twin, name, horizon=horizon, step=step, lookback=lookback, level=level)
+        past: list[dict[str, Any]] = []
+        if plot:  # the recent history, three horizons of it
+            first = parse_time(result.times[0])
+            span = int(3 * len(result.times) * seconds(step) * 1e6)
+            past = History(graph.store).read_range(twin, name, start=from_us(first - span), limit=10_000)
     finally:
         graph.close()
     if plot is not None:
@@ -67,7 +79,8 @@ def forecast(
         ax.plot(pd.to_datetime([r["time"] for r in past]), [r["value"] for r in past], color="#555", label="history")
         times = pd.to_datetime(result.times)
         ax.plot(times, result.values, color="#d9480f", label=f"forecast ({result.model})")
-        ax.fill_between(times, result.low, result.high, color="#d9480f", alpha=0.2, label="90 % interval")
+        ax.fill_between(times, result.low, result.high, color="#d9480f", alpha=0.2,
+                        label=f"{result.level:.0%} interval")
         ax.set_title(f"{twin} · {name}", loc="left", fontsize=10)
         ax.set_ylabel(f"{name} ({unit})" if unit else name)
         ax.legend(fontsize=8)
