@@ -14,9 +14,9 @@ need_module("scipy")
 from twinforge.analytics.forecast import conformal_band, forecast, forecast_series  # noqa: E402
 from twinforge.analytics.harness import forecasts as m4  # noqa: E402
 from twinforge.analytics.methods import METHODS, is_seasonal, multi_seasonal  # noqa: E402
+from twinforge.errors import InvalidArgument  # noqa: E402
 from twinforge.graph import TwinGraph  # noqa: E402
 from twinforge.history import History, point  # noqa: E402
-from twinforge.errors import InvalidArgument  # noqa: E402
 
 
 def series(n: int, step_s: float, seasonal: bool = False) -> tuple[np.ndarray, np.ndarray]:

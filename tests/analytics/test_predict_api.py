@@ -65,7 +65,7 @@ def test_a_failing_detector_stops_no_other(server: tuple[TwinGraph, httpx.Client
     graph, c = server
     assert c.put("/analytics/detectors/good", json={"model": "dtmi:ex:Motor;1", "name": "vibration",
                                                     "kind": "ewma"}).status_code == 200
-    AnalyticsEngine(graph)._detector_records.put("bad", DetectorSpec(  # noqa: SLF001 - as an old server stored it
+    AnalyticsEngine(graph)._detector_records.put("bad", DetectorSpec(
         "bad", "dtmi:ex:Motor;1", "vibration", "ewma", {"alpha": "0.1"}))
     for k in range(30):
         assert c.post("/digitaltwins/m1/telemetry", json={"vibration": 2.0 + 0.01 * (k % 3)},

@@ -85,10 +85,14 @@ def adjusted(y: np.ndarray, m: int) -> tuple[np.ndarray, Callable[[np.ndarray, i
         return y, lambda f, n: f
     idx, mult = classical_indices(y, m)
     season = idx[np.arange(len(y)) % m]
+
     def back(f: np.ndarray, n: int) -> np.ndarray:
         future = idx[np.arange(n, n + len(f)) % m]
-        return f * future if mult else f + future
-    return (y / season if mult else y - season), back
+        out: np.ndarray = f * future if mult else f + future
+        return out
+
+    out: np.ndarray = y / season if mult else y - season
+    return out, back
 
 
 def multi_seasonal(y: np.ndarray, periods: Sequence[int], rounds: int = 2) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -98,12 +98,14 @@ class IsolationForestParams(Document):
 
 
 
+MemberKind = Literal["robust_z", "ewma", "seasonal", "discord", "changepoint", "half_space", "isolation_forest"]
+
+
 class EnsembleParams(Document):
     """ensemble: several detectors, one score (Bonferroni: the smallest tail times their number)."""
 
-    members: list[Literal["robust_z", "ewma", "seasonal", "discord", "changepoint", "half_space",
-                          "isolation_forest"]] = Field(
-        default_factory=lambda: ["seasonal", "discord", "changepoint"], min_length=1, max_length=7,
+    members: list[MemberKind] = Field(
+        default_factory=lambda: list[MemberKind](["seasonal", "discord", "changepoint"]), min_length=1, max_length=7,
         description="the member kinds")
     params: dict[StrictStr, dict[str, Any]] = Field(default_factory=dict,
                                                      description="parameters per member kind")

@@ -8,7 +8,6 @@ meaning (a tail probability on a log scale) and any one member's alarm is heard.
 
 from __future__ import annotations
 
-
 from twinforge.analytics.detectors.base import Streaming
 from twinforge.analytics.detectors.calibrate import score_of_tail
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-
 import numpy as np
 
 from twinforge.analytics.detectors.base import Ewma, Streaming
@@ -107,9 +106,7 @@ class IsolationBatch(Streaming):
         self.stand_in.learn_one(x)
         if len(self.seen) > 10_000:
             del self.seen[:-10_000]
-        if not self.fitted and len(self.seen) >= self.fit_after:
-            self.fit(self.seen)
-        elif self.refit_every and self.n % self.refit_every == 0 and self.n:
+        if (not self.fitted and len(self.seen) >= self.fit_after) or (self.refit_every and self.n % self.refit_every == 0 and self.n):
             self.fit(self.seen)
 
 

@@ -103,7 +103,7 @@ def corpus(count: int = 58, length: int = 4000, seed: int = 0) -> list[Series]:
         start = int(length * (PROBATION + 0.05))
         slots = np.sort(rng.choice(np.arange(start, length - 100, 50), size=k, replace=False))
         gap = (length - start) // k
-        labels = []
+        labels: list[int] = []
         for j, at in enumerate(slots):
             at = max(int(at), labels[-1] + gap // 2 if labels else int(at))
             if at >= length - 100:
@@ -182,7 +182,7 @@ def score_corpus(series: Sequence[Series], scores: Sequence[np.ndarray], *, fixe
 
     def normalised(threshold: float) -> tuple[float, int, int]:
         total, detected, fps = 0.0, 0, 0
-        for s, sc, w in zip(series, scores, spans, strict=True):
+        for sc, w in zip(scores, spans, strict=True):
             det = sc >= threshold
             total += score_series(det, w)
             probation = int(PROBATION * len(det))
