@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from twinforge.analytics.gbm import Forest, ModelFormatError, read_forest
+from twinforge.analytics.threads import free_cores, quiet_openmp
 from twinforge.errors import InvalidArgument, MissingDependency
 
 SENSORS = (2, 3, 4, 7, 8, 9, 11, 12, 13, 14, 15, 17, 20, 21)  # the informative FD001 channels
@@ -200,13 +201,15 @@ def _units(data: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def _regressor(seed: int) -> Any:
+    quiet_openmp()  # before LightGBM loads its OpenMP runtime
     try:
         import lightgbm as lgb
     except ImportError:  # pragma: no cover - lightgbm is in the [predict] extra
         raise MissingDependency("RUL models need lightgbm: pip install 'twinforge[predict]'") from None
     return lgb.LGBMRegressor(n_estimators=800, learning_rate=0.02, num_leaves=15, min_child_samples=80,
                              subsample=0.7, subsample_freq=1, colsample_bytree=0.6, reg_lambda=5.0,
-                             random_state=seed, n_jobs=2, verbose=-1)
+                             random_state=seed, n_jobs=free_cores(), deterministic=True, force_row_wise=True,
+                             verbose=-1)
 
 
 def _fit(features: list[np.ndarray], targets: list[np.ndarray], seed: int, members: int) -> list[str]:
