@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -43,11 +44,12 @@ def test_held_out_engines_are_predicted_well(fd001: np.ndarray, tmp_path: Path) 
     rng = np.random.default_rng(7)
     held = set(rng.choice(np.unique(fd001[:, 0]).astype(int), size=20, replace=False).tolist())
     train_rows, test_rows, truth = split(fd001, held, rng)
-    model = train(train_rows, seed=1, members=2)
+    model = train(train_rows, seed=1, members=1)
     result = evaluate(model, test_rows, truth)
     assert result["engines"] == 20
     capped = rmse(np.array(result["predictions"]), np.minimum(truth, 125))
     assert capped < 16.0 and result["rmse"] < 20.0, result  # a plain GBM on rolling means gets about 18
+    assert model.info["kind"] == "mlp" and 0.85 <= model.info["intervalCoverage"] <= 0.95
     # Saved and loaded, the same predictions.
     model.save(tmp_path / "m.rul")
     again = evaluate(RulModel.load(tmp_path / "m.rul"), test_rows, truth)
@@ -59,7 +61,7 @@ def test_held_out_engines_are_predicted_well(fd001: np.ndarray, tmp_path: Path) 
 
 
 def test_the_same_seed_gives_the_same_model(fd001: np.ndarray) -> None:
-    small = fd001[fd001[:, 0] <= 30]
+    small = fd001[fd001[:, 0] <= 20]
     a, b = train(small, seed=5, members=1), train(small, seed=5, members=1)
     assert a.info["rmse"] == b.info["rmse"] and a.info["heldOut"] == b.info["heldOut"]
 
@@ -93,7 +95,7 @@ def test_a_pickle_is_never_loaded_and_a_tampered_file_is_refused(fd001: np.ndarr
     with pytest.raises(InvalidArgument, match=r"from an older twinforge \(a Python pickle, which is never loaded"):
         RulModel.load(old)
     assert not ran.exists()
-    model = train(fd001[fd001[:, 0] <= 12], seed=1, members=1)
+    model = train(fd001[fd001[:, 0] <= 12], seed=1, members=1, kind="gbm")
     doc = json.loads(model.to_bytes())
     assert doc["manifest"]["format"] == "twinforge-rul" and doc["manifest"]["trainingData"].startswith("sha256:")
     assert doc["members"][0].startswith("tree\n")  # LightGBM's own text format
@@ -103,9 +105,28 @@ def test_a_pickle_is_never_loaded_and_a_tampered_file_is_refused(fd001: np.ndarr
         (lambda d: d["manifest"].__setitem__("version", 1), "format version 1"),
         (lambda d: d["manifest"]["scaler"].__setitem__("std", [0.0] * 14), "positive deviations"),
         (lambda d: d["manifest"].__setitem__("channels", [1, 2]), "channels"),
+        (lambda d: d["manifest"]["members"][0].__setitem__("kind", "pickle"), "of kind 'pickle'"),
     ]:
         copy = json.loads(json.dumps(doc))
         change(copy)
+        with pytest.raises(InvalidArgument, match=message):
+            RulModel.from_bytes(json.dumps(copy).encode())
+    # A network member is numbers only, checked by shape and finiteness.
+    net = train(fd001[fd001[:, 0] <= 12], seed=1, members=1)
+    doc = json.loads(net.to_bytes())
+    assert doc["manifest"]["members"][0]["kind"] == "mlp" and doc["manifest"]["version"] == 3
+    layers = json.loads(doc["members"][0])["layers"]
+    assert [len(layer["bias"]) for layer in layers] == [64, 32, 1]
+    for edit, message in [(lambda m: m["layers"][0]["bias"].pop(), "layer 0 bias must be 64 finite numbers"),
+                          (lambda m: m["layers"][1]["weights"][0].__setitem__(0, "x"), "not a table of numbers"),
+                          (lambda m: m["layers"].pop(), "the last layer must have one output"),
+                          (lambda m: m.__setitem__("inputScale", [0.0] * len(m["inputScale"])), "positive")]:
+        member = json.loads(doc["members"][0])
+        edit(member)
+        text = json.dumps(member)
+        copy = json.loads(json.dumps(doc))
+        copy["members"][0] = text
+        copy["manifest"]["members"][0]["sha256"] = hashlib.sha256(text.encode()).hexdigest()
         with pytest.raises(InvalidArgument, match=message):
             RulModel.from_bytes(json.dumps(copy).encode())
 
@@ -117,7 +138,8 @@ def test_rul_commands(fd001: np.ndarray, tmp_path: Path) -> None:
     np.savetxt(tmp_path / "train.txt", train_rows, fmt="%g")
     np.savetxt(tmp_path / "test.txt", test_rows, fmt="%g")
     (tmp_path / "truth.txt").write_text("\n".join(str(int(t)) for t in truth) + "\n")
-    out = tf("rul", "train", "--data", str(tmp_path / "train.txt"), "--out", str(tmp_path / "m.rul"), "--seed", "3")
+    out = tf("rul", "train", "--data", str(tmp_path / "train.txt"), "--out", str(tmp_path / "m.rul"), "--seed", "3",
+             "--members", "1")
     assert out.returncode == 0 and "validation on" in out.stdout, out.stderr
     out = tf("rul", "evaluate", "--model", str(tmp_path / "m.rul"), "--test", str(tmp_path / "test.txt"),
              "--truth", str(tmp_path / "truth.txt"), "--json")

