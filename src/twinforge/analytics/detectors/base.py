@@ -51,7 +51,7 @@ class Streaming:
         self.calibration = calibration
         self.tail = Tail(calibration)
         self.n = 0
-        self._last: tuple[float, float, float] | None = None
+        self._last: tuple[float, float | None] | None = None  # (x, u): u is None when nothing is known
 
     @property
     def warming(self) -> bool:
@@ -65,13 +65,15 @@ class Streaming:
     def update(self, x: float) -> None:
         raise NotImplementedError
 
-    def _deviation(self, x: float) -> tuple[float, float]:
+    def _u(self, x: float) -> float | None:
+        """The calibrated statistic of ``x`` (computed once for its score and its learning)."""
         last = self._last
         if last is not None and last[0] == x:
-            return last[1], last[2]
+            return last[1]
         z, dof = self.deviation(x)
-        self._last = (x, z, dof)
-        return z, dof
+        u = Tail.u_of(z, dof) if dof > 0 else None
+        self._last = (x, u)
+        return u
 
     def other_tail(self, x: float) -> float | None:
         """The tail probability of the detector's other statistics at ``x``, if it has any
@@ -81,8 +83,8 @@ class Streaming:
     def tail_of(self, x: float) -> float:
         """The tail probability of ``x`` (what the score is made from): with other statistics,
         the smaller of the two tails doubled (a Bonferroni bound)."""
-        z, dof = self._deviation(x)
-        tail = self.tail.tail(z, dof) if dof > 0 else 1.0
+        u = self._u(x)
+        tail = self.tail.tail_u(u) if u is not None else 1.0
         other = self.other_tail(x)
         return tail if other is None else min(1.0, 2.0 * min(tail, other))
 
@@ -90,9 +92,9 @@ class Streaming:
         return score_of_tail(self.tail_of(x))
 
     def learn_one(self, x: float) -> None:
-        z, dof = self._deviation(x)
-        if dof > 0:
-            self.tail.learn(z, dof)
+        u = self._u(x)
+        if u is not None:
+            self.tail.learn_u(u)
         self.update(x)
         self.n += 1
         self._last = None

@@ -54,23 +54,27 @@ class Tail:
         self.var = U_STD * U_STD
         self.weight = PRIOR  # how much the current mean and variance rest on
 
-    def _u(self, z: float, dof: float) -> float:
+    @staticmethod
+    def u_of(z: float, dof: float = math.inf) -> float:
+        """The statistic the calibration follows: log(1 + |z|), z made normal-equivalent."""
         if not math.isfinite(z):
             z = 1e12
         return math.log1p(normal_equivalent(abs(z), dof))
 
+    def tail_u(self, u: float) -> float:
+        """The probability of a ``u`` at least this large (one-sided)."""
+        return 0.5 * math.erfc((u - self.mean) / (math.sqrt(self.var) * _SQRT2))
+
     def tail(self, z: float, dof: float = math.inf) -> float:
-        """The probability of a deviation at least this rare (one-sided, in ``u``)."""
-        u = self._u(z, dof)
-        sd = math.sqrt(self.var)
-        t = (u - self.mean) / sd
-        return 0.5 * math.erfc(t / _SQRT2)
+        return self.tail_u(self.u_of(z, dof))
 
     def score(self, z: float, dof: float = math.inf) -> float:
         return score_of_tail(self.tail(z, dof))
 
     def learn(self, z: float, dof: float = math.inf) -> None:
-        u = self._u(z, dof)
+        self.learn_u(self.u_of(z, dof))
+
+    def learn_u(self, u: float) -> None:
         sd = math.sqrt(self.var)
         u = min(u, self.mean + 3.0 * sd)  # an anomaly does not widen what is ordinary
         # The weight of the newest value: 1/(n+prior) at first (a running mean), alpha later.

@@ -3,10 +3,9 @@
 - `Seasonal`: the residual of an online additive level + season model (Holt-Winters without a
   trend), standardised by the residuals' own exponentially weighted spread. The period is
   given (``period``, in values) or found from the autocorrelation of the first ``detect``
-  values; a daily cycle then stops looking like an anomaly twice a day. Two more statistics
-  watch what one residual cannot show: the recent mean of the residuals against its own
-  spread (a drift or slow ramp the level follows only late), and a run of identical values
-  against how often the stream repeats a value (a sensor that froze).
+  values; a daily cycle then stops looking like an anomaly twice a day. A second statistic
+  watches what a residual cannot show: a run of identical values against how often the
+  stream repeats a value (a sensor that froze), reported once, when the run becomes rare.
 - `Discord`: the distance of the newest ``length`` values to their nearest neighbour among the
   last ``memory`` such subsequences (a streaming nearest-neighbour / matrix-profile discord,
   as in KNN-CAD): a shape never seen before scores high even when each value is ordinary.
@@ -20,7 +19,6 @@ from collections import deque
 import numpy as np
 
 from twinforge.analytics.detectors.base import Ewma, Streaming, floor
-from twinforge.analytics.detectors.calibrate import Tail
 
 
 def find_period(values: np.ndarray, low: int = 4, strength: float = 0.3) -> int:
@@ -48,15 +46,11 @@ class Seasonal(Streaming):
     """Level + season, residual z-score (see the module)."""
 
     def __init__(self, period: int = 0, detect: int = 900, alpha: float = 0.05, gamma: float = 0.1,
-                 spread_alpha: float = 0.02, drift_alpha: float = 0.1, warmup: int = 20,
-                 calibration: int = 2000) -> None:
+                 spread_alpha: float = 0.02, warmup: int = 20, calibration: int = 2000) -> None:
         super().__init__(warmup, calibration)
-        self.drift_alpha = drift_alpha
-        self.drift = 0.0  # the recent mean of the residuals
         self.ties = 0.0  # how often a value repeats the one before (weighted)
         self.run = 0  # values in a row equal to the last
         self.prev = math.nan
-        self.drift_tail = Tail(calibration)
         self.period, self.detect = period, detect
         self.alpha, self.gamma, self.spread_alpha = alpha, gamma, spread_alpha
         self.level = 0.0
@@ -76,17 +70,15 @@ class Seasonal(Streaming):
         return abs(x - self._expected()) / spread, min(float(self.n), self.memory) - 1.0
 
     def other_tail(self, x: float) -> float | None:
-        if self.n < 20:
+        """A frozen sensor: a run of r + 1 repeats has probability p^(r+1) if the stream repeats a
+        value at rate p. Reported once, when the run becomes that rare, not for every repeat; a
+        stream that mostly repeats itself is not freezing."""
+        if self.n < 20 or x != self.prev:
             return None
-        tail = 1.0
-        if x == self.prev:
-            # A run of r + 1 repeats has probability p^(r+1) if values repeat at rate p.
-            m = min(float(self.n), self.memory)
-            p = (self.ties * m + 1.0) / (m + 2.0)
-            run = p ** (self.run + 1)
-            if p < 0.5 and run * p >= 1e-9:  # (a stream that mostly repeats itself is not freezing)  # reported once, when the run becomes that rare; not for every repeat
-                tail = min(tail, run)
-        return min(1.0, 2.0 * tail)
+        m = min(float(self.n), self.memory)
+        p = (self.ties * m + 1.0) / (m + 2.0)
+        run = p ** (self.run + 1)
+        return run if p < 0.5 and run * p >= 1e-9 else None
 
     def _start_season(self, values: np.ndarray) -> None:
         """The period found in the first values: the season starts from their phase means."""
@@ -114,11 +106,6 @@ class Seasonal(Streaming):
             a = max(self.alpha, 1.0 / (self.n + 1))
             slot = self.phase % len(self.season)
             diff = x - self._expected()
-            if self.n >= 20:
-                spread = max(math.sqrt(self.var), floor(self.level))
-                b = self.drift_alpha
-                self.drift_tail.learn(abs((1 - b) * self.drift + b * diff) / (spread * math.sqrt(b / (2 - b))))
-            self.drift = (1 - self.drift_alpha) * self.drift + self.drift_alpha * diff
             s = max(self.spread_alpha, 1.0 / (self.n + 1))
             same = x == self.prev
             self.ties += s * ((1.0 if same else 0.0) - self.ties)
