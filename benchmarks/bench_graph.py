@@ -148,9 +148,9 @@ def reads_during_slow_queries(port: int, n: int, seconds: float) -> dict[str, An
 
 def main(quick: bool, progress: Any) -> dict[str, Any]:
 
-    n = 10_000 if quick else 100_000
+    n = 5_000 if quick else 100_000
     http_n = 2_000 if quick else 10_000
-    seconds = 3.0 if quick else 10.0
+    seconds = 1.0 if quick else 10.0
     results: dict[str, Any] = {"twins": n, "relationships": n}
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"

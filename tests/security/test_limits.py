@@ -104,11 +104,14 @@ def test_many_clients_at_once_each_keep_their_budget(graph: TwinGraph) -> None:
                 codes.append(c.get("/models").status_code)
 
         threads = [threading.Thread(target=hit) for _ in range(20)]
+        began = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert 8 <= codes.count(200) <= 12 and codes.count(429) == 20 - codes.count(200), codes
+        # The bucket holds 10 and refills at 10/s while the burst lasts (longer on a busy machine).
+        allowed = 10 + int(10 * (time.monotonic() - began)) + 1
+        assert 8 <= codes.count(200) <= allowed and codes.count(429) == 20 - codes.count(200), (codes, allowed)
 
 
 def test_scenario_and_sweep_sizes_are_bounded(graph: TwinGraph, monkeypatch: pytest.MonkeyPatch) -> None:

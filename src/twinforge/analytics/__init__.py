@@ -1,9 +1,9 @@
 """Predict and act: streaming anomaly detectors on the ingest path, forecasts from history,
 remaining useful life, alert rules and maintenance planning."""
 
-from twinforge.analytics.threads import quiet_openmp
+from twinforge.analytics.threads import quiet_openmp as _quiet_openmp
 
-quiet_openmp()  # before any OpenMP runtime (LightGBM, scikit-learn) loads: idle threads wait, not spin
+_quiet_openmp()  # before any OpenMP runtime (LightGBM, scikit-learn) loads: idle threads wait, not spin
 
 from twinforge.analytics.alerts import AlertService, compile_condition  # noqa: E402
 from twinforge.analytics.detectors import Ewma, HalfSpace, IsolationBatch, RobustZ, make  # noqa: E402

@@ -2,3 +2,5 @@
 (the benchmarks' own data are not shipped): streaming anomaly detection scored like NAB's
 standard profile (`anomalies`), point and interval forecasts scored with the M4 measures
 (`forecasts`)."""
+
+__all__: list[str] = []
