@@ -19,6 +19,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+
+if __name__ == "__main__":  # the terminal's Ctrl-C is for the server, also while this child still imports
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 from typing import Any
 
 import orjson
