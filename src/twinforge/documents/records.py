@@ -21,28 +21,34 @@ class DetectorDocument(Document):
     params: dict[str, Any] = Field(default_factory=dict, description="the kind's parameters")
 
 
-CALIBRATION = Field(2000, ge=10, le=1_000_000, description="values the score's calibration (the recent "
-                    "distribution of the statistic) remembers")
+class CalibratedParams(Document):
+    """What every detector kind takes: how long its score's calibration remembers."""
+
+    calibration: StrictInt = Field(2000, ge=10, le=1_000_000, description="values the score's calibration (the "
+                                   "recent distribution of the statistic) remembers")
 
 
-class RobustZParams(Document):
+class WarmedParams(CalibratedParams):
+    """What every detector kind with a warm-up count takes."""
+
+    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
+
+
+
+class RobustZParams(WarmedParams):
     """robust_z: the median and MAD of a sliding window."""
 
     window: StrictInt = Field(60, ge=3, le=100_000, description="values in the window")
-    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
     refresh: StrictInt = Field(8, ge=1, le=100_000, description="recompute the median every this many values")
-    calibration: StrictInt = CALIBRATION
 
 
-class EwmaParams(Document):
+class EwmaParams(WarmedParams):
     """ewma: exponentially weighted mean and variance."""
 
     alpha: float = Field(0.05, gt=0.0, le=1.0, description="weight of each new value")
-    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
-    calibration: StrictInt = CALIBRATION
 
 
-class SeasonalParams(Document):
+class SeasonalParams(WarmedParams):
     """seasonal: the residual of an online level + season model."""
 
     period: StrictInt = Field(0, ge=0, le=100_000, description="values per season; 0: found from the first "
@@ -51,30 +57,25 @@ class SeasonalParams(Document):
     alpha: float = Field(0.05, gt=0.0, le=1.0, description="weight of each value in the level")
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="weight of each value in its phase of the season")
     spread_alpha: float = Field(0.02, gt=0.0, le=1.0, description="weight of each residual in the spread")
-    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
-    calibration: StrictInt = CALIBRATION
 
 
-class DiscordParams(Document):
+class DiscordParams(WarmedParams):
     """discord: the nearest-neighbour distance of the newest subsequence."""
 
     length: StrictInt = Field(8, ge=2, le=1000, description="values in a subsequence")
     memory: StrictInt = Field(1000, ge=10, le=100_000, description="past subsequences compared with")
     spread_alpha: float = Field(0.01, gt=0.0, le=1.0, description="weight of each distance in the usual distance")
     warmup: StrictInt = Field(40, ge=1, le=100_000, description="values seen before it stops saying it warms up")
-    calibration: StrictInt = CALIBRATION
 
 
-class ChangePointParams(Document):
+class ChangePointParams(WarmedParams):
     """changepoint: Bayesian online change-point detection."""
 
     expected_run: float = Field(250.0, ge=2.0, le=1e9, description="values a regime lasts, on average (1 / hazard)")
     max_run: StrictInt = Field(200, ge=2, le=10_000, description="regime ages kept in the posterior")
-    warmup: StrictInt = Field(20, ge=1, le=100_000, description="values seen before it stops saying it warms up")
-    calibration: StrictInt = CALIBRATION
 
 
-class HalfSpaceParams(Document):
+class HalfSpaceParams(CalibratedParams):
     """half_space: river's HalfSpaceTrees."""
 
     n_trees: StrictInt = Field(15, ge=1, le=200, description="trees")
@@ -82,10 +83,9 @@ class HalfSpaceParams(Document):
     window_size: StrictInt = Field(100, ge=10, le=100_000, description="values in its reference window")
     seed: StrictInt = Field(0, description="random seed")
     alpha: float = Field(0.01, gt=0.0, le=1.0, description="weight of the scaling average")
-    calibration: StrictInt = CALIBRATION
 
 
-class IsolationForestParams(Document):
+class IsolationForestParams(CalibratedParams):
     """isolation_forest: scikit-learn's IsolationForest, fitted on history (backfill) or on its
     first values."""
 
@@ -94,7 +94,6 @@ class IsolationForestParams(Document):
     fit_after: StrictInt = Field(256, ge=16, le=100_000, description="on a stream, fit on the first this many values")
     refit_every: StrictInt = Field(0, ge=0, le=1_000_000, description="refit on the last 10,000 values every this "
                                    "many (0: never)")
-    calibration: StrictInt = CALIBRATION
 
 
 
