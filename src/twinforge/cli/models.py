@@ -97,7 +97,7 @@ def _contents(view: Any) -> int:
             + len(view.commands))
 
 
-PACKS = ("sim", "building")
+PACKS = ("sim", "building", "health")
 
 
 def pack_documents(name: str) -> list[tuple[Path, Any]]:
@@ -110,6 +110,10 @@ def pack_documents(name: str) -> list[tuple[Path, Any]]:
         from twinforge.packs.building import realestatecore
 
         return [(Path("pack:building/realestatecore.json"), realestatecore())]
+    if name == "health":
+        from twinforge.packs.health.models import models as health_models
+
+        return [(Path(f"pack:health/{d['@id']}"), d) for d in health_models()]
     fail(f"unknown pack '{name}' (known: {', '.join(PACKS)})")
     return []
 

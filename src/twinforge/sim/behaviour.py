@@ -100,8 +100,13 @@ class OdeBehaviour(Behaviour):
     rtol: ClassVar[float] = 1e-6
     atol: ClassVar[float] = 1e-9
 
+    def integrated(self) -> tuple[str, ...]:
+        """The states the solver integrates: every state, unless a subclass keeps some
+        (bookkeeping updated between steps) out."""
+        return self.names("state")
+
     def derivatives(self, t: float, states: Values, values: Values) -> Values:
-        """d(state)/dt of every state, over the fleet."""
+        """d(state)/dt of every integrated state, over the fleet."""
         raise NotImplementedError
 
     def outputs(self, values: Values) -> None:
@@ -113,7 +118,7 @@ class OdeBehaviour(Behaviour):
     def step(self, t: float, dt: float, values: Values, rng: np.random.Generator) -> None:
         from scipy.integrate import solve_ivp
 
-        names = self.names("state")
+        names = self.integrated()
         n = len(values[names[0]])
         y0 = np.concatenate([values[s] for s in names])
 
@@ -168,10 +173,12 @@ class Registry:
 
 
 def default_registry() -> Registry:
-    """A registry holding the shipped behaviours (`twinforge.sim.library`)."""
+    """A registry holding the shipped behaviours (`twinforge.sim.library`) and those of the
+    domain packs (health: glucose-insulin, circulation, pharmacokinetics)."""
+    from twinforge.packs.health.behaviours import BEHAVIOURS as HEALTH
     from twinforge.sim.library import SHIPPED
 
-    return Registry(b() for b in SHIPPED)
+    return Registry(b() for b in (*SHIPPED, *HEALTH))
 
 
 def as_float(value: Any, default: float) -> float:
