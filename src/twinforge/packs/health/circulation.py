@@ -121,7 +121,6 @@ class Circulation(Behaviour):
         done_mean, done_sv = v["meanArterialPressure"].copy(), v["strokeVolume"].copy()
         before_mean, before_sv = np.full_like(pc, np.nan), np.full_like(pc, np.nan)
         beats = np.zeros_like(pc)
-        pao = v["aorticPressure"]
         for _ in range(n):  # classic RK4 on the fleet
             k1 = rates(vol, pc, ql, phase)
             k2 = rates(vol + h / 2 * k1[0], pc + h / 2 * k1[1], ql + h / 2 * k1[2], phase + h / 2)
@@ -153,7 +152,7 @@ class Circulation(Behaviour):
                 beat_area = np.where(ended, 0.0, beat_area)
                 beat_out = np.where(ended, 0.0, beat_out)
                 beat_time = np.where(ended, 0.0, beat_time)
-            pao = pressure
+        pao = rates(vol, pc, ql, phase)[4]
         v["ventricularVolume"], v["capacitorPressure"], v["inertanceFlow"], v["cyclePhase"] = vol, pc, ql, phase
         v["aorticPressure"] = pao
         v["systolicPressure"], v["diastolicPressure"] = done_high, done_low

@@ -335,5 +335,18 @@ def hovorka_steady_state(basal_rate: float, *, weight: float = 70.0, parameters:
             "gut1": 0.0, "gut2": 0.0, "basalRate": basal_rate, "bodyWeight": weight, "glucose": g * MG_PER_MMOL}
 
 
+def hovorka_basal_rate(glucose: float, *, weight: float = 70.0, parameters: dict[str, float] | None = None,
+                       ) -> float:
+    """The basal rate (U/h) that holds the Hovorka model at ``glucose`` (mg/dL)."""
+    low, high = 0.0, 20.0
+    for _ in range(80):  # rest glucose falls as the rate rises
+        mid = (low + high) / 2.0
+        if hovorka_steady_state(mid, weight=weight, parameters=parameters)["glucose"] > glucose:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2.0
+
+
 __all__ = ["MG_PER_MMOL", "NS", "PMOL_PER_U", "Bergman", "Hovorka", "UvaPadova",
-           "bergman_steady_state", "hovorka_steady_state", "uva_padova_values"]
+           "bergman_steady_state", "hovorka_basal_rate", "hovorka_steady_state", "uva_padova_values"]
