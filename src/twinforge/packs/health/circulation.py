@@ -162,4 +162,4 @@ class Circulation(Behaviour):
                          & (np.abs(done_sv - before_sv) < SETTLED))
 
 
-__all__ = ["H", "Circulation", "normalised_elastance"]
+__all__ = ["Circulation", "H", "normalised_elastance"]
