@@ -148,13 +148,13 @@ class UvaPadova(OdeBehaviour):
 
 
 def uva_padova_values(name: str) -> dict[str, float]:
-    """A twin's starting values for virtual patient ``name``: its parameters, its basal
-    steady state and the basal rate that holds it."""
+    """A twin's starting properties for virtual patient ``name``: its parameters, its basal
+    steady state and the basal rate that holds it (outputs such as ``glucose`` are telemetry,
+    computed from the states)."""
     p = virtual_patient(name)
     values = {n: p.parameters[n] for n, _, _ in _UVA_PARAMETERS}
     values.update({n: p.state[k] for k, (n, _, _) in enumerate(_UVA_STATES)})
-    values.update(basalRate=p.basal_rate, glucose=p.basal_glucose, interstitialGlucose=p.basal_glucose,
-                  plasmaInsulin=p.parameters["Ib"])
+    values["basalRate"] = p.basal_rate
     return values
 
 
