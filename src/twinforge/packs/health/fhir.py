@@ -13,6 +13,7 @@ an all-or-nothing transaction. Other resource types are listed as skipped.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -124,7 +125,7 @@ def _first_error(exc: Exception) -> str:
             first = errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))
             return f"'{where}': {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid"))
-        except Exception:  # noqa: BLE001 — fall back to the text
+        except Exception:
             pass
     return str(exc).splitlines()[0][:300]
 
@@ -164,9 +165,13 @@ def _effective(obs: Any) -> int:
     return _when(period.start if period is not None else None)
 
 
-def _age(birth: date | None, at: datetime) -> float | None:
+def _age(birth: date | str | None, at: datetime) -> float | None:
+    """Whole years at ``at``; a partial birth date (``1985``, ``1985-04``) counts from its start."""
     if birth is None:
         return None
+    if isinstance(birth, str):
+        parts = [int(p) for p in birth.split("-")[:3]]
+        birth = date(parts[0], *[*parts[1:], 1, 1][:2])
     years = at.year - birth.year - ((at.month, at.day) < (birth.month, birth.day))
     return float(max(years, 0))
 
@@ -176,7 +181,8 @@ def import_bundle(graph: TwinGraph, bundle: Any, *, now: datetime | None = None)
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         got = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle).__name__
         raise InvalidArgument(f"expected a FHIR Bundle, got {got!r}")
-    entries = bundle.get("entry") or []
+    entries = bundle.get("entry")
+    entries = [] if entries is None else entries
     if not isinstance(entries, list):
         raise InvalidArgument("Bundle.entry must be a list")
     ensure_models(graph)
@@ -196,14 +202,12 @@ def import_bundle(graph: TwinGraph, bundle: Any, *, now: datetime | None = None)
             parsed.append((i, url, kind, _model_class(kind).model_validate(resource)))
         except MissingDependency:
             raise
-        except Exception as exc:  # noqa: BLE001 — pydantic's ValidationError and the like
+        except Exception as exc:
             report.refused.append(Refused(i, url, kind, f"not a valid R4 {kind}: {_first_error(exc)}"))
     at = now or datetime.now(UTC)
     if bundle.get("timestamp"):
-        try:
+        with contextlib.suppress(ValueError):
             at = datetime.fromisoformat(str(bundle["timestamp"]).replace("Z", "+00:00"))
-        except ValueError:
-            pass
     refs: dict[str, str] = {}  # a reference (fullUrl or Type/id) -> twin id
 
     def remember(url: str, kind: str, fhir_id: str | None, twin: str) -> None:
@@ -243,7 +247,7 @@ def import_bundle(graph: TwinGraph, bundle: Any, *, now: datetime | None = None)
             body["age"] = age
         try:
             graph.create_twin(twin, body)
-        except Exception as exc:  # noqa: BLE001 — a twin the model refuses
+        except Exception as exc:
             refuse(i, url, kind, str(exc))
             continue
         remember(url, kind, res.id, twin)

@@ -108,11 +108,11 @@ class DosingPlan:
         carbs = np.zeros(n + 1)  # g/min held over each step
         bolus = np.zeros(n + 1)  # U/min
         for when, grams in self.meals:
-            first = int(round(when / step))
+            first = round(when / step)
             steps = max(1, math.ceil(grams / EAT_RATE * 60.0 / step - 1e-9))
             carbs[first:first + steps] += grams / (steps * step / 60.0) if first <= n else 0.0
         for when, units in self.boluses:
-            k = int(round(when / step))
+            k = round(when / step)
             if 0 <= k <= n:
                 bolus[k] += units / (step / 60.0)
         out = [Override(twin, "carbIntake", series=_steps(carbs, step)),
@@ -212,7 +212,7 @@ def optimise_bolus(graph: TwinGraph, patient: str, plan: DosingPlan, *, at: floa
         high = max(3.0 * grams / ratio, low + resolution)
     if resolution <= 0 or high <= low:
         raise InvalidArgument(f"need low < high and resolution > 0, got {low}, {high}, {resolution}")
-    sizes = [low + k * resolution for k in range(int(round((high - low) / resolution)) + 1)]
+    sizes = [low + k * resolution for k in range(round((high - low) / resolution) + 1)]
     if len(sizes) > 400:
         raise InvalidArgument(f"{len(sizes)} candidate sizes; at most 400 (coarsen the resolution)")
     replicas = replicate(snapshot, len(sizes))
