@@ -83,6 +83,8 @@ def models() -> list[dict[str, Any]]:
                   unit="millimetresOfMercury"),
         _quantity("Telemetry", "diastolicPressure", "diastolic blood pressure, measured", semantic="Pressure",
                   unit="millimetresOfMercury"),
+        _quantity("Property", "predictedGlucose", "glucose expected 30 minutes ahead from the recent trend "
+                  "(UCUM mg/dL)", writable=False),
         _quantity("Telemetry", "insulinBolus", "bolus insulin given (UCUM U)"),
         _quantity("Telemetry", "basalRate", "basal insulin rate set (UCUM U/h)"),
         _quantity("Telemetry", "carbohydrateIntake", "carbohydrate eaten (UCUM g)"),
