@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, fail, open_graph, output, print_json, read_json
+from twinforge.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    console,
+    err,
+    fail,
+    open_graph,
+    output,
+    print_json,
+    read_json,
+)
 
 health_app = typer.Typer(help="The health pack: patient twins, FHIR R4, what-if dosing.", no_args_is_help=True)
 

@@ -216,9 +216,10 @@ def demo_health(
         tasks: list[Any] = []
 
         async def watching() -> None:
+            await asyncio.sleep(3)
             while True:
-                await asyncio.sleep(15)
                 await asyncio.to_thread(watch.run_once)
+                await asyncio.sleep(15)
 
         async def start(app: Any) -> None:
             simulator.start()

@@ -1,0 +1,102 @@
+"""The live ward: low-glucose prediction, the trend watch feeding the alert rule, privacy
+defaults (audited reads, ward tokens), and `twinforge demo health` end to end over MQTT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.requirements import need_module
+from tests.servers import free_port
+
+need_module("scipy")
+need_module("paho")
+import numpy as np  # noqa: E402
+
+from twinforge.auth.middleware import sensitive_models  # noqa: E402
+from twinforge.graph import TwinGraph  # noqa: E402
+from twinforge.graph.updates import Update  # noqa: E402
+from twinforge.history.timeutil import now_us  # noqa: E402
+from twinforge.packs.health.models import PATIENT  # noqa: E402
+from twinforge.packs.health.ward import HypoWatch, load_ward, patient_ids, predict_glucose  # noqa: E402
+
+
+def test_prediction_extends_the_recent_trend() -> None:
+    t = np.arange(0, 1801, 300.0)
+    assert predict_glucose(t, 150 - t / 60) == pytest.approx(150 - 30 - 30)  # falling 1 mg/dL/min
+    assert predict_glucose(t, np.full(len(t), 110.0)) == pytest.approx(110.0)
+    older = np.concatenate([np.arange(-7200, 0, 300.0), t])
+    values = np.concatenate([np.full(24, 300.0), 150 - t / 60])  # old readings fall outside the window
+    assert predict_glucose(older, values) == pytest.approx(90.0)
+    assert predict_glucose(t[:2], np.array([100.0, 90.0])) is None  # too few readings
+    assert predict_glucose(t, 300 - 10 * t / 60) == pytest.approx(300 - 300 - 4 * 30, abs=1e-6)  # rate capped
+
+
+def test_the_ward_marks_patients_sensitive_and_predicts_lows(tmp_path: Path) -> None:
+    graph = TwinGraph.open(f"sqlite:///{tmp_path / 'ward.db'}")
+    try:
+        ward = load_ward(graph, 3)
+        assert [w.patient for w in ward] == patient_ids(3) == ["ward-a-bed-01", "ward-a-bed-02", "ward-a-bed-03"]
+        assert PATIENT in sensitive_models(graph.store)
+        start = now_us() - 40 * 60 * 1_000_000
+        falling = [Update("ward-a-bed-01", {"glucose": 130.0 - 2.0 * k * 5}, telemetry=True,
+                          ts=start + k * 300 * 1_000_000) for k in range(8)]
+        steady = [Update("ward-a-bed-02", {"glucose": 120.0}, telemetry=True, ts=start + k * 300 * 1_000_000)
+                  for k in range(8)]
+        graph.apply_updates(falling + steady)
+        predicted = HypoWatch(graph, patient_ids(3)).run_once()
+        assert predicted["ward-a-bed-01"] == pytest.approx(60.0 - 60.0, abs=0.2)  # 60 now, -2/min for 30 min
+        assert predicted["ward-a-bed-02"] == pytest.approx(120.0)
+        assert "ward-a-bed-03" not in predicted  # no readings, no guess
+        assert graph.get_twin("ward-a-bed-01")["predictedGlucose"] == pytest.approx(0.0, abs=0.2)
+    finally:
+        graph.close()
+
+
+def test_demo_health_streams_the_ward_and_raises_alerts(tmp_path: Path) -> None:
+    """The demo backfills two hours over MQTT: every patient gets CGM readings at their own
+    times, the glucose twins get their state, predictions appear, and Ctrl-C ends it cleanly."""
+    port, mqtt_port = free_port(), free_port()
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "demo", "health", "--db", db, "--port", str(port),
+                             "--mqtt-port", str(mqtt_port), "--patients", "4", "--backfill", "PT2H"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        counts: list[int] = []
+        predicted = None
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                counts = [len(httpx.get(f"{base}/digitaltwins/{p}/history", params={"name": "glucose", "limit": 1000})
+                              .json().get("value", [])) for p in patient_ids(4)]
+                predicted = httpx.get(f"{base}/digitaltwins/ward-a-bed-01").json().get("predictedGlucose")
+            except httpx.HTTPError:
+                pass
+            if counts and min(counts) >= 24 and predicted is not None:
+                break
+            time.sleep(1)
+        assert counts and min(counts) >= 24, counts  # 2 h of 5-minute readings
+        assert isinstance(predicted, (int, float))
+        rows = httpx.get(f"{base}/digitaltwins/ward-a-bed-01/history", params={"name": "glucose"}).json()["value"]
+        assert all(r["time"].endswith(":00.000000Z") for r in rows)  # the readings' own times (whole minutes)
+        glucose_twin = httpx.get(f"{base}/digitaltwins/ward-a-bed-01-glucose").json()
+        assert glucose_twin["plasmaGlucoseMass"] > 0
+        rules = httpx.get(f"{base}/alerts/rules").json()["value"]
+        assert {r["id"] for r in rules} >= {"hypo-predicted", "hypo", "hyper"}
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert "Traceback" not in err, err
