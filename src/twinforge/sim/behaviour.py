@@ -99,11 +99,20 @@ class OdeBehaviour(Behaviour):
     method: ClassVar[str] = "RK45"
     rtol: ClassVar[float] = 1e-6
     atol: ClassVar[float] = 1e-9
+    _last_step: float = 0.0  # the solver's last full step (s), the next call's first try
 
     def integrated(self) -> tuple[str, ...]:
         """The states the solver integrates: every state, unless a subclass keeps some
         (bookkeeping updated between steps) out."""
         return self.names("state")
+
+    def fresh(self) -> OdeBehaviour:
+        """A copy per run: the solver's step carried from call to call stays within one run."""
+        import copy
+
+        twin = copy.copy(self)
+        twin._last_step = 0.0
+        return twin
 
     def derivatives(self, t: float, states: Values, values: Values) -> Values:
         """d(state)/dt of every integrated state, over the fleet."""
@@ -127,9 +136,18 @@ class OdeBehaviour(Behaviour):
             d = self.derivatives(time, states, values)
             return np.concatenate([d[s] for s in names])
 
-        solution = solve_ivp(rhs, (t, t + dt), y0, method=self.method, rtol=self.rtol, atol=self.atol)
+        # Start from the step the solver reached last time (the error control still shrinks it
+        # when needed): left to itself, each call would creep up from a tiny first step, which
+        # near a steady state costs four times the evaluations.
+        first = min(self._last_step, dt) if self._last_step else None
+        solution = solve_ivp(rhs, (t, t + dt), y0, method=self.method, rtol=self.rtol, atol=self.atol,
+                             first_step=first)
         if not solution.success:
             raise RuntimeError(f"{type(self).__name__}: the ODE solver failed: {solution.message}")
+        if len(solution.t) > 2:  # the last step may be cut short to land on t + dt
+            self._last_step = float(solution.t[-2] - solution.t[-3])
+        elif len(solution.t) == 2:
+            self._last_step = float(solution.t[-1] - solution.t[-2])
         end = solution.y[:, -1]
         for k, s in enumerate(names):
             values[s] = end[k * n:(k + 1) * n].copy()
