@@ -26,7 +26,7 @@ from twinforge.packs.building import load_demo
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-LONG_RUNNING = ("twinforge serve", "twinforge demo building")
+LONG_RUNNING = ("twinforge serve", "twinforge demo building", "twinforge demo health")
 # The fuzzers' dedicated runs (a million inputs each, the `fuzz` extra): outside CI's time, as
 # issue 11 asks; their short versions run in tests/test_fuzz.py.
 DEDICATED = ("python fuzz/run.py", "python -m tests.test_fuzz")
@@ -99,7 +99,7 @@ class Started:
 
     def __init__(self, command: str, workdir: Path) -> None:
         ports = [int(p) for p in re.findall(r"--port (\d+)", command)] or [8080]
-        if "demo building" in command and "--no-serve" not in command:
+        if ("demo building" in command or "demo health" in command) and "--no-serve" not in command:
             ports.append(1883)
         for port in ports:
             if not port_free(port):

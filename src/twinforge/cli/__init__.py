@@ -65,7 +65,7 @@ app.add_typer(health_app, name="health")
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim, predict, ui or scale.")],
+    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim, predict, ui, scale or health.")],
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
