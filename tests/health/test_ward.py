@@ -100,3 +100,36 @@ def test_demo_health_streams_the_ward_and_raises_alerts(tmp_path: Path) -> None:
             proc.kill()
             _, err = proc.communicate()
     assert "Traceback" not in err, err
+
+
+def test_patient_reads_are_audited_and_tokens_scope_a_ward_or_a_patient(tmp_path: Path) -> None:
+    from tests.servers import running_api
+    from twinforge.auth import Tokens
+
+    graph = TwinGraph.open(f"sqlite:///{tmp_path / 'private.db'}")
+    load_ward(graph, 2, ward="ward-a")
+    load_ward(graph, 1, ward="ward-b")
+    tokens = Tokens(graph.store)
+    nurse_a = tokens.create("nurse-a", "reader", scope=["twins:ward-a-"])[1]
+    bed_1 = tokens.create("family-1", "reader", scope=["twins:ward-a-bed-01"])[1]
+    admin = tokens.create("root", "admin")[1]
+
+    def get(url: str, secret: str, path: str, **params: str) -> httpx.Response:
+        return httpx.get(url + path, params=params, headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+
+    try:
+        with running_api(graph, auth=True) as url:
+            assert get(url, nurse_a, "/digitaltwins/ward-a-bed-02").status_code == 200
+            assert get(url, nurse_a, "/digitaltwins/ward-a-bed-02-glucose").status_code == 200
+            assert get(url, nurse_a, "/digitaltwins/ward-b-bed-01").status_code == 403  # another ward
+            assert get(url, bed_1, "/digitaltwins/ward-a-bed-01-cgm").status_code == 200
+            assert get(url, bed_1, "/digitaltwins/ward-a-bed-02").status_code == 403  # another patient
+            rows = httpx.post(url + "/query", json={"query": f"SELECT T FROM DIGITALTWINS T WHERE IS_OF_MODEL('{PATIENT}')"},
+                              headers={"Authorization": f"Bearer {nurse_a}"}, timeout=30).json()["value"]
+            assert sorted(r["T"]["$dtId"] for r in rows) == ["ward-a-bed-01", "ward-a-bed-02"]
+            audit = get(url, admin, "/audit", actor="nurse-a").json()["value"]
+    finally:
+        graph.close()
+    read = [(r["method"], r["path"]) for r in audit if r["outcome"] == "ok"]
+    assert ("GET", "/digitaltwins/ward-a-bed-02") in read  # a patient twin: audited
+    assert ("GET", "/digitaltwins/ward-a-bed-02-glucose") in read

@@ -111,7 +111,10 @@ def pack_documents(name: str) -> list[tuple[Path, Any]]:
 
         return [(Path("pack:building/realestatecore.json"), realestatecore())]
     if name == "health":
-        from twinforge.packs.health.models import models as health_models
+        try:
+            from twinforge.packs.health.models import models as health_models
+        except ImportError:
+            fail("the health pack needs NumPy and SciPy: pip install 'twinforge[health]'")
 
         return [(Path(f"pack:health/{d['@id']}"), d) for d in health_models()]
     fail(f"unknown pack '{name}' (known: {', '.join(PACKS)})")
@@ -143,6 +146,10 @@ def models_load(
                 continue
             docs.append((path, doc))
     resolver = _resolver(repo)
+    if pack == "health":
+        from twinforge.packs.health.ward import mark_sensitive
+
+        mark_sensitive(graph)  # patient twins: reads audited under --auth
     if not docs:
         console.print(f"nothing new to load: the {skipped} model(s) of the pack are in {db} already")
         return

@@ -33,7 +33,7 @@ UCUM = {"mg/dL": "mg/dL", "U/h": "U/h", "U": "U", "U/min": "U/min", "g": "g", "g
 
 # Names of the patient-level models whose twins hold personal data (reads are audited).
 SENSITIVE = (PATIENT, GLUCOSE_SYSTEM, NS + "UvaPadovaPatient;1", NS + "BergmanPatient;1",
-             NS + "HovorkaPatient;1", NS + "Circulation;1", NS + "DrugCompartment;1")
+             NS + "HovorkaPatient;1", NS + "Circulation;1", NS + "DrugCompartment;1", NS + "MedicalDevice;1")
 
 
 def _quantity(kind: str, name: str, description: str, *, semantic: str = "", unit: str = "",
