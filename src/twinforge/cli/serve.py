@@ -203,7 +203,8 @@ def demo_health(
     if not serve_api:
         return
     first = ward[0].patient
-    console.print(f"dashboard: {config.url}/ui/twins/{first}", markup=False, soft_wrap=True)
+    console.print(f"dashboard: {config.url}/ui/ward   (a patient: {config.url}/ui/ward/{first})", markup=False,
+                  soft_wrap=True)
     console.print(f"try: curl '{config.url}/digitaltwins/{first}/history?name=glucose'", markup=False)
     console.print(f"     twinforge health whatif {first} --meal PT1H=60 --bolus PT1H=6 --horizon PT8H"
                   + ("" if db == DEFAULT_DB else f" --db {db}"), markup=False)

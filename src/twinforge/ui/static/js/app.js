@@ -4,7 +4,7 @@ import { banner, h } from "./lib.js";
 const views = {
   overview: () => import("./overview.js"), graph: () => import("./graph.js"), twins: () => import("./twin.js"),
   query: () => import("./query.js"), models: () => import("./models.js"), scene: () => import("./scene.js"),
-  scenarios: () => import("./scenarios.js"), alerts: () => import("./alerts.js"),
+  scenarios: () => import("./scenarios.js"), alerts: () => import("./alerts.js"), ward: () => import("./ward.js"),
 };
 let cleanup = null;
 
