@@ -121,3 +121,45 @@ def test_plan_documents_are_checked() -> None:
         DosingPlan.from_dict({"basal": -1})
     with pytest.raises(InvalidArgument, match="grams must be a number >= 0"):
         DosingPlan.from_dict({"meals": [["PT1H", "lots"]]})
+
+
+def test_a_dose_scenario_gives_peak_auc_and_time_above_mic(tmp_path: Path) -> None:
+    """An oral dose as a scenario on a DrugCompartment twin: peak concentration, AUC and time above
+    the MIC from ordinary KPIs, against the Bateman curve."""
+    from twinforge.packs.health.pharmacokinetics import bateman, peak_time
+    from twinforge.packs.health.twins import ensure_models
+    from twinforge.sim import Scenario
+
+    graph = TwinGraph.open(f"sqlite:///{tmp_path / 'pk.db'}")
+    try:
+        ensure_models(graph)
+        ka, cl, vol, f, mic = 1.2, 6.0, 40.0, 0.8, 3.0
+        graph.create_twin("drug-1", {"$metadata": {"$model": "dtmi:twinforge:health:DrugCompartment;1"},
+                                     "absorptionRate": ka, "clearance": cl, "centralVolume": vol,
+                                     "bioavailability": f, "minimumInhibitoryConcentration": mic})
+        result = Scenario.from_dict({
+            "id": "dose", "scope": "SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'drug-1'", "horizon": "PT48H",
+            "step": "PT1M", "overrides": [{"twin": "drug-1", "property": "depotAmount", "value": 500}],
+            "kpis": [{"name": "peak", "twin": "drug-1", "property": "concentration", "agg": "max"},
+                     {"name": "auc", "twin": "drug-1", "property": "areaUnderCurve", "agg": "last"},
+                     {"name": "aboveMic", "twin": "drug-1", "property": "aboveMic", "agg": "integral"}]}).run(graph)
+    finally:
+        graph.close()
+    ke = cl / vol
+    hours = np.arange(0, 48 * 60 + 1) / 60.0
+    curve = bateman(hours, 500.0, ka=ka, ke=ke, volume=vol, f=f)
+    assert result.kpis["peak"] == pytest.approx(float(bateman(np.array([peak_time(ka, ke)]), 500.0, ka=ka, ke=ke,
+                                                               volume=vol, f=f)[0]), rel=1e-4)
+    assert result.kpis["auc"] == pytest.approx(f * 500.0 / cl, rel=1e-3)
+    assert result.kpis["aboveMic"] == pytest.approx(float((curve > mic).sum()) * 60.0, abs=120.0)
+    assert result.baseline_kpis["peak"] == 0.0  # no dose, no drug
+
+
+def test_population_on_dask_workers_matches_the_local_run() -> None:
+    plan = DosingPlan(meals=[(1800.0, 40.0)], boluses=[(1800.0, 40.0)])
+    here = population(plan, patients=["adult#001", "child#002", "adolescent#004"], horizon="PT3H", step="PT10M")
+    there = population(plan, patients=["adult#001", "child#002", "adolescent#004"], horizon="PT3H", step="PT10M",
+                       workers=2)
+    for name, kpis in here["patients"].items():
+        for key, value in kpis.items():
+            assert there["patients"][name][key] == pytest.approx(value, rel=1e-6), (name, key)
