@@ -54,7 +54,7 @@ def test_the_ward_overview_lists_patients_with_their_glucose(ward_tab: Page) -> 
     assert rows.count() == 2
     first = page.inner_text("tr[data-patient='ward-a-bed-01']")
     assert "adult#001" in first and "64 mg/dL" in first  # the prediction shown
-    assert "–" in page.inner_text("tr[data-patient='ward-a-bed-02']")  # no readings yet: nothing invented
+    assert "\u2013" in page.inner_text("tr[data-patient='ward-a-bed-02']")  # no readings yet: nothing invented
     ward_tab.shot("ward")
     assert ward_tab.errors == []
 
