@@ -163,3 +163,25 @@ def test_population_on_dask_workers_matches_the_local_run() -> None:
     for name, kpis in here["patients"].items():
         for key, value in kpis.items():
             assert there["patients"][name][key] == pytest.approx(value, rel=1e-6), (name, key)
+
+
+def test_a_circulation_scenario_reports_mean_arterial_pressure(tmp_path: Path) -> None:
+    """A faster heart raises cardiac output and mean arterial pressure; MAP stays R x mean flow."""
+    from twinforge.packs.health.twins import ensure_models
+    from twinforge.sim import Scenario
+
+    graph = TwinGraph.open(f"sqlite:///{tmp_path / 'cv.db'}")
+    try:
+        ensure_models(graph)
+        graph.create_twin("heart-1", {"$metadata": {"$model": "dtmi:twinforge:health:Circulation;1"}})
+        result = Scenario.from_dict({
+            "id": "tachy", "scope": "SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'heart-1'", "horizon": "PT5M",
+            "step": "PT1M", "overrides": [{"twin": "heart-1", "property": "heartRate", "value": 100}],
+            "kpis": [{"name": "map", "twin": "heart-1", "property": "meanArterialPressure", "agg": "last"},
+                     {"name": "co", "twin": "heart-1", "property": "cardiacOutput", "agg": "last"}]}).run(graph)
+    finally:
+        graph.close()
+    assert result.kpis["co"] > result.baseline_kpis["co"]
+    assert result.kpis["map"] > result.baseline_kpis["map"] + 5
+    for kpis in (result.kpis, result.baseline_kpis):
+        assert kpis["map"] == pytest.approx(1.0 * kpis["co"] * 1000.0 / 60.0, rel=5e-3)  # R = 1 mmHg·s/mL

@@ -10,6 +10,7 @@ each patient, which the alert rule ``hypo-predicted`` (predictedGlucose < 70) wa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -244,7 +245,10 @@ class WardSimulator:
                     states.update({name: float(v[name][k]) for name in ("mealStartContent", "mealEaten", "eating")})
                     records.append({"twin": ids.glucose, "properties": states, "time": stamp})
             if records:
-                client.publish("twinforge/updates", json.dumps(records), qos=1)
+                sent = client.publish("twinforge/updates", json.dumps(records), qos=1)
+                if self.clock <= time.time():  # backfilling: at the broker's pace, not in one burst
+                    with contextlib.suppress(RuntimeError, ValueError):
+                        sent.wait_for_publish(5)
                 self.sent += len(records)
             if self.clock > time.time():  # caught up with the wall clock: one step per step / speed
                 self._stop.wait(step / self.speed)
