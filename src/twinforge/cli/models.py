@@ -161,3 +161,44 @@ def models_load(
     fetched = f" ({len(resolver.read)} from {repo})" if resolver is not None else ""
     already = f" ({skipped} of the pack stored already)" if skipped else ""
     console.print(f"loaded {len(infos)} model(s){fetched}{already} into {db}")
+
+
+@models_app.command("import-opcua")
+def models_import_opcua(
+    nodesets: Annotated[list[Path], typer.Argument(help="OPC UA NodeSet2 files (.xml or .xml.gz), any order.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the DTDL interfaces here (a JSON list) "
+                                                           "instead of loading them.")] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Turn OPC UA information models (companion specifications) into DTDL v3 interfaces and load
+    them into the store (or write them with --out). Files are read in dependency order; the
+    OPC UA base model ships with twinforge."""
+    from twinforge.cli.common import output
+    from twinforge.dtdl import ModelError, parse_models
+    from twinforge.interop.nodeset import read_file
+    from twinforge.interop.opcua_dtdl import convert
+
+    output(out, "--out", (".json",))
+    with console.status("reading the information models..."):
+        conversion = convert([read_file(p) for p in nodesets])
+    try:
+        parse_models(conversion.interfaces)
+    except ModelError as exc:  # a conversion DTDL refuses is our defect: say which
+        print_model_errors(exc.errors, len(nodesets))
+        raise typer.Exit(1) from None
+    for note in conversion.notes:
+        err.print(f"note: {note}", markup=False)
+    if out is not None:
+        out.write_text(json.dumps(conversion.interfaces, indent=1) + "\n")
+        console.print(f"wrote {len(conversion.interfaces)} interface(s) from {', '.join(conversion.models)} to {out}",
+                      markup=False)
+        return
+    graph = open_graph(db, write=True)
+    try:
+        new = [d for d in conversion.interfaces if d["@id"] not in graph.models]
+        if new:
+            graph.add_models(new)
+    finally:
+        graph.close()
+    console.print(f"loaded {len(new)} interface(s) ({len(conversion.interfaces) - len(new)} stored already) from "
+                  f"{', '.join(conversion.models)} into {db}", markup=False)
