@@ -109,45 +109,7 @@ def test_cli_loads_and_writes(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "give its NodeSet2 file too" in missing.stderr
 
 
-SMALL = b"""<?xml version="1.0" encoding="utf-8"?>
-<UANodeSet xmlns="http://opcfoundation.org/UA/2011/03/UANodeSet.xsd">
-  <NamespaceUris><Uri>http://example.com/UA/Pumps/</Uri></NamespaceUris>
-  <Models><Model ModelUri="http://example.com/UA/Pumps/"><RequiredModel ModelUri="http://opcfoundation.org/UA/"/></Model></Models>
-  <Aliases><Alias Alias="Double">i=11</Alias><Alias Alias="HasComponent">i=47</Alias><Alias Alias="HasProperty">i=46</Alias>
-    <Alias Alias="HasSubtype">i=45</Alias><Alias Alias="HasTypeDefinition">i=40</Alias><Alias Alias="HasModellingRule">i=37</Alias>
-    <Alias Alias="Range">i=884</Alias></Aliases>
-  <UAObjectType NodeId="ns=1;i=1" BrowseName="1:PumpType">
-    <References><Reference ReferenceType="HasSubtype" IsForward="false">i=58</Reference>
-      <Reference ReferenceType="HasComponent">ns=1;i=2</Reference><Reference ReferenceType="HasProperty">ns=1;i=4</Reference>
-      <Reference ReferenceType="HasComponent">ns=1;i=5</Reference><Reference ReferenceType="HasComponent">ns=1;i=6</Reference></References>
-  </UAObjectType>
-  <UAVariable NodeId="ns=1;i=2" BrowseName="1:Flow" DataType="Double" ParentNodeId="ns=1;i=1">
-    <References><Reference ReferenceType="HasTypeDefinition">i=2368</Reference><Reference ReferenceType="HasModellingRule">i=78</Reference>
-      <Reference ReferenceType="HasProperty">ns=1;i=3</Reference></References>
-  </UAVariable>
-  <UAVariable NodeId="ns=1;i=3" BrowseName="EngineeringUnits" DataType="i=887" ParentNodeId="ns=1;i=2">
-    <References><Reference ReferenceType="HasTypeDefinition">i=68</Reference><Reference ReferenceType="HasModellingRule">i=78</Reference></References>
-    <Value><ExtensionObject xmlns="http://opcfoundation.org/UA/2008/02/Types.xsd"><Body><EUInformation>
-      <NamespaceUri>http://www.opcfoundation.org/UA/units/un/cefact</NamespaceUri><UnitId>5067080</UnitId>
-      <DisplayName><Text>m3/h</Text></DisplayName></EUInformation></Body></ExtensionObject></Value>
-  </UAVariable>
-  <UAVariable NodeId="ns=1;i=4" BrowseName="1:SpeedLimits" DataType="Range" ValueRank="1" AccessLevel="3" ParentNodeId="ns=1;i=1">
-    <References><Reference ReferenceType="HasTypeDefinition">i=68</Reference><Reference ReferenceType="HasModellingRule">i=80</Reference></References>
-  </UAVariable>
-  <UAObject NodeId="ns=1;i=5" BrowseName="1:&lt;Sensor&gt;" ParentNodeId="ns=1;i=1">
-    <References><Reference ReferenceType="HasTypeDefinition">ns=1;i=1</Reference><Reference ReferenceType="HasModellingRule">i=11508</Reference></References>
-  </UAObject>
-  <UAMethod NodeId="ns=1;i=6" BrowseName="1:Start" ParentNodeId="ns=1;i=1">
-    <References><Reference ReferenceType="HasModellingRule">i=78</Reference></References>
-  </UAMethod>
-  <UAObjectType NodeId="ns=1;i=10" BrowseName="1:Booster Pump">
-    <References><Reference ReferenceType="HasSubtype" IsForward="false">ns=1;i=1</Reference>
-      <Reference ReferenceType="HasComponent">ns=1;i=11</Reference></References>
-  </UAObjectType>
-  <UAVariable NodeId="ns=1;i=11" BrowseName="1:Flow" DataType="Double" ParentNodeId="ns=1;i=10">
-    <References><Reference ReferenceType="HasModellingRule">i=78</Reference></References>
-  </UAVariable>
-</UANodeSet>"""
+SMALL = (Path(__file__).resolve().parents[2] / "docs" / "examples" / "opcua" / "Pumps.NodeSet2.xml").read_bytes()
 
 
 def test_units_structures_arrays_placeholders_and_overrides() -> None:
