@@ -1,1 +1,4 @@
-"""Other standards in and out of the twin graph: OPC UA information models (NodeSet2) to DTDL."""
+"""Other standards in and out of the twin graph: OPC UA information models (NodeSet2) to DTDL
+(docs/interop.md)."""
+
+__all__: list[str] = []

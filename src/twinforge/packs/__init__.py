@@ -1,3 +1,3 @@
-"""Domain packs: ready models and demo graphs (building now; factory, health, city to follow)."""
+"""Domain packs: ready models and demo graphs (building, health; factory and city to follow)."""
 
 __all__: list[str] = []
