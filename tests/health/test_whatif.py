@@ -175,7 +175,7 @@ def test_a_circulation_scenario_reports_mean_arterial_pressure(tmp_path: Path) -
         ensure_models(graph)
         graph.create_twin("heart-1", {"$metadata": {"$model": "dtmi:twinforge:health:Circulation;1"}})
         result = Scenario.from_dict({
-            "id": "tachy", "scope": "SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'heart-1'", "horizon": "PT5M",
+            "id": "tachy", "scope": "SELECT T FROM DIGITALTWINS T WHERE T.$dtId = 'heart-1'", "horizon": "PT3M",
             "step": "PT1M", "overrides": [{"twin": "heart-1", "property": "heartRate", "value": 100}],
             "kpis": [{"name": "map", "twin": "heart-1", "property": "meanArterialPressure", "agg": "last"},
                      {"name": "co", "twin": "heart-1", "property": "cardiacOutput", "agg": "last"}]}).run(graph)
