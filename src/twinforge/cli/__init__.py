@@ -14,6 +14,7 @@ import typer
 from twinforge import __version__
 from twinforge.cli.auth import audit, tokens_app
 from twinforge.cli.common import CliError, err
+from twinforge.cli.connect import connect_app
 from twinforge.cli.health import health_app
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
@@ -61,6 +62,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(detectors_app, name="detectors")
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(health_app, name="health")
+app.add_typer(connect_app, name="connect")
 
 
 @app.command()
