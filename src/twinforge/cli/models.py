@@ -202,3 +202,56 @@ def models_import_opcua(
         graph.close()
     console.print(f"loaded {len(new)} interface(s) ({len(conversion.interfaces) - len(new)} stored already) from "
                   f"{', '.join(conversion.models)} into {db}", markup=False)
+
+
+@models_app.command("import-wot")
+def models_import_wot(
+    tds: Annotated[list[Path], typer.Argument(help="W3C WoT Thing Description files (JSON).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the DTDL interfaces here (a JSON list) "
+                                                           "instead of loading them.")] = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Turn W3C Web of Things Thing Descriptions into DTDL v3 interfaces (properties, events as
+    telemetry, actions as commands) and load them (or write them with --out). Each TD is
+    checked against the TD JSON Schema first; an invalid one is refused with its reasons."""
+    from twinforge.cli.common import output
+    from twinforge.dtdl import ModelError, parse_models
+    from twinforge.interop.wot import TdError, read_td, td_to_dtdl
+
+    output(out, "--out", (".json",))
+    interfaces: list[Any] = []
+    failed = 0
+    for path in tds:
+        if not path.is_file():
+            fail(f"no such file: {path}")
+        try:
+            conversion = td_to_dtdl(read_td(path.read_bytes(), str(path)))
+        except TdError as exc:
+            failed += 1
+            err.print(f"refused {path}:", markup=False)
+            for problem in exc.problems:
+                err.print(f"  {problem}", markup=False)
+            continue
+        for note in conversion.notes:
+            err.print(f"note: {note}", markup=False)
+        interfaces.append(conversion.interface)
+    if failed:
+        fail(f"{failed} of {len(tds)} Thing Description(s) refused; nothing loaded")
+    try:
+        parse_models(interfaces)
+    except ModelError as exc:
+        print_model_errors(exc.errors, len(tds))
+        raise typer.Exit(1) from None
+    if out is not None:
+        out.write_text(json.dumps(interfaces, indent=1) + "\n")
+        console.print(f"wrote {len(interfaces)} interface(s) to {out}", markup=False)
+        return
+    graph = open_graph(db, write=True)
+    try:
+        new = [d for d in interfaces if d["@id"] not in graph.models]
+        if new:
+            graph.add_models(new)
+    finally:
+        graph.close()
+    console.print(f"loaded {len(new)} interface(s) ({len(interfaces) - len(new)} stored already) into {db}",
+                  markup=False)
