@@ -67,11 +67,11 @@ def read_td(text: str | bytes, source: str = "<td>") -> dict[str, Any]:
     except ValueError as exc:
         raise TdError(source, [str(exc)]) from None
     problems = [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-                for e in sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))]
+                for e in sorted(_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])]
     if isinstance(doc, dict):
         problems += _semantic_problems(doc)
-    if problems:
-        raise TdError(source, problems)
+    if problems or not isinstance(doc, dict):
+        raise TdError(source, problems or ["a Thing Description is a JSON object"])
     return doc
 
 
