@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from twinforge.benchmarking import spread
 from twinforge.graph import TwinGraph
 from twinforge.packs.health.fhir import import_bundle
 from twinforge.packs.health.patients import names, virtual_patient
@@ -160,9 +161,6 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
     return results
 
 
-def _range(values: list[float]) -> str:
-    return "-".join(f"{v:.2f}" for v in (min(values), max(values)))
-
 
 def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     r = results
@@ -170,7 +168,7 @@ def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         (f"UVA/Padova, {r['patients']} patients x {r['minutes']} one-minute steps (engine)",
          f"{r['engine_patient_days_per_s']:.2f} patient-days/s",
          f"plain solve_ivp loop {r['loop_patient_days_per_s']:.3f}/s: {r['engine_vs_loop']:.1f}x (goal >= 0.8x); "
-         f"runs {_range(r['engine_range'])} s vs {_range(r['loop_range'])} s"),
+         f"runs {spread(r['engine_range'])} s vs {spread(r['loop_range'])} s"),
         ("engine vs loop: largest final-glucose difference", f"{r['max_difference']:.1e} mg/dL",
          "same equations, same result"),
         (f"FHIR import, {r['fhir_bundles']} Synthea-shaped bundles", f"{r['fhir_entries_per_s']:,.0f} entries/s",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from twinforge.benchmarking import timed
+from twinforge.benchmarking import spread, timed
 from twinforge.graph import TwinGraph
 from twinforge.sim import Scenario, Snapshot, fork, library, sandbox, simulate
 from twinforge.sim.sweep import run_sweep
@@ -112,9 +112,6 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
     return results
 
 
-def _range(values: list[float], unit: float = 1.0, fmt: str = "{:.2f}") -> str:
-    return "-".join(fmt.format(v * unit) for v in (min(values), max(values)))
-
 
 def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     r = results
@@ -122,11 +119,11 @@ def report(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         (f"{r['twins']:,} ThermalZones x {r['steps']:,} steps (engine)",
          f"{r['engine_twin_steps_per_s'] / 1e6:.1f} M twin-steps/s",
          f"plain NumPy loop {r['loop_twin_steps_per_s'] / 1e6:.1f} M/s: {r['engine_vs_loop']:.0%} "
-         f"(goal >= 50%); runs {_range(r['engine_range'])} s vs {_range(r['loop_range'])} s"),
+         f"(goal >= 50%); runs {spread(r['engine_range'])} s vs {spread(r['loop_range'])} s"),
         ("engine vs loop: largest difference", f"{r['max_difference']:.1e} °C", "same equation, same result"),
-        (f"{r['runs']}-run sweep, 1 Dask worker", f"{r['sweep_1w_s']:.2f} s", _range(r["sweep_1w_range"]) + " s"),
+        (f"{r['runs']}-run sweep, 1 Dask worker", f"{r['sweep_1w_s']:.2f} s", spread(r["sweep_1w_range"]) + " s"),
         (f"{r['runs']}-run sweep, 2 Dask workers", f"{r['sweep_2w_s']:.2f} s",
-         f"speed-up {r['sweep_speedup']:.2f}x (2 cores); runs {_range(r['sweep_2w_range'])} s"),
-        (f"fork of {r['twins']:,} twins from the store", f"{r['fork_s']:.2f} s", _range(r["fork_range"]) + " s"),
-        (f"sandbox store of {r['twins']:,} twins", f"{r['sandbox_s']:.2f} s", _range(r["sandbox_range"]) + " s"),
+         f"speed-up {r['sweep_speedup']:.2f}x (2 cores); runs {spread(r['sweep_2w_range'])} s"),
+        (f"fork of {r['twins']:,} twins from the store", f"{r['fork_s']:.2f} s", spread(r["fork_range"]) + " s"),
+        (f"sandbox store of {r['twins']:,} twins", f"{r['sandbox_s']:.2f} s", spread(r["sandbox_range"]) + " s"),
     ]

@@ -28,6 +28,11 @@ def timed(fn: Any, repeat: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
+def spread(values: list[float], unit: float = 1.0, fmt: str = "{:.2f}") -> str:
+    """The range of repeated measurements, ``low-high`` (each times ``unit``)."""
+    return "-".join(fmt.format(v * unit) for v in (min(values), max(values)))
+
+
 def benchmarks_dir() -> Path:
     for candidate in (Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"):
         if (candidate / "loadgen.py").exists():

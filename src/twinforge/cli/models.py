@@ -163,59 +163,66 @@ def models_load(
     console.print(f"loaded {len(infos)} model(s){fetched}{already} into {db}")
 
 
+InterfacesOut = Annotated[Path | None, typer.Option("--out", help="Write the DTDL interfaces here (a JSON list) "
+                                                                "instead of loading them.")]
+
+
+def deliver(interfaces: list[Any], out: Path | None, db: str, *, sources: int, origin: str = "") -> None:
+    """Check converted interfaces with our parser, then write them to ``out`` (a JSON list) or
+    load those the store lacks into ``db``."""
+    from twinforge.dtdl import ModelError, parse_models
+
+    try:
+        parse_models(interfaces)
+    except ModelError as exc:  # a conversion DTDL refuses is our defect: say which
+        print_model_errors(exc.errors, sources)
+        raise typer.Exit(1) from None
+    if out is not None:
+        out.write_text(json.dumps(interfaces, indent=1) + "\n")
+        console.print(f"wrote {len(interfaces)} interface(s){origin} to {out}", markup=False)
+        return
+    graph = open_graph(db, write=True)
+    try:
+        new = [d for d in interfaces if d["@id"] not in graph.models]
+        if new:
+            graph.add_models(new)
+    finally:
+        graph.close()
+    console.print(f"loaded {len(new)} interface(s) ({len(interfaces) - len(new)} stored already){origin} into {db}",
+                  markup=False)
+
+
 @models_app.command("import-opcua")
 def models_import_opcua(
     nodesets: Annotated[list[Path], typer.Argument(help="OPC UA NodeSet2 files (.xml or .xml.gz), any order.")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write the DTDL interfaces here (a JSON list) "
-                                                           "instead of loading them.")] = None,
+    out: InterfacesOut = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Turn OPC UA information models (companion specifications) into DTDL v3 interfaces and load
     them into the store (or write them with --out). Files are read in dependency order; the
     OPC UA base model ships with twinforge."""
     from twinforge.cli.common import output
-    from twinforge.dtdl import ModelError, parse_models
     from twinforge.interop.nodeset import read_file
     from twinforge.interop.opcua_dtdl import convert
 
     output(out, "--out", (".json",))
     with console.status("reading the information models..."):
         conversion = convert([read_file(p) for p in nodesets])
-    try:
-        parse_models(conversion.interfaces)
-    except ModelError as exc:  # a conversion DTDL refuses is our defect: say which
-        print_model_errors(exc.errors, len(nodesets))
-        raise typer.Exit(1) from None
     for note in conversion.notes:
         err.print(f"note: {note}", markup=False)
-    if out is not None:
-        out.write_text(json.dumps(conversion.interfaces, indent=1) + "\n")
-        console.print(f"wrote {len(conversion.interfaces)} interface(s) from {', '.join(conversion.models)} to {out}",
-                      markup=False)
-        return
-    graph = open_graph(db, write=True)
-    try:
-        new = [d for d in conversion.interfaces if d["@id"] not in graph.models]
-        if new:
-            graph.add_models(new)
-    finally:
-        graph.close()
-    console.print(f"loaded {len(new)} interface(s) ({len(conversion.interfaces) - len(new)} stored already) from "
-                  f"{', '.join(conversion.models)} into {db}", markup=False)
+    deliver(conversion.interfaces, out, db, sources=len(nodesets), origin=f" from {', '.join(conversion.models)}")
 
 
 @models_app.command("import-wot")
 def models_import_wot(
     tds: Annotated[list[Path], typer.Argument(help="W3C WoT Thing Description files (JSON).")],
-    out: Annotated[Path | None, typer.Option("--out", help="Write the DTDL interfaces here (a JSON list) "
-                                                           "instead of loading them.")] = None,
+    out: InterfacesOut = None,
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Turn W3C Web of Things Thing Descriptions into DTDL v3 interfaces (properties, events as
     telemetry, actions as commands) and load them (or write them with --out). Each TD is
     checked against the TD JSON Schema first; an invalid one is refused with its reasons."""
     from twinforge.cli.common import output
-    from twinforge.dtdl import ModelError, parse_models
     from twinforge.interop.wot import TdError, read_td, td_to_dtdl
 
     output(out, "--out", (".json",))
@@ -237,21 +244,4 @@ def models_import_wot(
         interfaces.append(conversion.interface)
     if failed:
         fail(f"{failed} of {len(tds)} Thing Description(s) refused; nothing loaded")
-    try:
-        parse_models(interfaces)
-    except ModelError as exc:
-        print_model_errors(exc.errors, len(tds))
-        raise typer.Exit(1) from None
-    if out is not None:
-        out.write_text(json.dumps(interfaces, indent=1) + "\n")
-        console.print(f"wrote {len(interfaces)} interface(s) to {out}", markup=False)
-        return
-    graph = open_graph(db, write=True)
-    try:
-        new = [d for d in interfaces if d["@id"] not in graph.models]
-        if new:
-            graph.add_models(new)
-    finally:
-        graph.close()
-    console.print(f"loaded {len(new)} interface(s) ({len(interfaces) - len(new)} stored already) into {db}",
-                  markup=False)
+    deliver(interfaces, out, db, sources=len(tds))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from importlib import resources
 from typing import Any
 
 from twinforge.graph import TwinGraph
+from twinforge.packs.publisher import DevicePublisher
 
 REC = "dtmi:digitaltwins:rec_3_3:"
 
@@ -99,56 +99,32 @@ def load_demo(graph: TwinGraph, *, levels: int = 3, rooms_per_level: int = 4) ->
     return made, linked
 
 
-class SensorSimulator:
+class SensorSimulator(DevicePublisher):
     """Publishes plausible readings of the demo building's sensors over MQTT, like real devices."""
 
     KINDS = {"temp": (21.0, 0.3, 17.0, 27.0), "hum": (45.0, 1.0, 25.0, 70.0), "co2": (600.0, 25.0, 400.0, 1500.0)}
+    client_id = "twinforge-demo-sensors"
 
     def __init__(self, url: str, sensors: list[str], *, interval: float = 2.0, seed: int = 1) -> None:
         import random
 
-        self.url = url
+        super().__init__(url)
         self.sensors = sensors
         self.interval = interval
         self.rng = random.Random(seed)
         self.values = {s: self.KINDS[s.split("-")[0]][0] + self.rng.uniform(-1, 1) for s in sensors}
-        self.sent = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="demo-sensors", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
+    def publish(self, client: Any) -> None:
         from twinforge.graph import utc_now
-        from twinforge.ingest.mqtt import BrokerAddress
 
-        address = BrokerAddress.parse(self.url)
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="twinforge-demo-sensors")
-        client.reconnect_delay_set(1, 10)
-        client.connect_async(address.host, address.port)
-        client.loop_start()
-        try:
-            while not self._stop.wait(self.interval):
-                for sensor in self.sensors:
-                    _, step, low, high = self.KINDS[sensor.split("-")[0]]
-                    value = min(high, max(low, self.values[sensor] + self.rng.gauss(0, step)))
-                    self.values[sensor] = value
-                    payload = json.dumps({"lastValue": round(value, 2), "lastValueTime": utc_now()})
-                    client.publish(f"twinforge/twins/{sensor}/properties", payload, qos=1)
-                    self.sent += 1
-        finally:
-            client.loop_stop()
-            client.disconnect()
+        while not self._stop.wait(self.interval):
+            for sensor in self.sensors:
+                _, step, low, high = self.KINDS[sensor.split("-")[0]]
+                value = min(high, max(low, self.values[sensor] + self.rng.gauss(0, step)))
+                self.values[sensor] = value
+                payload = json.dumps({"lastValue": round(value, 2), "lastValueTime": utc_now()})
+                client.publish(f"twinforge/twins/{sensor}/properties", payload, qos=1)
+                self.sent += 1
 
 
 def demo_sensor_ids(levels: int = 3, rooms_per_level: int = 4) -> list[str]:

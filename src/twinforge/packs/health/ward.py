@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from twinforge.packs.health.glucose import UvaPadova, uva_padova_values
 from twinforge.packs.health.models import PATIENT, SENSITIVE
 from twinforge.packs.health.patients import virtual_patient
 from twinforge.packs.health.twins import PatientTwins, create_patient, ensure_models
+from twinforge.packs.publisher import DevicePublisher
 
 WARD = "ward-a"
 VIRTUAL = ("adult#001", "adult#002", "adult#003", "adult#004", "adult#005", "adolescent#001", "adolescent#002",
@@ -129,33 +129,24 @@ class _Day:
     boluses: dict[int, float]  # minute of the day -> units
 
 
-class WardSimulator:
+class WardSimulator(DevicePublisher):
     """The ward's patients and devices. It backfills ``backfill`` seconds of history as fast as
     it can, then runs at ``speed`` x real time (1: readings carry the wall-clock time)."""
 
+    client_id = "twinforge-demo-ward"
+    join_seconds = 10.0
+
     def __init__(self, url: str, patients: list[PatientTwins], virtuals: list[str], *, backfill: float = 6 * 3600.0,
                  speed: float = 1.0, seed: int = 7, cgm_every: int = 5) -> None:
-        self.url = url
+        super().__init__(url)
         self.patients = patients
         self.virtuals = virtuals
         self.backfill = backfill
         self.speed = speed
         self.rng = random.Random(seed)
         self.cgm_every = cgm_every
-        self.sent = 0
         self.clock = 0.0  # the simulated time, seconds since the epoch
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._days: dict[tuple[int, int], _Day] = {}
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="demo-ward", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def _day(self, k: int, day: int) -> _Day:
         """Breakfast, lunch and dinner with a bolus each: most about right, some off by 30 %,
@@ -177,24 +168,7 @@ class WardSimulator:
             self._days[key] = _Day(meals, boluses)
         return self._days[key]
 
-    def _run(self) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        from twinforge.ingest.mqtt import BrokerAddress
-
-        address = BrokerAddress.parse(self.url)
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="twinforge-demo-ward")
-        client.reconnect_delay_set(1, 10)
-        client.connect_async(address.host, address.port)
-        client.loop_start()
-        try:
-            self._simulate(client)
-        finally:
-            client.loop_stop()
-            client.disconnect()
-
-    def _simulate(self, client: Any) -> None:
+    def publish(self, client: Any) -> None:
         behaviour = UvaPadova()
         v = {var.name: np.array([uva_padova_values(n).get(var.name, var.default) for n in self.virtuals], float)
              for var in behaviour.variables}
