@@ -14,6 +14,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
+from twinforge.dtdl.values import loads
 from twinforge.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 1000
@@ -119,8 +120,8 @@ def parse_json_body(body: bytes) -> Any:
     if not body.strip():
         raise InvalidArgument("request body is empty; expected JSON", code="InvalidArgument")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return loads(body)
+    except (orjson.JSONDecodeError, ValueError) as exc:
         raise InvalidArgument(f"request body is not valid JSON: {exc}", code="InvalidArgument") from exc
 
 

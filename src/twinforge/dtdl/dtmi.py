@@ -17,7 +17,7 @@ _V3 = re.compile(
 _ANY = re.compile(rf"^dtmi:{_V3_SEGMENT}(?::{_V3_SEGMENT})*(?:;[0-9]+(?:\.[0-9]+)?)?$")
 
 NAME_PATTERN = re.compile(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$")
-LANGUAGE_TAG = re.compile(r"^[a-zA-Z]{2,3}(?:-[a-zA-Z0-9]{1,8})*$")
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,4}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?$")  # as the DTDL specifications give it
 
 
 def is_dtmi(value: object, version: int = 3) -> bool:

@@ -291,9 +291,15 @@ ALL_TERMS[3] |= {"unit"}
 ALL_TERMS[4] |= {"unit"}
 
 
+# The metamodel's abstract classes: reserved words, never an element's type nor a co-type.
+_ABSTRACT_CLASSES = frozenset({
+    "Schema", "Content", "Entity", "NamedEntity", "ComplexSchema", "NumericSchema", "PrimitiveSchema",
+    "TemporalSchema", "LatentType", "NamedLatentType", "SchemaField", "SemanticType", "SemanticUnit", "Unit",
+    "UnitAttribute", "QuantitativeType", "AdjunctType",
+})
 LANGUAGE_TERMS = {
     v: frozenset(ALL_TERMS[v] | set(CLASSES[v]) | (PRIMITIVES_V2 if v == 2 else PRIMITIVES_V3)
-                 | GEOSPATIAL | COMMAND_TYPES | {"Schema", "Content", "Entity", "NamedEntity"})
+                 | GEOSPATIAL | COMMAND_TYPES | _ABSTRACT_CLASSES)
     for v in (2, 3, 4)
 }
 

@@ -88,6 +88,12 @@ class Resolver:
                     if target.cls not in prop.range:
                         self.error(el, f"'{ref}' is a {target.cls}, which '{term}' does not allow",
                                    f".{term}")
+                        continue
+                    if target.in_schemas:
+                        home, here = _interface_of(target), _interface_of(el)
+                        if home is not None and (here is None or here.id != home.id):
+                            self.error(el, f"'{ref}' is declared in the schemas of {home.label()} and can "
+                                       "be used only inside that interface", f".{term}")
 
     # -- interfaces -------------------------------------------------------
 
@@ -306,3 +312,12 @@ class Resolver:
             if isinstance(child, Element) and self.contains_array(child, [*stack, schema]):
                 return True
         return False
+
+
+def _interface_of(el: Element) -> Element | None:
+    """The interface an element sits in (itself, for an interface); None for a free-standing schema."""
+    node: Element | None = el
+    while node is not None and node.cls != "Interface":
+        node = node.parent
+    return node
+

@@ -4,20 +4,61 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
+
+import orjson
 
 from twinforge.dtdl import metamodel as mm
 from twinforge.dtdl.elements import Element, Ref
 
 Deref = Callable[[Ref | None], Ref | None]
 
+# ISO 8601 durations: weeks stand alone (PnW); a fraction (comma or point) only on the
+# smallest unit given; a leading minus as XML Schema allows it.
+_N = r"\d+(?:[.,]\d+)?"
 _DURATION = re.compile(
-    r"^-?P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-    r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"
+    rf"^-?P(?:(?!$)(?:{_N}Y)?(?:{_N}M)?(?:{_N}D)?(?:T(?=\d)(?:{_N}H)?(?:{_N}M)?(?:{_N}S)?)?|{_N}W)$"
 )
+_DURATION_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_DECIMAL = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_FLOAT_MAX = 3.4028234663852886e38
+
+
+class NegativeZero(int):
+    """An integer literal written ``-0``: `loads` keeps it apart so that integer schemas can
+    refuse it, as DTDL does (it is not the canonical form of any integer)."""
+
+    def __repr__(self) -> str:
+        return "-0"
+
+
+_NEGATIVE_ZERO = re.compile(rb"-0(?![0-9.eE])")
+
+
+def loads(text: bytes | str) -> Any:
+    """JSON text as Python values, with integer literals written ``-0`` kept as `NegativeZero`
+    (orjson reads them as 0; the rare text that has one is read again by the json module)."""
+    raw = text.encode() if isinstance(text, str) else text
+    value = orjson.loads(raw)
+    if _NEGATIVE_ZERO.search(raw) is None:
+        return value
+    return json.loads(raw, parse_int=lambda t: NegativeZero(0) if t == "-0" else int(t))
+
+
+def is_duration(value: str) -> bool:
+    """True for an ISO 8601 duration (weeks alone; a fraction only on the last unit given)."""
+    if not _DURATION.match(value):
+        return False
+    numbers = _DURATION_NUMBER.findall(value)
+    return not any(("." in n or "," in n) for n in numbers[:-1])
+
+
 _INT_RANGES = {
     "byte": (-(2**7), 2**7 - 1),
     "short": (-(2**15), 2**15 - 1),
@@ -37,7 +78,6 @@ _TEXT_FORMS = {
     "date": re.compile(r"^\d{4}-\d{2}-\d{2}$"),
     "dateTime": re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"),
     "time": re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$"),
-    "duration": _DURATION,
     "uuid": re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
 }
 _TEXT_HINTS = {
@@ -135,21 +175,29 @@ def check_primitive(schema: str, value: Any) -> str | None:
     """Why ``value`` is not a valid ``schema`` value, or None when it is."""
     if schema == "string" and type(value) is str:
         return None
-    if schema == "double" and type(value) in (float, int):
+    if schema == "double" and (type(value) is int or (type(value) is float and math.isfinite(value))):
         return None
     if schema == "boolean":
         return None if isinstance(value, bool) else f"expected a boolean, got {_kind(value)}"
     if schema in _INT_RANGES:
+        # A whole number written as one: 0.0 or -0 is not an integer literal.
         if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                return f"expected {schema} (a whole number), got {_kind(value)} {value!r}"
+            return f"expected {schema} (a whole number), got {_kind(value)} {value!r}"
+        if isinstance(value, NegativeZero):
+            return f"-0 is not a valid {schema} literal (write 0)"
         lo, hi = _INT_RANGES[schema]
         return None if lo <= value <= hi else f"{value} is out of range for {schema}"
-    if schema in ("double", "float", "decimal"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else f"expected a number, got {_kind(value)} {value!r}"
+    if schema in ("double", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected a number, got {_kind(value)} {value!r}"
+        limit = _FLOAT_MAX if schema == "float" else sys.float_info.max
+        if not math.isfinite(value) or abs(value) > limit:
+            return f"{value!r} is beyond the range of {schema}"
+        return None
+    if schema == "decimal":
+        if type(value) is str and _DECIMAL.match(value):
+            return None
+        return f"expected a decimal (a string of digits such as \"-12.50\"), got {_kind(value)} {value!r}"
     if schema in ("geopoint", "vector"):
         return _check_fields(schema, value)
     if schema in mm.UNITS:  # a unit type (QuantitativeTypes): one of its unit names
@@ -157,8 +205,9 @@ def check_primitive(schema: str, value: Any) -> str | None:
             return None
         return f"{value!r} is not a unit of {schema} ({', '.join(mm.UNITS[schema][:4])}, ...)"
     if schema == "scaledDecimal":
-        ok = isinstance(value, dict) and {"scale", "value"} <= set(value)
-        return None if ok else "expected a scaledDecimal object with 'scale' and 'value'"
+        if not isinstance(value, dict) or set(value) != {"scale", "value"}:
+            return "expected a scaledDecimal object with exactly 'scale' (a short) and 'value' (a decimal string)"
+        return check_primitive("short", value["scale"]) or check_primitive("decimal", value["value"])
     if not isinstance(value, str) and schema not in _GEO_TYPES:
         wanted = "a string" if schema == "string" else f"{schema} (a string)"
         return f"expected {wanted}, got {_kind(value)}"
@@ -166,6 +215,8 @@ def check_primitive(schema: str, value: Any) -> str | None:
         return None
     if schema in _GEO_TYPES:
         return _check_geo(schema, value)
+    if schema == "duration" and not is_duration(value):
+        return f"'{value}' is not a valid duration ({_TEXT_HINTS[schema]})"
     pattern = _TEXT_FORMS.get(schema)
     if pattern is not None and not pattern.match(value):
         return f"'{value}' is not a valid {schema} ({_TEXT_HINTS[schema]})"
