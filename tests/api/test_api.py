@@ -182,3 +182,23 @@ def test_concurrent_patches_with_one_etag_apply_once(plant: httpx.Client) -> Non
     assert missing.status_code == 404 and error_of(missing)["code"] == "DigitalTwinNotFound"
     broken = plant.patch("/digitaltwins/p1", content=b"[{")
     assert broken.status_code == 400 and error_of(broken)["code"] == "InvalidArgument"
+
+
+def test_integer_properties_refuse_0_0_and_minus_0_over_rest(client: httpx.Client) -> None:
+    counter = {"@context": "dtmi:dtdl:context;3", "@id": "dtmi:test:Counter;1", "@type": "Interface",
+               "contents": [{"@type": "Property", "name": "count", "schema": "integer"},
+                            {"@type": "Property", "name": "level", "schema": "double"}]}
+    assert client.post("/models", json=[counter]).status_code == 201
+    head = b'{"$metadata": {"$model": "dtmi:test:Counter;1"}, '
+    ok = client.put("/digitaltwins/c1", content=head + b'"count": 3, "level": -0}',
+                    headers={"Content-Type": "application/json"})
+    assert ok.status_code == 200, ok.text
+    for bad, why in ((b"-0", "-0 is not a valid integer literal"), (b"0.0", "expected integer")):
+        r = client.put("/digitaltwins/c2", content=head + b'"count": ' + bad + b"}",
+                       headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and why in r.text, r.text
+        patch = client.patch("/digitaltwins/c1", content=b'[{"op": "replace", "path": "/count", "value": ' + bad + b"}]",
+                             headers={"Content-Type": "application/json-patch+json"})
+        assert patch.status_code == 400 and why in patch.text, patch.text
+    assert client.get("/digitaltwins/c1").json()["count"] == 3
+    assert client.get("/digitaltwins/c2").status_code == 404

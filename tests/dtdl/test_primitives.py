@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from twinforge.dtdl.values import check_primitive
+from twinforge.dtdl.values import NegativeZero, check_primitive, loads
 
 POINT = {"type": "Point", "coordinates": [4.35, 50.85]}
 LINE = {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}
@@ -27,6 +27,11 @@ VALID: list[tuple[str, Any]] = [
     ("multiLineString", {"type": "MultiLineString", "coordinates": [[[0, 0], [1, 1]], [[2, 2], [3, 3]]]}),
     ("polygon", {"type": "Polygon", "coordinates": [RING]}),
     ("multiPolygon", {"type": "MultiPolygon", "coordinates": [[RING], [RING]]}),
+    ("duration", "P1,5D"), ("duration", "PT1M2.5S"), ("duration", "P3W"),
+    ("integer", 0), ("integer", -7), ("unsignedByte", 255),
+    ("double", 1.7e308), ("float", 3.4e38), ("float", -1), ("double", -0.0),
+    ("decimal", "-12.50"), ("decimal", "+3"), ("decimal", "12345678901234567890.123456789"),
+    ("scaledDecimal", {"scale": 7, "value": "1234.56"}), ("scaledDecimal", {"scale": -3, "value": "-1"}),
 ]
 
 INVALID: list[tuple[str, Any]] = [
@@ -48,6 +53,18 @@ INVALID: list[tuple[str, Any]] = [
     ("polygon", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [2, 2]]]}),
     ("polygon", {"type": "Polygon", "coordinates": []}),
     ("multiPolygon", {"type": "MultiPolygon", "coordinates": [RING]}),
+    # ISO 8601 exactly: weeks stand alone, a fraction only on the smallest unit given
+    ("duration", "P1W2D"), ("duration", "P1WT1H"), ("duration", "PT1.5H30M"), ("duration", "P0.5Y1M"),
+    ("duration", "P1DT"),
+    # integer schemas take whole-number literals only: not 0.0, 5.0 nor -0
+    ("integer", 0.0), ("long", 5.0), ("byte", NegativeZero(0)), ("short", True), ("unsignedShort", -1),
+    # beyond the range of the type
+    ("double", float("inf")), ("double", float("nan")), ("float", 3.5e38), ("float", -1e39),
+    # decimal is a string of digits; scaledDecimal an object of exactly scale (short) and value (decimal)
+    ("decimal", 12.5), ("decimal", "1e5"), ("decimal", ".5"), ("decimal", "12."),
+    ("scaledDecimal", {"scale": 7, "value": 1234.56}), ("scaledDecimal", {"scale": 7.0, "value": "1"}),
+    ("scaledDecimal", {"scale": 40000, "value": "1"}), ("scaledDecimal", {"value": "1"}),
+    ("scaledDecimal", {"scale": 1, "value": "1", "unit": "m"}),
 ]
 
 
@@ -61,3 +78,11 @@ def test_values_that_do_not_conform(schema: str, value: Any) -> None:
     problem = check_primitive(schema, value)
     assert problem, f"{value!r} was accepted as {schema}"
     assert len(problem) < 200
+
+
+def test_json_text_keeps_a_negative_zero_integer_apart() -> None:
+    value = loads(b'{"a": -0, "b": -0.0, "c": 0, "s": "x-0"}')
+    assert isinstance(value["a"], NegativeZero) and value["a"] == 0
+    assert type(value["c"]) is int and value["s"] == "x-0" and str(value["b"]) == "-0.0"
+    assert check_primitive("integer", value["a"]) == "-0 is not a valid integer literal (write 0)"
+    assert check_primitive("double", value["a"]) is None

@@ -114,8 +114,8 @@ def _mqtt(version: int) -> dict[str, Adjunct]:
         out += [
             Adjunct("Result", frozenset({"Object"}), children=results),
             Adjunct("NormalResult", frozenset({"Field"}), parents=frozenset({"Result"}), excludes=not_required),
-            Adjunct("ErrorResult", frozenset({"Field"}), parents=frozenset({"Result"}), excludes=not_required,
-                    schema_cotype="Error"),
+            # The extension suggests, but does not require, an Error-typed Object as its schema.
+            Adjunct("ErrorResult", frozenset({"Field"}), parents=frozenset({"Result"}), excludes=not_required),
             Adjunct("Error", frozenset({"Object"})),
             Adjunct("ErrorMessage", frozenset({"Field"}), parents=frozenset({"Error"}), schema=frozenset({"string"})),
         ]

@@ -89,10 +89,13 @@ class Resolver:
                         self.error(el, f"'{ref}' is a {target.cls}, which '{term}' does not allow",
                                    f".{term}")
                         continue
-                    if target.in_schemas:
+                    if not target.top_level and target.cls != "Interface":
+                        # Elements nested in an interface (its schemas among them) are visible
+                        # only inside that interface: not from another, nor from a nested one.
                         home, here = _interface_of(target), _interface_of(el)
                         if home is not None and (here is None or here.id != home.id):
-                            self.error(el, f"'{ref}' is declared in the schemas of {home.label()} and can "
+                            where = "the schemas" if target.in_schemas else "the definition"
+                            self.error(el, f"'{ref}' is declared in {where} of {home.label()} and can "
                                        "be used only inside that interface", f".{term}")
 
     # -- interfaces -------------------------------------------------------
