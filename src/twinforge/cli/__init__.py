@@ -15,13 +15,14 @@ from twinforge import __version__
 from twinforge.cli.auth import audit, tokens_app
 from twinforge.cli.common import CliError, err
 from twinforge.cli.connect import connect_app
+from twinforge.cli.demo import demo_app
 from twinforge.cli.health import health_app
 from twinforge.cli.history import history
 from twinforge.cli.models import models_app
 from twinforge.cli.predict import forecast, maintenance_app, rul_app
 from twinforge.cli.rest import detectors_app, rels_app, rules_app, scenarios_app
 from twinforge.cli.schema import schema
-from twinforge.cli.serve import demo_app, serve
+from twinforge.cli.serve import serve
 from twinforge.cli.sim import optimise, simulate
 from twinforge.cli.twins import index_app, query, twins_app
 from twinforge.errors import TwinforgeError

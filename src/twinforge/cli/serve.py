@@ -1,15 +1,13 @@
-"""`twinforge serve` and `twinforge demo`: flags into a `ServerConfig`, then `Server.run`."""
+"""`twinforge serve`: flags into a `ServerConfig`, then `Server.run`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, open_graph
-
-demo_app = typer.Typer(help="Run a ready-made demo.", no_args_is_help=True)
+from twinforge.cli.common import DEFAULT_DB, DbOption, err, open_graph
 
 LogLevel = Annotated[str, typer.Option("--log-level", help="critical, error, warning, info (adds a request "
                                                            "log) or debug.")]
@@ -110,129 +108,4 @@ def serve(
     server.run(_announce)
 
 
-@demo_app.command("building")
-def demo_building(
-    db: DbOption = DEFAULT_DB,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8080,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
-    tls: Annotated[bool, typer.Option("--tls")] = False,
-    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
-    sensors: Annotated[bool, typer.Option("--sensors/--no-sensors",
-                                          help="Run simulated sensors publishing over MQTT.")] = True,
-    log_level: LogLevel = "warning",
-) -> None:
-    """Load RealEstateCore, build a small smart building and serve it, with live sensors over MQTT."""
-    from twinforge.api.server import Server, ServerConfig
-    from twinforge.packs.building import SCENE_URL, SensorSimulator, demo_sensor_ids, load_demo
-
-    config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
-                          log_level=log_level)
-    server = Server(config)
-    server.preflight()
-    graph = server.graph = open_graph(db, write=True)
-    with console.status("loading RealEstateCore and the demo building..."):
-        twins, rels = load_demo(graph)
-    if serve_api:
-        console.print(f"dashboard: {config.url}/ui   (3D view: {config.url}{SCENE_URL})", markup=False, soft_wrap=True)
-    console.print(f"demo building ready in {db}: {len(graph.models)} models, "
-                  f"{graph.store.count_twins()} twins ({twins} new), {rels} new relationships")
-    if not serve_api:
-        return
-    k = "-k " if tls else ""
-    console.print(f"try: curl {k}{config.url}/digitaltwins/temp-101")
-    console.print(f"     curl {k}'{config.url}/digitaltwins/temp-101/history?name=lastValue'")
-    console.print(f"     curl -N {k}'{config.url}/stream?twin=temp-101'")
-    where = "" if db == DEFAULT_DB else f" --db {db}"
-    console.print(f"     twinforge query \"SELECT T.name FROM DIGITALTWINS T WHERE T.levelNumber >= 2\"{where}",
-                  markup=False)
-
-    def add_sensors(application: Any) -> None:
-        simulator = SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())
-
-        async def start(app: Any) -> None:
-            simulator.start()
-
-        async def stop(app: Any) -> None:
-            simulator.stop()
-
-        application.state.on_start.append(start)
-        application.state.on_stop.append(stop)
-
-    if sensors:
-        config.before_start.append(add_sensors)
-    server.run(_announce)
-
-
-@demo_app.command("health")
-def demo_health(
-    db: DbOption = DEFAULT_DB,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8080,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
-    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
-    patients: Annotated[int, typer.Option("--patients", help="Patients on the ward (1-30).")] = 10,
-    backfill: Annotated[str, typer.Option("--backfill", help="History simulated at start (ISO 8601).")] = "PT6H",
-    speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per second once caught up (1: "
-                                                         "real time; faster runs ahead of the clock).")] = 1.0,
-    log_level: LogLevel = "warning",
-) -> None:
-    """A ward of virtual patients (UVA/Padova) streaming CGM and pump data over MQTT, with a
-    30-minute low-glucose prediction, detectors and alert rules. Not a medical device."""
-    import asyncio
-
-    from twinforge.api.server import Server, ServerConfig
-    from twinforge.durations import seconds
-    from twinforge.packs.health.ward import VIRTUAL, HypoWatch, WardSimulator, load_ward
-
-    if not 1 <= patients <= 30:
-        err.print(f"--patients {patients}: give 1 to 30", markup=False)
-        raise typer.Exit(1)
-    history = seconds(backfill, "--backfill")
-    if speed <= 0:
-        err.print(f"--speed {speed}: must be > 0", markup=False)
-        raise typer.Exit(1)
-    config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
-    server = Server(config)
-    server.preflight()
-    graph = server.graph = open_graph(db, write=True)
-    with console.status("creating the ward..."):
-        ward = load_ward(graph, patients)
-    console.print(f"ward ready in {db}: {len(ward)} patients, {graph.store.count_twins()} twins; reads of patient "
-                  "twins are audited under --auth; this is a demonstration, not a medical device", markup=False)
-    if not serve_api:
-        return
-    first = ward[0].patient
-    console.print(f"dashboard: {config.url}/ui/ward   (a patient: {config.url}/ui/ward/{first})", markup=False,
-                  soft_wrap=True)
-    console.print(f"try: curl '{config.url}/digitaltwins/{first}/history?name=glucose'", markup=False)
-    console.print(f"     twinforge health whatif {first} --meal PT1H=60 --bolus PT1H=6 --horizon PT8H"
-                  + ("" if db == DEFAULT_DB else f" --db {db}"), markup=False)
-    console.print("     (a ward token: twinforge tokens create nurse --role reader --scope twins:ward-a-)", markup=False)
-    virtuals = [VIRTUAL[k % len(VIRTUAL)] for k in range(patients)]
-
-    def add_ward(application: Any) -> None:
-        simulator = WardSimulator(f"mqtt://127.0.0.1:{mqtt_port}", ward, virtuals, backfill=history, speed=speed)
-        watch = HypoWatch(graph, [ids.patient for ids in ward])
-        tasks: list[Any] = []
-
-        async def watching() -> None:
-            await asyncio.sleep(3)
-            while True:
-                await asyncio.to_thread(watch.run_once)
-                await asyncio.sleep(15)
-
-        async def start(app: Any) -> None:
-            simulator.start()
-            tasks.append(asyncio.create_task(watching()))
-
-        async def stop(app: Any) -> None:
-            for task in tasks:
-                task.cancel()
-            simulator.stop()
-
-        application.state.on_start.append(start)
-        application.state.on_stop.append(stop)
-
-    config.before_start.append(add_ward)
-    server.run(_announce)
+__all__ = ["LogLevel", "serve"]

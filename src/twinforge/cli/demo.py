@@ -1,0 +1,241 @@
+"""`twinforge demo building|health|factory`: a ready-made twin, loaded, then served live."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from twinforge.cli.common import DEFAULT_DB, DbOption, console, err, open_graph
+from twinforge.cli.serve import LogLevel, _announce
+
+demo_app = typer.Typer(help="Run a ready-made demo.", no_args_is_help=True)
+
+
+@demo_app.command("building")
+def demo_building(
+    db: DbOption = DEFAULT_DB,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8080,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    tls: Annotated[bool, typer.Option("--tls")] = False,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    sensors: Annotated[bool, typer.Option("--sensors/--no-sensors",
+                                          help="Run simulated sensors publishing over MQTT.")] = True,
+    log_level: LogLevel = "warning",
+) -> None:
+    """Load RealEstateCore, build a small smart building and serve it, with live sensors over MQTT."""
+    from twinforge.api.server import Server, ServerConfig
+    from twinforge.packs.building import SCENE_URL, SensorSimulator, demo_sensor_ids, load_demo
+
+    config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
+                          log_level=log_level)
+    server = Server(config)
+    server.preflight()
+    graph = server.graph = open_graph(db, write=True)
+    with console.status("loading RealEstateCore and the demo building..."):
+        twins, rels = load_demo(graph)
+    if serve_api:
+        console.print(f"dashboard: {config.url}/ui   (3D view: {config.url}{SCENE_URL})", markup=False, soft_wrap=True)
+    console.print(f"demo building ready in {db}: {len(graph.models)} models, "
+                  f"{graph.store.count_twins()} twins ({twins} new), {rels} new relationships")
+    if not serve_api:
+        return
+    k = "-k " if tls else ""
+    console.print(f"try: curl {k}{config.url}/digitaltwins/temp-101")
+    console.print(f"     curl {k}'{config.url}/digitaltwins/temp-101/history?name=lastValue'")
+    console.print(f"     curl -N {k}'{config.url}/stream?twin=temp-101'")
+    where = "" if db == DEFAULT_DB else f" --db {db}"
+    console.print(f"     twinforge query \"SELECT T.name FROM DIGITALTWINS T WHERE T.levelNumber >= 2\"{where}",
+                  markup=False)
+
+    def add_sensors(application: Any) -> None:
+        simulator = SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())
+
+        async def start(app: Any) -> None:
+            simulator.start()
+
+        async def stop(app: Any) -> None:
+            simulator.stop()
+
+        application.state.on_start.append(start)
+        application.state.on_stop.append(stop)
+
+    if sensors:
+        config.before_start.append(add_sensors)
+    server.run(_announce)
+
+
+@demo_app.command("health")
+def demo_health(
+    db: DbOption = DEFAULT_DB,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8080,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    patients: Annotated[int, typer.Option("--patients", help="Patients on the ward (1-30).")] = 10,
+    backfill: Annotated[str, typer.Option("--backfill", help="History simulated at start (ISO 8601).")] = "PT6H",
+    speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per second once caught up (1: "
+                                                         "real time; faster runs ahead of the clock).")] = 1.0,
+    log_level: LogLevel = "warning",
+) -> None:
+    """A ward of virtual patients (UVA/Padova) streaming CGM and pump data over MQTT, with a
+    30-minute low-glucose prediction, detectors and alert rules. Not a medical device."""
+    import asyncio
+
+    from twinforge.api.server import Server, ServerConfig
+    from twinforge.durations import seconds
+    from twinforge.packs.health.ward import VIRTUAL, HypoWatch, WardSimulator, load_ward
+
+    if not 1 <= patients <= 30:
+        err.print(f"--patients {patients}: give 1 to 30", markup=False)
+        raise typer.Exit(1)
+    history = seconds(backfill, "--backfill")
+    if speed <= 0:
+        err.print(f"--speed {speed}: must be > 0", markup=False)
+        raise typer.Exit(1)
+    config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
+    server = Server(config)
+    server.preflight()
+    graph = server.graph = open_graph(db, write=True)
+    with console.status("creating the ward..."):
+        ward = load_ward(graph, patients)
+    console.print(f"ward ready in {db}: {len(ward)} patients, {graph.store.count_twins()} twins; reads of patient "
+                  "twins are audited under --auth; this is a demonstration, not a medical device", markup=False)
+    if not serve_api:
+        return
+    first = ward[0].patient
+    console.print(f"dashboard: {config.url}/ui/ward   (a patient: {config.url}/ui/ward/{first})", markup=False,
+                  soft_wrap=True)
+    console.print(f"try: curl '{config.url}/digitaltwins/{first}/history?name=glucose'", markup=False)
+    console.print(f"     twinforge health whatif {first} --meal PT1H=60 --bolus PT1H=6 --horizon PT8H"
+                  + ("" if db == DEFAULT_DB else f" --db {db}"), markup=False)
+    console.print("     (a ward token: twinforge tokens create nurse --role reader --scope twins:ward-a-)", markup=False)
+    virtuals = [VIRTUAL[k % len(VIRTUAL)] for k in range(patients)]
+
+    def add_ward(application: Any) -> None:
+        simulator = WardSimulator(f"mqtt://127.0.0.1:{mqtt_port}", ward, virtuals, backfill=history, speed=speed)
+        watch = HypoWatch(graph, [ids.patient for ids in ward])
+        tasks: list[Any] = []
+
+        async def watching() -> None:
+            await asyncio.sleep(3)
+            while True:
+                await asyncio.to_thread(watch.run_once)
+                await asyncio.sleep(15)
+
+        async def start(app: Any) -> None:
+            simulator.start()
+            tasks.append(asyncio.create_task(watching()))
+
+        async def stop(app: Any) -> None:
+            for task in tasks:
+                task.cancel()
+            simulator.stop()
+
+        application.state.on_start.append(start)
+        application.state.on_stop.append(stop)
+
+    config.before_start.append(add_ward)
+    server.run(_announce)
+
+
+@demo_app.command("factory")
+def demo_factory(
+    db: DbOption = DEFAULT_DB,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8080,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    opcua_port: Annotated[int, typer.Option("--opcua-port", help="Port of the bottling line's OPC UA server.")] = 4840,
+    engines: Annotated[int, typer.Option("--engines", help="Engines in the fleet (1-50).")] = 6,
+    speedup: Annotated[float, typer.Option("--speedup", help="Faults and micro-stops come this many times as "
+                                                             "often (and are as much shorter).")] = 1.0,
+    window: Annotated[str, typer.Option("--window", help="The rolling OEE window (ISO 8601).")] = "PT15M",
+    log_level: LogLevel = "warning",
+) -> None:
+    """A bottling line (filler, capper, labeller, conveyor, packer) on an OPC UA server with PackML
+    states, counters and faults, connected by its own model; live OEE per machine and for the
+    line; an engine fleet with live RUL, an alert rule, work orders and a maintenance plan."""
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from twinforge.api.server import Server, ServerConfig
+    from twinforge.durations import seconds
+    from twinforge.interop.opcua_connect import apply, connect
+    from twinforge.packs.factory.fleet import FleetSimulator, MaintenanceDesk, load_fleet
+    from twinforge.packs.factory.line import LINE, LineServer
+    from twinforge.packs.factory.monitor import LineMonitor, Machine, ensure_line
+
+    if not 1 <= engines <= 50:
+        err.print(f"--engines {engines}: give 1 to 50", markup=False)
+        raise typer.Exit(1)
+    if speedup <= 0:
+        err.print(f"--speedup {speedup}: must be > 0", markup=False)
+        raise typer.Exit(1)
+    span = seconds(window, "--window")
+    config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
+    server = Server(config)
+    if serve_api:
+        server.preflight()
+    graph = server.graph = open_graph(db, write=True)
+    line = LineServer(opcua_port, speedup=speedup)
+    with console.status(f"starting the bottling line's OPC UA server at {line.url}..."):
+        line.start()
+    try:
+        with console.status(f"connecting {line.url} by its information model..."):
+            connection = asyncio.run(connect(line.url))
+            apply(graph, connection)
+        machines = [Machine(f"Line1-{spec.name}", spec.ideal_cycle_time) for spec in LINE]
+        ensure_line(graph, "Line1", [m.twin for m in machines])
+        with console.status("training the fleet's RUL model on simulated run-to-failure engines (once)..."):
+            fleet = load_fleet(graph, engines)
+        console.print(f"factory ready in {db}: {len(connection.interfaces)} models from the line's OPC UA server, "
+                      f"{len(machines)} machines, {len(fleet)} engines, {graph.store.count_twins()} twins",
+                      markup=False)
+        if not serve_api:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="twinforge-factory-"))
+        config.mapping = folder / "line-opcua.yaml"
+        config.mapping.write_text(yaml.safe_dump(connection.mapping(250), sort_keys=False))
+        console.print(f"dashboard: {config.url}/ui/line/Line1   (alerts: {config.url}/ui/alerts)", markup=False,
+                      soft_wrap=True)
+        console.print(f"try: curl {config.url}/digitaltwins/Line1", markup=False)
+        console.print(f"     curl '{config.url}/digitaltwins/Line1-Filler-kpi/history?name=oee'", markup=False)
+        console.print(f"     curl {config.url}/workorders   (the OPC UA server: {line.url})", markup=False)
+        monitor = LineMonitor(graph, "Line1", machines, window=span, micro_stop=60.0 / speedup)
+        desk = MaintenanceDesk(graph)
+
+        def add_factory(application: Any) -> None:
+            simulator = FleetSimulator(f"mqtt://127.0.0.1:{mqtt_port}", fleet)
+            tasks: list[Any] = []
+
+            async def every(period: float, job: Any) -> None:
+                await asyncio.sleep(3)
+                while True:
+                    try:
+                        await asyncio.to_thread(job)
+                    except Exception as exc:  # keep the demo going; say what failed
+                        err.print(f"{getattr(job, '__qualname__', job)}: {exc}", markup=False)
+                    await asyncio.sleep(period)
+
+            async def start(app: Any) -> None:
+                simulator.start()
+                tasks.append(asyncio.create_task(every(5.0, monitor.run_once)))
+                tasks.append(asyncio.create_task(every(10.0, desk.run_once)))
+
+            async def stop(app: Any) -> None:
+                for task in tasks:
+                    task.cancel()
+                simulator.stop()
+
+            application.state.on_start.append(start)
+            application.state.on_stop.append(stop)
+
+        config.before_start.append(add_factory)
+        server.run(_announce)
+    finally:
+        line.stop()
