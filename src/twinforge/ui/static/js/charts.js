@@ -37,7 +37,9 @@ export function chart(el, series, { height = 220, width, xmin, xmax, unit } = {}
     width: w, height,
     scales: {
       x: { time: true, range: (u, lo, hi) => {
-        const a = xmin ?? lo, b = Math.max(xmax ?? hi, hi ?? 0);
+        // past xmax only as far as the data goes (uPlot pads a lone point's range by years)
+        const xs = u.data[0]; const last = xs.length ? xs[xs.length - 1] : hi;
+        const a = xmin ?? lo, b = xmax == null ? hi : Math.max(xmax, last ?? xmax);
         return a === b || a == null ? [(a ?? 0) - 1800, (b ?? 0) + 1800] : [a, b];
       } },
       y: { auto: true }, ...(uses2 ? { y2: { auto: true } } : {}) },
