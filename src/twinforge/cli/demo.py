@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -152,6 +153,8 @@ def demo_factory(
     speedup: Annotated[float, typer.Option("--speedup", help="Faults and micro-stops come this many times as "
                                                              "often (and are as much shorter).")] = 1.0,
     window: Annotated[str, typer.Option("--window", help="The rolling OEE window (ISO 8601).")] = "PT15M",
+    rul_model: Annotated[Path | None, typer.Option("--rul-model", help="A RUL model file (twinforge rul train) "
+                                                       "to use instead of training one on simulated engines.")] = None,
     log_level: LogLevel = "warning",
 ) -> None:
     """A bottling line (filler, capper, labeller, conveyor, packer) on an OPC UA server with PackML
@@ -159,7 +162,6 @@ def demo_factory(
     line; an engine fleet with live RUL, an alert rule, work orders and a maintenance plan."""
     import asyncio
     import tempfile
-    from pathlib import Path
 
     import yaml
 
@@ -177,6 +179,9 @@ def demo_factory(
         err.print(f"--speedup {speedup}: must be > 0", markup=False)
         raise typer.Exit(1)
     span = seconds(window, "--window")
+    if rul_model is not None and not rul_model.is_file():
+        err.print(f"--rul-model {rul_model}: no such file", markup=False)
+        raise typer.Exit(1)
     config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
     server = Server(config)
     if serve_api:
@@ -191,8 +196,11 @@ def demo_factory(
             apply(graph, connection)
         machines = [Machine(f"Line1-{spec.name}", spec.ideal_cycle_time) for spec in LINE]
         ensure_line(graph, "Line1", [m.twin for m in machines])
-        with console.status("training the fleet's RUL model on simulated run-to-failure engines (once)..."):
-            fleet = load_fleet(graph, engines)
+        if rul_model is not None:
+            fleet = load_fleet(graph, engines, model_bytes=rul_model.read_bytes())
+        else:
+            with console.status("training the fleet's RUL model on simulated run-to-failure engines (once)..."):
+                fleet = load_fleet(graph, engines)
         console.print(f"factory ready in {db}: {len(connection.interfaces)} models from the line's OPC UA server, "
                       f"{len(machines)} machines, {len(fleet)} engines, {graph.store.count_twins()} twins",
                       markup=False)
