@@ -125,8 +125,6 @@ class LineMonitor:
 
     def machine_oee(self, machine: Machine, start: int, end: int) -> tuple[OeeResult, int | None]:
         states = self._series(machine.twin, "State", start, end)
-        if states and states[0][0] > start:  # the machine's data begins inside the window: from then
-            start = states[0][0]
         reasons = self._series(machine.twin, "StopReason", start, end)
         stops: list[Stop] = []
         for k, (ts, state) in enumerate(states):
@@ -149,6 +147,14 @@ class LineMonitor:
         """OEE of each machine and of the line over the window ending at ``at`` (us; now)."""
         end = at if at is not None else now_us()
         start = end - int(self.window * 1e6)
+        # A line whose data begins inside the window (just connected) is measured from then: the
+        # latest first sample of its machines, so all share one window.
+        for machine in self.machines:
+            known, _ = self.history.value_at(machine.twin, "State", start)
+            if not known:
+                first = self.history.read_range(machine.twin, "State", start=from_us(start), end=from_us(end + 1),
+                                                limit=1)
+                start = max(start, int(first[0]["_ts"])) if first else start
         out: dict[str, OeeResult] = {}
         updates: list[Update] = []
         window = f"PT{int(self.window)}S"
