@@ -115,7 +115,7 @@ def test_load_fleet_makes_twins_attaches_the_model_and_the_rule(fleet: tuple[Twi
 
 
 def test_the_desk_orders_plans_and_closes(fleet: tuple[TwinGraph, list[str]]) -> None:
-    graph, ids = fleet
+    graph, _ids = fleet
     from twinforge.analytics.alerts import AlertService
     from twinforge.analytics.engine import AnalyticsEngine
 

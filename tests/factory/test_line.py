@@ -3,6 +3,8 @@ their long-run availability as renewal theory gives it."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -33,7 +35,7 @@ def test_counters_only_grow_and_defects_stay_below_output() -> None:
     _, trace = run(LINE[0], 4 * 3600)
     processed = [v["ProcessedCount"] for v in trace]
     defective = [v["DefectiveCount"] for v in trace]
-    assert all(b >= a for a, b in zip(processed, processed[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(processed))
     assert all(d <= p for d, p in zip(defective, processed, strict=True))
     share = defective[-1] / processed[-1]
     assert share == pytest.approx(LINE[0].defects, abs=0.004)

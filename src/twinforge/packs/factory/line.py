@@ -20,6 +20,7 @@ breakdown) and micro-stops (Suspended, short) at random with the given means.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import tempfile
 import threading
@@ -206,10 +207,8 @@ class LineServer:
             start = time.monotonic()
             last = 0.0
             while not self._stop.is_set():
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.tick)
-                except TimeoutError:
-                    pass
                 now = time.monotonic() - start
                 for sim in self.machines:
                     sim.step(now, now - last)
