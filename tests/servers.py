@@ -185,7 +185,7 @@ class EventHook(BaseHTTPRequestHandler):
         return
 
 
-def wait_for(check: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+def wait_for(check: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:
     """The first truthy value ``check()`` returns, asked again until ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:

@@ -44,8 +44,11 @@ class EvaluatorProcess:
         self._stopping = False
 
     def _spawn(self) -> None:
+        # In a process group of its own: a terminal's Ctrl-C (or a signal to the server's group)
+        # is for the server, which stops the worker by closing its input, also while the worker
+        # still imports (numpy, before any of its code could ignore SIGINT).
         self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.analytics.worker", self.url],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, process_group=0)
         self._reader = threading.Thread(target=self._read, args=(self.proc,), name="twinforge-evaluator-pipe",
                                         daemon=True)
         self._reader.start()

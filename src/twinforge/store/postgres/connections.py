@@ -294,8 +294,11 @@ class AdvisoryLease(Lease):
         return self.held
 
     def release(self) -> None:
-        self.held = False
+        held, self.held = self.held, False
         if self._conn is not None:
+            with contextlib.suppress(Exception):
+                if held:  # at once: a closed connection's locks go only when its backend notices
+                    self._conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", ("twinforge:" + self.name,))
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
