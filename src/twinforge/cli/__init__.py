@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from twinforge import __version__
+from twinforge.cli.aas import aas_app
 from twinforge.cli.auth import audit, tokens_app
 from twinforge.cli.common import CliError, err
 from twinforge.cli.connect import connect_app
@@ -58,6 +59,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(twins_app, name="twins")
 app.add_typer(index_app, name="index")
 app.add_typer(demo_app, name="demo")
+app.add_typer(aas_app, name="aas")
 app.add_typer(rels_app, name="rels")
 app.add_typer(rules_app, name="rules")
 app.add_typer(detectors_app, name="detectors")

@@ -54,6 +54,16 @@ def _basyx() -> Any:
     return basyx_json, aasx, model
 
 
+def prune(value: Any) -> Any:
+    """AAS JSON without empty lists (the schema allows an optional list only with members;
+    BaSyx writes some empty)."""
+    if isinstance(value, dict):
+        return {k: prune(v) for k, v in value.items() if not (isinstance(v, list) and not v)}
+    if isinstance(value, list):
+        return [prune(v) for v in value]
+    return value
+
+
 def base_models() -> list[dict[str, Any]]:
     """The interfaces every imported shell and submodel build on."""
     shell = {"@context": _CTX, "@id": SHELL, "@type": "Interface", "displayName": "Asset Administration Shell",
@@ -227,7 +237,7 @@ def read_environment(path: Path) -> tuple[dict[str, Any], Files]:
         raise InvalidArgument(f"{path} is not a valid AAS environment: {exc}") from None
     text = io.StringIO()
     basyx_json.write_aas_json_file(text, store)
-    env: dict[str, Any] = json.loads(text.getvalue())
+    env: dict[str, Any] = prune(json.loads(text.getvalue()))
     return env, files
 
 
@@ -329,6 +339,44 @@ def export_environment(graph: Any, shell_twins: Iterable[str]) -> dict[str, Any]
     return env
 
 
+def export_document(graph: Any, aas_ids: list[str] | None, submodel_ids: list[str] | None,
+                    concepts: bool = True) -> dict[str, Any]:
+    """An environment of the shells with ``aas_ids`` (all by default) and of the submodels with
+    ``submodel_ids`` (by default those of the chosen shells; all when no shell is named)."""
+    twins = {t: graph.get_twin(t) for t in shell_twins(graph)}
+    chosen = [t for t, doc in twins.items() if aas_ids is None or doc.get("aasId") in aas_ids]
+    if aas_ids is not None and len(chosen) < len(set(aas_ids)):
+        raise NotFound("a shell asked for is not here", code="ShellNotFound")
+    shells: list[Any] = []
+    submodels: list[dict[str, Any]] = []
+    cds: list[Any] = []
+    for t in chosen:
+        shell, sms, found = shell_document(graph, t)
+        if aas_ids is not None or submodel_ids is None:
+            shells.append(shell)
+        submodels.extend(sm for sm in sms if submodel_ids is None or sm["id"] in submodel_ids)
+        cds.extend(cd for cd in found if cd["id"] not in {c["id"] for c in cds})
+    if submodel_ids is not None and aas_ids is None:
+        shells = []
+        seen = {sm["id"] for sm in submodels}
+        for row in graph.query(f"SELECT T FROM DIGITALTWINS T WHERE IS_OF_MODEL('{SUBMODEL}')"):
+            sm = submodel_document(row["T"])
+            if sm["id"] in submodel_ids and sm["id"] not in seen:
+                submodels.append(sm)
+                seen.add(sm["id"])
+        if len(seen & set(submodel_ids)) < len(set(submodel_ids)):
+            raise NotFound("a submodel asked for is not here", code="SubmodelNotFound")
+    env: dict[str, Any] = {}
+    if shells:
+        env["assetAdministrationShells"] = shells
+    unique = list({sm["id"]: sm for sm in submodels}.values())
+    if unique:
+        env["submodels"] = unique
+    if concepts and cds:
+        env["conceptDescriptions"] = cds
+    return env
+
+
 def _store(env: dict[str, Any]) -> Any:
     basyx_json, _, _ = _basyx()
     try:
@@ -362,6 +410,20 @@ def write_environment(env: dict[str, Any], path: Path, files: Files | None = Non
     with aasx.AASXWriter(str(path)) as writer:
         ids = [shell["id"] for shell in env.get("assetAdministrationShells") or []]
         writer.write_aas(ids, store, files_arg, write_json=True)
+    _replace_json(path, env)
+
+
+def _replace_json(path: Path, env: dict[str, Any]) -> None:
+    """The package's JSON part rewritten as ``env`` (BaSyx's writer adds empty lists)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as old:
+        parts = [(info, old.read(info.filename)) for info in old.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in parts:
+            if info.filename.startswith("aasx/") and info.filename.endswith(".json"):
+                data = json.dumps(env, ensure_ascii=False).encode()
+            new.writestr(info, data)
 
 
 def shell_twins(graph: Any) -> list[str]:
@@ -377,6 +439,22 @@ def find_shell(graph: Any, aas_id: str) -> str:
     raise NotFound(f"there is no shell '{aas_id}'", code="ShellNotFound")
 
 
-__all__ = ["NS", "SHELL", "SUBMODEL", "base_models", "dtdl_name", "export_environment", "find_shell",
-           "import_environment", "read_environment", "shell_document", "shell_twins", "stored_files", "submodel_document",
-           "submodel_interface", "twin_id", "write_environment"]
+__all__ = [
+    "NS",
+    "SHELL",
+    "SUBMODEL",
+    "base_models",
+    "dtdl_name",
+    "export_environment",
+    "find_shell",
+    "import_environment",
+    "prune",
+    "read_environment",
+    "shell_document",
+    "shell_twins",
+    "stored_files",
+    "submodel_document",
+    "submodel_interface",
+    "twin_id",
+    "write_environment",
+]

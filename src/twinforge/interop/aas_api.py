@@ -138,9 +138,9 @@ def element(sm: dict[str, Any], path: str) -> dict[str, Any]:
             found = children[k] if k < len(children) else None
         if found is None:
             raise NotFound(f"no submodel element at '{path}'", code="ElementNotFound")
-        inner = found.get("value") if isinstance(found.get("value"), list) else \
-            found.get("statements") or found.get("annotations") or []
-        children = [c for c in inner if isinstance(c, dict)]
+        inner: Any = found.get("value") if isinstance(found.get("value"), list) else \
+            found.get("statements") or found.get("annotations")
+        children = [c for c in inner or [] if isinstance(c, dict)]
     assert found is not None
     return found
 
@@ -205,13 +205,72 @@ def metadata(el: dict[str, Any]) -> dict[str, Any]:
                                                       "first", "second", "annotations")}
 
 
-def reference(kind: str, identifier: str) -> dict[str, Any]:
-    return {"type": "ModelReference", "keys": [{"type": kind, "value": identifier}]}
+def reference(kind: str, identifier: str, *more: tuple[str, str]) -> dict[str, Any]:
+    """A ModelReference to an identifiable (and down to an element: (type, idShort) keys)."""
+    return {"type": "ModelReference", "keys": [{"type": kind, "value": identifier},
+                                               *({"type": t, "value": v} for t, v in more)]}
+
+
+LEVELS = ("deep", "core")
+EXTENTS = ("withoutBlobValue", "withBlobValue")
+
+
+def check_modifiers(level: str | None, extent: str | None) -> None:
+    if level is not None and level not in LEVELS:
+        raise InvalidArgument(f"level must be one of {', '.join(LEVELS)}, not '{level}'")
+    if extent is not None and extent not in EXTENTS:
+        raise InvalidArgument(f"extent must be one of {', '.join(EXTENTS)}, not '{extent}'")
+
+
+def _children_key(el: dict[str, Any]) -> list[str]:
+    return [k for k in ("submodelElements", "value", "statements", "annotations")
+            if isinstance(el.get(k), list) and el[k] and isinstance(el[k][0], dict) and "modelType" in el[k][0]]
+
+
+def shaped(el: dict[str, Any], level: str | None, extent: str | None, depth: int = 0) -> dict[str, Any]:
+    """An element (or submodel) at ``level`` (core: its children without their own children)
+    and ``extent`` (withoutBlobValue, the default: a Blob's bytes left out)."""
+    out = dict(el)
+    if out.get("modelType") == "Blob" and extent != "withBlobValue":
+        out.pop("value", None)
+    for key in _children_key(el):
+        if level == "core" and depth >= 1:
+            out.pop(key)
+        else:
+            out[key] = [shaped(c, level, extent, depth + 1) for c in el[key]]
+    return out
+
+
+def paths(elements: list[dict[str, Any]], prefix: str = "") -> list[str]:
+    """Every idShortPath below ``prefix`` (collections by '.', lists by '[i]')."""
+    out: list[str] = []
+    for k, el in enumerate(elements):
+        here = f"{prefix}[{k}]" if el.get("idShort") is None else (f"{prefix}.{el['idShort']}" if prefix else el["idShort"])
+        out.append(here)
+        inner = el.get("value") if isinstance(el.get("value"), list) else el.get("statements") or el.get("annotations")
+        if isinstance(inner, list) and inner and isinstance(inner[0], dict) and "modelType" in inner[0]:
+            out.extend(paths(inner, here))
+    return out
+
+
+def element_reference(sm: dict[str, Any], path: str) -> dict[str, Any]:
+    keys: list[tuple[str, str]] = []
+    children: list[dict[str, Any]] = sm.get("submodelElements") or []
+    for name, index in _PATH_PART.findall(path):
+        found = next((c for c in children if c.get("idShort") == name), None) if name else \
+            (children[int(index)] if int(index) < len(children) else None)
+        if found is None:
+            raise NotFound(f"no submodel element at '{path}'", code="ElementNotFound")
+        keys.append((str(found.get("modelType")), name or index))
+        inner: Any = found.get("value") if isinstance(found.get("value"), list) else found.get("statements")
+        children = [c for c in inner or [] if isinstance(c, dict)]
+    return reference("Submodel", sm["id"], *keys)
 
 
 def error_body(code: int, text: str, timestamp: str) -> dict[str, Any]:
     return {"messages": [{"code": str(code), "messageType": "Error", "text": text, "timestamp": timestamp}]}
 
 
-__all__ = ["PROFILES", "decode_id", "element", "encode_id", "error_body", "metadata", "page", "reference", "shell",
-           "shells", "submodel", "submodel_value", "submodels", "value_only"]
+__all__ = ["EXTENTS", "LEVELS", "PROFILES", "check_modifiers", "decode_id", "element", "element_reference",
+           "encode_id", "error_body", "metadata", "page", "paths", "reference", "shaped", "shell", "shells", "submodel",
+           "submodel_value", "submodels", "value_only"]
