@@ -219,7 +219,8 @@ def read_environment(path: Path) -> tuple[dict[str, Any], Files]:
     """An AAS JSON file or AASX package as an environment document (AAS JSON), read strictly by
     BaSyx, with the package's supplementary files (thumbnails, documents) when it is AASX."""
     basyx_json, aasx, model = _basyx()
-    store: Any = model.DictObjectStore()
+    store: Any = getattr(model, "DictIdentifiableStore", None) or model.DictObjectStore
+    store = store()
     files: Files = {}
     try:
         if path.suffix.lower() == ".aasx":
