@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,15 +13,54 @@ from twinforge.cli.serve import LogLevel, _announce
 
 demo_app = typer.Typer(help="Run a ready-made demo.", no_args_is_help=True)
 
+Host = Annotated[str, typer.Option()]
+Port = Annotated[int, typer.Option()]
+ServeApi = Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")]
+MqttPort = Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")]
+
+
+def live(config: Any, publishers: list[Any], jobs: Sequence[tuple[float, Any]] = ()) -> None:
+    """Run ``publishers`` (simulated devices) and ``jobs`` ((period in seconds, function) run in a
+    thread every period, from 3 s after the start) while the server runs."""
+    import asyncio
+
+    def attach(application: Any) -> None:
+        tasks: list[Any] = []
+
+        async def every(period: float, job: Any) -> None:
+            await asyncio.sleep(3)
+            while True:
+                try:
+                    await asyncio.to_thread(job)
+                except Exception as exc:  # keep the demo going; say what failed
+                    err.print(f"{getattr(job, '__qualname__', job)}: {exc}", markup=False)
+                await asyncio.sleep(period)
+
+        async def start(app: Any) -> None:
+            for publisher in publishers:
+                publisher.start()
+            tasks.extend(asyncio.create_task(every(period, job)) for period, job in jobs)
+
+        async def stop(app: Any) -> None:
+            for task in tasks:
+                task.cancel()
+            for publisher in publishers:
+                publisher.stop()
+
+        application.state.on_start.append(start)
+        application.state.on_stop.append(stop)
+
+    config.before_start.append(attach)
+
 
 @demo_app.command("building")
 def demo_building(
     db: DbOption = DEFAULT_DB,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8080,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    serve_api: ServeApi = True,
     tls: Annotated[bool, typer.Option("--tls")] = False,
-    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    mqtt_port: MqttPort = 1883,
     sensors: Annotated[bool, typer.Option("--sensors/--no-sensors",
                                           help="Run simulated sensors publishing over MQTT.")] = True,
     log_level: LogLevel = "warning",
@@ -50,30 +90,18 @@ def demo_building(
     console.print(f"     twinforge query \"SELECT T.name FROM DIGITALTWINS T WHERE T.levelNumber >= 2\"{where}",
                   markup=False)
 
-    def add_sensors(application: Any) -> None:
-        simulator = SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())
-
-        async def start(app: Any) -> None:
-            simulator.start()
-
-        async def stop(app: Any) -> None:
-            simulator.stop()
-
-        application.state.on_start.append(start)
-        application.state.on_stop.append(stop)
-
     if sensors:
-        config.before_start.append(add_sensors)
+        live(config, [SensorSimulator(f"mqtt://127.0.0.1:{mqtt_port}", demo_sensor_ids())])
     server.run(_announce)
 
 
 @demo_app.command("health")
 def demo_health(
     db: DbOption = DEFAULT_DB,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8080,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
-    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    serve_api: ServeApi = True,
+    mqtt_port: MqttPort = 1883,
     patients: Annotated[int, typer.Option("--patients", help="Patients on the ward (1-30).")] = 10,
     backfill: Annotated[str, typer.Option("--backfill", help="History simulated at start (ISO 8601).")] = "PT6H",
     speed: Annotated[float, typer.Option("--speed", help="Simulated seconds per second once caught up (1: "
@@ -82,7 +110,6 @@ def demo_health(
 ) -> None:
     """A ward of virtual patients (UVA/Padova) streaming CGM and pump data over MQTT, with a
     30-minute low-glucose prediction, detectors and alert rules. Not a medical device."""
-    import asyncio
 
     from twinforge.api.server import Server, ServerConfig
     from twinforge.durations import seconds
@@ -114,40 +141,18 @@ def demo_health(
     console.print("     (a ward token: twinforge tokens create nurse --role reader --scope twins:ward-a-)", markup=False)
     virtuals = [VIRTUAL[k % len(VIRTUAL)] for k in range(patients)]
 
-    def add_ward(application: Any) -> None:
-        simulator = WardSimulator(f"mqtt://127.0.0.1:{mqtt_port}", ward, virtuals, backfill=history, speed=speed)
-        watch = HypoWatch(graph, [ids.patient for ids in ward])
-        tasks: list[Any] = []
-
-        async def watching() -> None:
-            await asyncio.sleep(3)
-            while True:
-                await asyncio.to_thread(watch.run_once)
-                await asyncio.sleep(15)
-
-        async def start(app: Any) -> None:
-            simulator.start()
-            tasks.append(asyncio.create_task(watching()))
-
-        async def stop(app: Any) -> None:
-            for task in tasks:
-                task.cancel()
-            simulator.stop()
-
-        application.state.on_start.append(start)
-        application.state.on_stop.append(stop)
-
-    config.before_start.append(add_ward)
+    simulator = WardSimulator(f"mqtt://127.0.0.1:{mqtt_port}", ward, virtuals, backfill=history, speed=speed)
+    live(config, [simulator], [(15.0, HypoWatch(graph, [ids.patient for ids in ward]).run_once)])
     server.run(_announce)
 
 
 @demo_app.command("factory")
 def demo_factory(
     db: DbOption = DEFAULT_DB,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8080,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
-    mqtt_port: Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")] = 1883,
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    serve_api: ServeApi = True,
+    mqtt_port: MqttPort = 1883,
     opcua_port: Annotated[int, typer.Option("--opcua-port", help="Port of the bottling line's OPC UA server.")] = 4840,
     engines: Annotated[int, typer.Option("--engines", help="Engines in the fleet (1-50).")] = 6,
     speedup: Annotated[float, typer.Option("--speedup", help="Faults and micro-stops come this many times as "
@@ -217,33 +222,11 @@ def demo_factory(
         monitor = LineMonitor(graph, "Line1", machines, window=span, micro_stop=60.0 / speedup)
         desk = MaintenanceDesk(graph)
 
-        def add_factory(application: Any) -> None:
-            simulator = FleetSimulator(f"mqtt://127.0.0.1:{mqtt_port}", fleet)
-            tasks: list[Any] = []
-
-            async def every(period: float, job: Any) -> None:
-                await asyncio.sleep(3)
-                while True:
-                    try:
-                        await asyncio.to_thread(job)
-                    except Exception as exc:  # keep the demo going; say what failed
-                        err.print(f"{getattr(job, '__qualname__', job)}: {exc}", markup=False)
-                    await asyncio.sleep(period)
-
-            async def start(app: Any) -> None:
-                simulator.start()
-                tasks.append(asyncio.create_task(every(5.0, monitor.run_once)))
-                tasks.append(asyncio.create_task(every(10.0, desk.run_once)))
-
-            async def stop(app: Any) -> None:
-                for task in tasks:
-                    task.cancel()
-                simulator.stop()
-
-            application.state.on_start.append(start)
-            application.state.on_stop.append(stop)
-
-        config.before_start.append(add_factory)
+        live(config, [FleetSimulator(f"mqtt://127.0.0.1:{mqtt_port}", fleet)],
+             [(5.0, monitor.run_once), (10.0, desk.run_once)])
         server.run(_announce)
     finally:
         line.stop()
+
+
+__all__ = ["demo_app", "demo_building", "demo_factory", "demo_health", "live"]
