@@ -195,3 +195,14 @@ def wait_for(check: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:
         assert time.monotonic() < deadline, "timed out"
         time.sleep(interval)
 
+
+def interrupt(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[str, str]:
+    """Ctrl-C to a command started in a session of its own (as a terminal sends it to the whole
+    group), then its output; killed when it does not end within ``timeout`` seconds."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+

@@ -4,8 +4,6 @@ A bad option is refused before anything starts."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ import httpx
 import pytest
 
 from tests.requirements import need_module
+from tests.servers import interrupt
 from tests.test_cli import tf
 from twinforge.ports import free_port
 
@@ -67,12 +66,7 @@ def test_demo_factory_runs_the_line_and_the_fleet_live(tmp_path: Path) -> None:
         page = httpx.get(f"{base}/ui/line/Line1")
         assert page.status_code == 200
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        out, err = interrupt(proc)
     assert "Traceback" not in err, err
     assert "factory ready" in out and "/ui/line/Line1" in out
 

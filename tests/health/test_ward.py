@@ -3,8 +3,6 @@ defaults (audited reads, ward tokens), and `twinforge demo health` end to end ov
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +12,7 @@ import httpx
 import pytest
 
 from tests.requirements import need_module
-from tests.servers import free_port
+from tests.servers import free_port, interrupt
 
 need_module("scipy")
 need_module("paho")
@@ -93,12 +91,7 @@ def test_demo_health_streams_the_ward_and_raises_alerts(tmp_path: Path) -> None:
         rules = httpx.get(f"{base}/alerts/rules").json()["value"]
         assert {r["id"] for r in rules} >= {"hypo-predicted", "hypo", "hyper"}
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        _, err = interrupt(proc)
     assert "Traceback" not in err, err
 
 
