@@ -123,6 +123,8 @@ def test_hostile_ids_in_every_path_parameter_are_4xx_and_change_nothing(plant: A
         for method, path in templated:
             if path.endswith("/stream"):
                 continue
+            if path in ("/shells/{rest}", "/submodels/{rest}") and hostile == "$metadata":
+                continue  # a Part 2 modifier, not an id: /submodels/$metadata lists the submodels' metadata
             body: Any = tank() if method == "PUT" and path == "/digitaltwins/{id}" else {}
             r = c.request(method, fill(path, hostile), json=body)
             assert 400 <= r.status_code < 500, (method, path, hostile[:20], r.status_code, r.text[:200])

@@ -462,7 +462,7 @@ def test_ui_needs_no_token_but_its_data_does(tmp_path: Path, browser: Any) -> No
         page.wait_for_selector("text=needs a token")  # no token: the API says 401
         page.evaluate(f"localStorage.setItem('twinforge.token', {json.dumps(secret)})")
         page.reload()
-        page.wait_for_selector("text=updates/s ingested")
+        page.wait_for_selector("text=updates/s ingested", timeout=90000)  # token checks are slow on a busy machine
         page.wait_for_function("document.querySelectorAll('#view .card .n')[1]?.textContent === '0'")
         tab.page.close()
     graph.close()

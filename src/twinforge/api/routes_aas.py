@@ -27,7 +27,16 @@ from twinforge.history.timeutil import from_us, now_us
 from twinforge.interop import aas_api as api
 from twinforge.interop.aas import export_document, shell_twins, stored_files
 
-router = APIRouter()
+# Errors here are Part 2 `Result` bodies, not ADT's error object.
+RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["messages"],
+    "properties": {"messages": {"type": "array", "items": {"type": "object", "properties": {
+        "code": {"type": "string"}, "messageType": {"type": "string"}, "text": {"type": "string"},
+        "timestamp": {"type": "string"}, "correlationId": {"type": "string"}}}}}}
+router = APIRouter(responses={
+    status: {"description": what, "content": {"application/json": {"schema": RESULT_SCHEMA}}}
+    for status, what in ((400, "Not valid (an identifier that is not base64url, a bad limit, level or extent)"),
+                         (404, "No such shell, submodel, element or resource"))})
 MODIFIERS = ("$metadata", "$value", "$reference", "$path")
 
 
