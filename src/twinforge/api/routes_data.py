@@ -14,10 +14,13 @@ from twinforge.api.http import (
     INLINE_PARSE_BYTES,
     blocking,
     body_limit,
+    decode_token,
+    encode_token,
     error_response,
     json_response,
     next_link,
     page_position,
+    page_size,
     read_bytes,
     read_json,
     writing,
@@ -143,6 +146,28 @@ async def history(twin_id: str, request: Request) -> Response:
     body = {"value": [{"time": r["time"], "value": r["value"]} for r in rows],
             "nextLink": next_link(request, [size, more]) if more is not None else None}
     return json_response(body)
+
+
+@router.post("/history/aggregate", tags=["history"],
+             summary="One series aggregated per bucket over the twins a query chooses, grouped: "
+                     "{query, name, bucket, aggregate, groupBy?, twin?, component?, from?, to?, continuationToken?}")
+async def history_aggregate(request: Request) -> Response:
+    from twinforge.history.aggregate import AggregateRequest, aggregate
+
+    body = await read_json(request)
+    asked = AggregateRequest.parse(body)
+    size, offset = page_size(request), 0
+    token = body.get("continuationToken") if isinstance(body, dict) else None
+    if token is not None:
+        decoded = decode_token(str(token))
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(x, int) for x in decoded)):
+            raise InvalidArgument("continuationToken is not valid", code="BadRequest")
+        size, offset = decoded
+    graph = request.app.state.graph
+    rows = await blocking(request, aggregate, graph, asked)
+    more = offset + size < len(rows)
+    return json_response({"value": rows[offset:offset + size],
+                          "continuationToken": encode_token([size, offset + size]) if more else None})
 
 
 @router.get("/ingest/status", tags=["telemetry"],
