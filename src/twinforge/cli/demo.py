@@ -72,7 +72,8 @@ def demo_building(
     config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
                           log_level=log_level)
     server = Server(config)
-    server.preflight()
+    if serve_api:  # --no-serve only builds: no port is needed
+        server.preflight()
     graph = server.graph = open_graph(db, write=True)
     with console.status("loading RealEstateCore and the demo building..."):
         twins, rels = load_demo(graph)
@@ -124,7 +125,8 @@ def demo_health(
         raise typer.Exit(1)
     config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
     server = Server(config)
-    server.preflight()
+    if serve_api:
+        server.preflight()
     graph = server.graph = open_graph(db, write=True)
     with console.status("creating the ward..."):
         ward = load_ward(graph, patients)
