@@ -23,7 +23,8 @@ from tests.requirements import missing
 from twinforge.graph import TwinGraph
 from twinforge.packs.building import load_demo
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# One worker runs them all, in order: later snippets use the stores earlier ones made.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("doc-snippets")]
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LONG_RUNNING = ("twinforge serve", "twinforge demo building", "twinforge demo health")
