@@ -19,6 +19,21 @@ ServeApi = Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the AP
 MqttPort = Annotated[int, typer.Option("--mqtt-port", help="Port of the embedded MQTT broker.")]
 
 
+def prepare(db: str, host: str, port: int, mqtt_port: int, log_level: str, serve_api: bool, *,
+            tls: bool = False) -> tuple[Any, Any, Any]:
+    """A demo's server configuration (embedded MQTT broker), its server (ports checked only
+    when it will serve: --no-serve only builds) and the store's graph, opened for writing."""
+    from twinforge.api.server import Server, ServerConfig
+
+    config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
+                          log_level=log_level)
+    server = Server(config)
+    if serve_api:
+        server.preflight()
+    server.graph = open_graph(db, write=True)
+    return config, server, server.graph
+
+
 def live(config: Any, publishers: list[Any], jobs: Sequence[tuple[float, Any]] = ()) -> None:
     """Run ``publishers`` (simulated devices) and ``jobs`` ((period in seconds, function) run in a
     thread every period, from 3 s after the start) while the server runs."""
@@ -66,15 +81,9 @@ def demo_building(
     log_level: LogLevel = "warning",
 ) -> None:
     """Load RealEstateCore, build a small smart building and serve it, with live sensors over MQTT."""
-    from twinforge.api.server import Server, ServerConfig
     from twinforge.packs.building import SCENE_URL, SensorSimulator, demo_sensor_ids, load_demo
 
-    config = ServerConfig(db=db, host=host, port=port, tls=tls, mqtt="embedded", mqtt_port=mqtt_port,
-                          log_level=log_level)
-    server = Server(config)
-    if serve_api:  # --no-serve only builds: no port is needed
-        server.preflight()
-    graph = server.graph = open_graph(db, write=True)
+    config, server, graph = prepare(db, host, port, mqtt_port, log_level, serve_api, tls=tls)
     with console.status("loading RealEstateCore and the demo building..."):
         twins, rels = load_demo(graph)
     if serve_api:
@@ -112,7 +121,6 @@ def demo_health(
     """A ward of virtual patients (UVA/Padova) streaming CGM and pump data over MQTT, with a
     30-minute low-glucose prediction, detectors and alert rules. Not a medical device."""
 
-    from twinforge.api.server import Server, ServerConfig
     from twinforge.durations import seconds
     from twinforge.packs.health.ward import VIRTUAL, HypoWatch, WardSimulator, load_ward
 
@@ -123,11 +131,7 @@ def demo_health(
     if speed <= 0:
         err.print(f"--speed {speed}: must be > 0", markup=False)
         raise typer.Exit(1)
-    config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
-    server = Server(config)
-    if serve_api:
-        server.preflight()
-    graph = server.graph = open_graph(db, write=True)
+    config, server, graph = prepare(db, host, port, mqtt_port, log_level, serve_api)
     with console.status("creating the ward..."):
         ward = load_ward(graph, patients)
     console.print(f"ward ready in {db}: {len(ward)} patients, {graph.store.count_twins()} twins; reads of patient "
@@ -172,7 +176,6 @@ def demo_factory(
 
     import yaml
 
-    from twinforge.api.server import Server, ServerConfig
     from twinforge.durations import seconds
     from twinforge.interop.opcua_connect import apply, connect
     from twinforge.packs.factory.fleet import FleetSimulator, MaintenanceDesk, load_fleet
@@ -189,11 +192,7 @@ def demo_factory(
     if rul_model is not None and not rul_model.is_file():
         err.print(f"--rul-model {rul_model}: no such file", markup=False)
         raise typer.Exit(1)
-    config = ServerConfig(db=db, host=host, port=port, mqtt="embedded", mqtt_port=mqtt_port, log_level=log_level)
-    server = Server(config)
-    if serve_api:
-        server.preflight()
-    graph = server.graph = open_graph(db, write=True)
+    config, server, graph = prepare(db, host, port, mqtt_port, log_level, serve_api)
     line = LineServer(opcua_port, speedup=speedup)
     with console.status(f"starting the bottling line's OPC UA server at {line.url}..."):
         line.start()
@@ -231,4 +230,4 @@ def demo_factory(
         line.stop()
 
 
-__all__ = ["demo_app", "demo_building", "demo_factory", "demo_health", "live"]
+__all__ = ["demo_app", "demo_building", "demo_factory", "demo_health", "live", "prepare"]
