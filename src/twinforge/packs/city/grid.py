@@ -15,6 +15,7 @@ gen            ``Generator`` (GeneratingUnit)                         ``atBus``
 sgen           ``StaticGenerator`` (PowerElectronicsUnit, PV...)      ``atBus``
 ext_grid       ``ExternalGrid`` (EnergySource)                        ``atBus``
 shunt          ``Shunt`` (ShuntCompensator)                           ``atBus``
+switch         ``Switch`` (Switch)                                    ``atBus``
 =============  =====================================================  ==========================
 
 Numeric and boolean parameters are typed properties (``rOhmPerKm``, ``pMw``, ``inService``,
@@ -51,6 +52,7 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
     "sgen": ("StaticGenerator", "PowerElectronicsUnit", {"bus": "atBus"}),
     "ext_grid": ("ExternalGrid", "EnergySource", {"bus": "atBus"}),
     "shunt": ("Shunt", "ShuntCompensator", {"bus": "atBus"}),
+    "switch": ("Switch", "Switch", {"bus": "atBus"}),
 }
 # typed parameters of each table (numbers and booleans; the rest goes in `extra`)
 PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -68,9 +70,14 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "ext_grid": ("vm_pu", "va_degree", "slack_weight", "in_service", "max_p_mw", "min_p_mw", "max_q_mvar",
                  "min_q_mvar"),
     "shunt": ("p_mw", "q_mvar", "vn_kv", "step", "max_step", "in_service"),
+    # `element` is the pandapower index of the line, transformer or bus (`et` in extra) it cuts
+    "switch": ("element", "closed", "z_ohm", "in_ka"),
 }
-BOOLEAN = {"in_service", "slack"}
-INTEGER = {"parallel", "tap_neutral", "tap_min", "tap_max", "tap_pos", "step", "max_step"}
+BOOLEAN = {"in_service", "slack", "closed"}
+INTEGER = {"parallel", "tap_neutral", "tap_min", "tap_max", "tap_pos", "step", "max_step", "element"}
+# what N-1 leaves when this line or transformer is out (written by `record_contingencies`)
+N1 = (("n1Converged", "boolean"), ("n1MaxLoadingPercent", "double"), ("n1VoltageViolations", "long"),
+      ("n1LossesMw", "double"))
 RESULTS: dict[str, tuple[str, ...]] = {
     "bus": ("vm_pu", "va_degree", "p_mw", "q_mvar"),
     "line": ("loading_percent", "pl_mw", "ql_mvar", "i_ka", "p_from_mw", "p_to_mw"),
@@ -80,6 +87,7 @@ RESULTS: dict[str, tuple[str, ...]] = {
     "sgen": ("p_mw", "q_mvar"),
     "ext_grid": ("p_mw", "q_mvar"),
     "shunt": ("p_mw", "q_mvar", "vm_pu"),
+    "switch": (),
 }
 
 
@@ -125,6 +133,8 @@ def models() -> list[dict[str, Any]]:
             contents.append({"@type": "Property", "name": camel(column), "schema": schema, "writable": True})
         for column in RESULTS[table]:
             contents.append({"@type": "Property", "name": camel(column, "res"), "schema": "double"})
+        if table in ("line", "trafo"):
+            contents += [{"@type": "Property", "name": n, "schema": s} for n, s in N1]
         contents += [{"@type": "Relationship", "name": rel, "target": NS + "Bus;1"} for rel in buses.values()]
         out.append({"@context": ctx, "@id": f"{NS}{name};1", "@type": "Interface", "extends": f"{CIM}{base};1",
                     "displayName": f"{name} (pandapower {table})", "contents": contents})
