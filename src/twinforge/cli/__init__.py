@@ -70,7 +70,7 @@ app.add_typer(connect_app, name="connect")
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim, predict, ui, scale or health.")],
+    name: Annotated[str, typer.Argument(help="Which benchmark: graph, query, ingest, dtdl, sim, predict, ui, scale, health or city.")],
     quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes, for a smoke run.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:

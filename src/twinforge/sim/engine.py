@@ -37,6 +37,30 @@ class Override:
         return float(np.interp(t, xs, ys))
 
 
+class _SeriesInputs:
+    """The series overrides of a run, set at each step: the series of one variable of one
+    fleet that share their times (a weather file for every building) are interpolated as one
+    matrix, the rest one by one."""
+
+    def __init__(self, varying: list[tuple[Fleet, int, str, np.ndarray, np.ndarray]]) -> None:
+        groups: dict[tuple[int, str, bytes], list[tuple[Fleet, int, str, np.ndarray, np.ndarray]]] = {}
+        for item in varying:
+            groups.setdefault((id(item[0]), item[2], item[3].tobytes()), []).append(item)
+        self.groups = [(items[0][0].values, items[0][2], np.array([it[1] for it in items]), items[0][3],
+                        np.vstack([it[4] for it in items])) for items in groups.values()]
+
+    def apply(self, t: float) -> None:
+        for values, name, rows, xs, ys in self.groups:
+            if t <= xs[0]:
+                values[name][rows] = ys[:, 0]
+            elif t >= xs[-1]:
+                values[name][rows] = ys[:, -1]
+            else:
+                j = int(np.searchsorted(xs, t, side="right"))
+                w = (t - xs[j - 1]) / (xs[j] - xs[j - 1])
+                values[name][rows] = ys[:, j - 1] + (ys[:, j] - ys[:, j - 1]) * w
+
+
 @dataclass(slots=True)
 class Fleet:
     """The twins one behaviour animates, with their variables as arrays."""
@@ -169,20 +193,21 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
     fleets = build_fleets(snapshot, registry, twins)
     by_twin: dict[str, Fleet] = {t: f for f in fleets for t in f.twins}
     constant: list[tuple[Fleet, int, str, float]] = []
-    varying: list[tuple[Fleet, int, str, Override]] = []
+    varying: list[tuple[Fleet, int, str, np.ndarray, np.ndarray]] = []  # a series as (times, values) arrays
     for o in overrides:
         fleet = by_twin.get(o.twin)
         if fleet is None or o.name not in fleet.values:
             continue  # checked by the scenario; a static twin's override only changes its document
         slot = (fleet, fleet.index[o.twin], o.name)
         if o.series:
-            varying.append((*slot, o))
+            xs, ys = (np.array(column, dtype=float) for column in zip(*o.series, strict=True))
+            varying.append((*slot, xs, ys))
         else:
             constant.append((*slot, float(o.at(0.0))))
     for fleet, i, name, value in constant:
         fleet.values[name][i] = value
-    for fleet, i, name, o in varying:
-        fleet.values[name][i] = o.at(0.0)
+    series = _SeriesInputs(varying)
+    series.apply(0.0)
     for fleet in fleets:
         fleet.behaviour.initial(fleet.values, rng)
 
@@ -221,8 +246,7 @@ def simulate(snapshot: Snapshot, *, horizon: float, step: float, overrides: Sequ
         for fleet in fleets:
             fleet.behaviour.step(t, dt, fleet.values, rng)
         t = min(horizon, t + dt)
-        for fleet, i, name, o in varying:  # inputs held over the next step, as recorded at t
-            fleet.values[name][i] = o.at(t)
+        series.apply(t)  # inputs held over the next step, as recorded at t
         last = k == steps - 1
         observe(t)
         if last or (every is None) or (every and (k + 1) % every == 0):
