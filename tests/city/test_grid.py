@@ -153,6 +153,15 @@ def test_bad_what_ifs_are_refused_by_name(tmp_path: Path) -> None:
         with pytest.raises(InvalidArgument, match="selects no twin"):
             what_if(graph, "nogrid", GridChange())
         assert graph.get_twin("g-load-0")["pMw"] == pytest.approx(21.7)
+        import pandapower.networks as pn
+
+        from twinforge.errors import Conflict
+        from twinforge.packs.city.grid import import_network
+
+        count = len(list(graph.query("SELECT T FROM DIGITALTWINS T")))
+        with pytest.raises(Conflict, match="'g' already exists"):
+            import_network(graph, pn.case14(), "g")
+        assert len(list(graph.query("SELECT T FROM DIGITALTWINS T"))) == count
     finally:
         graph.close()
 

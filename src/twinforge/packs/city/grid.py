@@ -166,11 +166,13 @@ def twin_id(grid: str, table: str, index: int) -> str:
 
 
 def import_network(graph: Any, net: Any, grid: str) -> dict[str, int]:
-    """Twins of every element of ``net`` (replacing a grid of that name imported before)."""
+    """Twins of every element of ``net``, in one transaction: a grid of that name (or any of
+    its twins) already there is a Conflict, and nothing is written."""
     ensure_models(graph)
     columns = {table: [[c, str(net[table][c].dtype)] for c in net[table].columns] for table in TABLES}
-    graph.create_twin(grid, {"$metadata": {"$model": GRID}, "fHz": float(net.f_hz), "snMva": float(net.sn_mva),
-                             "columns": json.dumps(columns)})
+    twins: list[tuple[str, dict[str, Any]]] = [(grid, {
+        "$metadata": {"$model": GRID}, "fHz": float(net.f_hz), "snMva": float(net.sn_mva),
+        "columns": json.dumps(columns)})]
     counts: dict[str, int] = {}
     rels: list[tuple[str, str, dict[str, Any]]] = []
     for table, (name, _, buses) in TABLES.items():
@@ -189,14 +191,14 @@ def import_network(graph: Any, net: Any, grid: str) -> dict[str, int]:
                     extra[column] = value
             doc["extra"] = json.dumps(extra)
             tid = twin_id(grid, table, int(index))
-            graph.create_twin(tid, doc)
+            twins.append((tid, doc))
             rels.append((grid, f"{grid}-has-{tid}", {"$relationshipName": "hasElement", "$targetId": tid}))
             for column, rel in buses.items():
                 rels.append((tid, f"{tid}-{rel}", {"$relationshipName": rel,
                                                    "$targetId": twin_id(grid, "bus", int(row[column]))}))
             counts[table] = counts.get(table, 0) + 1
-    for source, rel_id, body in rels:
-        graph.create_relationship(source, rel_id, body)
+    graph.create_twins(twins)  # each checked against its model; one transaction
+    graph.create_relationships(rels)
     return counts
 
 
