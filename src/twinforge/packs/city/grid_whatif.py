@@ -10,6 +10,7 @@ puts each line's and transformer's N-1 outcome on the twin itself.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,15 +36,17 @@ class GridChange:
     load_growth: float = 1.0
     growth_buses: Sequence[int] | None = None
     pv: Sequence[tuple[int, float]] = ()
+    added_load: Sequence[tuple[int, float]] = ()  # new loads (bus index, MW), e.g. heat pumps
     out_of_service: Sequence[str] = ()
     n_minus_1: bool = False
 
     def check(self) -> None:
         if not self.load_growth >= 0:
             raise InvalidArgument(f"load growth must be a factor >= 0, not {self.load_growth}")
-        for bus, mw in self.pv:
-            if not mw >= 0:
-                raise InvalidArgument(f"a PV plant's output must be >= 0 MW, not {mw} (bus {bus})")
+        for what, items in (("a PV plant's output", self.pv), ("an added load", self.added_load)):
+            for bus, mw in items:
+                if not mw >= 0:
+                    raise InvalidArgument(f"{what} must be >= 0 MW, not {mw} (bus {bus})")
         for element in self.out_of_service:
             table, _, index = element.partition(" ")
             if table not in TABLES or not index.isdigit():
@@ -97,17 +100,24 @@ def _apply(graph: Any, grid: str, change: GridChange) -> None:
     if updates:
         graph.apply_updates(updates)
     existing = [r["$targetId"] for r in graph.list_relationships(grid, "hasElement")]
-    next_index = 1 + max((graph.get_twin(t)["ppIndex"] for t in existing if t.startswith(f"{grid}-sgen-")),
-                         default=-1)
-    for number, (bus, mw) in enumerate(change.pv):
-        bus_twin = twin_id(grid, "bus", int(bus))
-        graph.get_twin(bus_twin)  # NotFound names a bus the grid does not have
-        tid = twin_id(grid, "sgen", next_index + number)
-        graph.create_twin(tid, {"$metadata": {"$model": NS + "StaticGenerator;1"}, "ppIndex": next_index + number,
-                                "pMw": float(mw), "qMvar": 0.0, "scaling": 1.0, "inService": True,
-                                "extra": '{"name": "PV what-if", "type": "PV"}'})
-        graph.create_relationship(tid, f"{tid}-atBus", {"$relationshipName": "atBus", "$targetId": bus_twin})
-        graph.create_relationship(grid, f"{grid}-has-{tid}", {"$relationshipName": "hasElement", "$targetId": tid})
+    for table, name, items in (("sgen", "StaticGenerator", change.pv), ("load", "Load", change.added_load)):
+        first = 1 + max((graph.get_twin(t)["ppIndex"] for t in existing if t.startswith(f"{grid}-{table}-")),
+                        default=-1)
+        label = "PV what-if" if table == "sgen" else "added load what-if"
+        for number, (bus, mw) in enumerate(items):
+            bus_twin = twin_id(grid, "bus", int(bus))
+            graph.get_twin(bus_twin)  # NotFound names a bus the grid does not have
+            tid = twin_id(grid, table, first + number)
+            doc = {"$metadata": {"$model": f"{NS}{name};1"}, "ppIndex": first + number, "pMw": float(mw),
+                   "qMvar": 0.0, "scaling": 1.0, "inService": True,
+                   "extra": json.dumps({"name": label, "type": "PV" if table == "sgen" else "wye",
+                                        "controllable": False})}
+            if table == "load":  # constant power
+                doc.update(constZPPercent=0.0, constZQPercent=0.0, constIPPercent=0.0, constIQPercent=0.0)
+            graph.create_twin(tid, doc)
+            graph.create_relationship(tid, f"{tid}-atBus", {"$relationshipName": "atBus", "$targetId": bus_twin})
+            graph.create_relationship(grid, f"{grid}-has-{tid}", {"$relationshipName": "hasElement",
+                                                                  "$targetId": tid})
 
 
 def _findings(net: Any, band: tuple[float, float]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
