@@ -27,11 +27,11 @@ def test_epw_round_trip_and_bad_files(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.temperature, weather.temperature)
     assert back.temperature.min() < 0 < 15 < back.temperature.max()  # a winter and a summer
     lines = path.read_text(encoding="latin-1").splitlines()
-    bad = lines[:20] + [lines[20].replace(lines[20].split(",")[6], "99.9", 1)] + lines[21:]
+    bad = [*lines[:20], lines[20].replace(lines[20].split(",")[6], "99.9", 1), *lines[21:]]
     (tmp_path / "missing.epw").write_text("\n".join(bad), encoding="latin-1")
     with pytest.raises(InvalidArgument, match=r"missing.epw:21: the dry-bulb temperature is missing"):
         read_epw(tmp_path / "missing.epw")
-    (tmp_path / "short.epw").write_text("\n".join(lines[:12] + ["2023,1,1,5,60"]), encoding="latin-1")
+    (tmp_path / "short.epw").write_text("\n".join([*lines[:12], "2023,1,1,5,60"]), encoding="latin-1")
     with pytest.raises(InvalidArgument, match=r"short.epw:13: 5 fields"):
         read_epw(tmp_path / "short.epw")
     (tmp_path / "no.epw").write_text("hello\n")
