@@ -202,3 +202,53 @@ def test_event_routes_to_webhooks(server: tuple[str, httpx.Client]) -> None:
         assert r.status_code == 400 and "--mqtt" in r.json()["error"]["message"]
     finally:
         httpd.shutdown()
+
+
+def test_periodic_routes_send_the_queried_twins_and_survive_a_restart(graph: TwinGraph) -> None:
+    graph.add_models(LIVE)
+    graph.create_twins([("s1", sensor(temperature=20.0)), ("s2", sensor()), ("v1", valve(open=False))])
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    Receiver.received, Receiver.fail_first = [], 0
+    hook = f"http://127.0.0.1:{httpd.server_address[1]}/events"
+    query = "SELECT T FROM DIGITALTWINS T WHERE STARTSWITH(T.$dtId, 's')"
+
+    def periodic(count: int) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + 30
+        while len([b for k, b in Receiver.received if k == "twinforge.Route.Periodic"]) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} periodic notifications"
+            time.sleep(0.05)
+        return [b for k, b in Receiver.received if k == "twinforge.Route.Periodic"]
+
+    try:
+        with running_api(graph) as url, httpx.Client(base_url=url, timeout=10) as c:
+            assert c.put("/endpoints/hook", json={"type": "webhook", "url": hook}).status_code == 200
+            for body, code in (({"endpointName": "hook", "interval": "PT0.1S", "query": query}, "EventRouteIntervalInvalid"),
+                               ({"endpointName": "hook", "interval": "soon", "query": query}, "EventRouteIntervalInvalid"),
+                               ({"endpointName": "hook", "interval": "PT1S", "query": "SELECT FROM"}, "EventRouteQueryInvalid"),
+                               ({"endpointName": "hook", "interval": "PT1S"}, "InvalidArgument")):
+                r = c.put("/eventroutes/bad", json=body)
+                assert r.status_code == 400 and error_code(r) == code, (body, r.text)
+            assert c.get("/eventroutes").json()["value"] == []
+            r = c.put("/eventroutes/every-second", json={"endpointName": "hook", "interval": "PT1S", "query": query})
+            assert r.status_code == 204
+            first = periodic(1)[0]
+            assert first["subject"] == "every-second" and first["data"]["query"] == query
+            assert sorted(row["T"]["$dtId"] for row in first["data"]["value"]) == ["s1", "s2"]
+            c.patch("/digitaltwins/s1", json=[{"op": "replace", "path": "/temperature", "value": 31.0}])
+            deadline = time.monotonic() + 30
+            while not any(row["T"]["$dtId"] == "s1" and row["T"].get("temperature") == 31.0
+                          for row in periodic(1)[-1]["data"]["value"]):
+                assert time.monotonic() < deadline, "the change never reached a notification"
+                time.sleep(0.05)
+        sent = len(periodic(1))
+        # a new server on the same store: the route is there and the schedule goes on
+        with running_api(graph) as url, httpx.Client(base_url=url, timeout=10) as c:
+            route = c.get("/eventroutes/every-second").json()
+            assert route["interval"] == "PT1S" and route["query"] == query
+            bodies = periodic(sent + 2)
+            times = [b["time"] for b in bodies]
+            assert times == sorted(times) and len(set(times)) == len(times)
+            assert c.delete("/eventroutes/every-second").status_code == 204
+    finally:
+        httpd.shutdown()

@@ -226,6 +226,9 @@ class RouteDocument(Document):
     model_config = ConfigDict(extra="ignore", strict=True)  # ADT sends the id too
     endpointName: StrictStr
     filter: StrictStr = ""
+    # a periodic route (FIWARE's timeInterval subscription): every `interval`, the twins `query` selects
+    query: StrictStr | None = None
+    interval: StrictStr | StrictInt | StrictFloat | None = None
 
 
 __all__ = [

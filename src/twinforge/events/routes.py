@@ -7,6 +7,12 @@ exponential back-off; what still fails goes to the dead-letter store. A route jo
 filter (ADT's event filter syntax: ``type = 'Microsoft.DigitalTwins.Twin.Update' AND
 STARTS_WITH(subject, 'pump')``) to an endpoint. Routes, endpoints and each route's
 delivery cursor live in the store, so delivery resumes where it stopped.
+
+A periodic route (FIWARE's ``timeInterval`` subscriptions) has a ``query`` and an
+``interval`` instead of a filter: every interval it sends one notification of type
+``twinforge.Route.Periodic`` whose ``data.value`` holds the rows the query returns then.
+The time of the last notification is kept in the store too: after a restart the schedule
+goes on (one notification with the current state if periods were missed, not a burst).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import httpx
 import orjson
 
 from twinforge.documents import EndpointDocument, RouteDocument, check
+from twinforge.durations import seconds
 from twinforge.errors import InvalidArgument, NotFound
 from twinforge.events.bus import EventBus, EventFilter, envelope
+from twinforge.history.timeutil import from_us
 from twinforge.ingest import Ingestor
 from twinforge.outages import Outage
 from twinforge.query import Evaluator, parse_query
@@ -35,6 +43,8 @@ from twinforge.store.base import DeadLetter, EventRecord
 log = logging.getLogger("twinforge.routes")
 _ID = re.compile(r"^[A-Za-z0-9_\-.]{1,100}$")
 _ADT_FUNCTIONS = {"STARTS_WITH": "STARTSWITH", "ENDS_WITH": "ENDSWITH"}
+PERIODIC = "twinforge.Route.Periodic"
+MIN_INTERVAL = 1.0  # seconds
 
 
 def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
@@ -159,21 +169,47 @@ class RouteManager:
             self.endpoint(body["endpointName"])
         except NotFound as exc:
             raise InvalidArgument(exc.message, code="EventRouteEndpointInvalid") from None
-        try:
-            compile_filter(body.get("filter", ""))
-        except InvalidArgument as exc:
-            raise InvalidArgument(f"the route filter is not valid: {exc.message}",
-                                  code="EventRouteFilterInvalid") from None
-        route = {"id": route_id, "endpointName": body["endpointName"], "filter": body.get("filter", "")}
+        route: dict[str, Any] = {"id": route_id, "endpointName": body["endpointName"],
+                                 "filter": body.get("filter", "")}
+        if body.get("interval") is not None or body.get("query") is not None:
+            route.update(self._periodic(body))
+        else:
+            try:
+                compile_filter(body.get("filter", ""))
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"the route filter is not valid: {exc.message}",
+                                      code="EventRouteFilterInvalid") from None
         self._routes.put(route_id, route)
         if self.store.get_setting(f"cursor:{route_id}") is None:
             self.store.put_setting(f"cursor:{route_id}", str(self.store.last_event_seq()))
         self._restart(route)
         return route
 
+    @staticmethod
+    def _periodic(body: dict[str, Any]) -> dict[str, Any]:
+        """A periodic route's query and interval, checked."""
+        query, interval = body.get("query"), body.get("interval")
+        if not isinstance(query, str) or not query.strip() or interval is None:
+            raise InvalidArgument('a periodic route needs both "query" (the twins to send) and "interval" '
+                                  '(e.g. "PT1M")', code="InvalidArgument")
+        try:
+            every = seconds(interval, "the route's interval")
+        except InvalidArgument as exc:
+            raise InvalidArgument(exc.message, code="EventRouteIntervalInvalid") from None
+        if every < MIN_INTERVAL:
+            raise InvalidArgument(f"the route's interval {interval!r} is shorter than {MIN_INTERVAL:g} s",
+                                  code="EventRouteIntervalInvalid")
+        try:
+            parse_query(query)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"the route's query is not valid: {exc.message}",
+                                  code="EventRouteQueryInvalid") from None
+        return {"query": query, "interval": interval}
+
     def delete_route(self, route_id: str) -> None:
         self._routes.delete(route_id)
         self.store.delete_setting(f"cursor:{route_id}")
+        self.store.delete_setting(f"sent:{route_id}")
         self._on_loop(self._cancel, route_id)
 
     # -- delivery ---------------------------------------------------------
@@ -253,8 +289,8 @@ class RouteManager:
         if old is not None:
             old.cancel()
         if self.leading:
-            self._tasks[route["id"]] = asyncio.get_running_loop().create_task(
-                self._deliver_route(route), name=f"route {route['id']}")
+            work = self._deliver_periodic(route) if route.get("interval") is not None else self._deliver_route(route)
+            self._tasks[route["id"]] = asyncio.get_running_loop().create_task(work, name=f"route {route['id']}")
 
     def _cancel(self, route_id: str) -> None:
         task = self._tasks.pop(route_id, None)
@@ -278,8 +314,33 @@ class RouteManager:
                 await asyncio.to_thread(self.store.put_setting, cursor_key, str(after))
                 saved_at = time.monotonic()
 
+    async def _deliver_periodic(self, route: dict[str, Any]) -> None:
+        endpoint = await asyncio.to_thread(self.endpoint, route["endpointName"])
+        every = seconds(route["interval"])
+        key = f"sent:{route['id']}"
+        graph = self.bus.graph
+        while True:
+            saved = await asyncio.to_thread(self.store.get_setting, key)
+            wait = (float(saved) if saved else 0.0) + every - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = time.time()
+            data: dict[str, Any] = {"query": route["query"]}
+            try:
+                data["value"] = await asyncio.to_thread(lambda: list(graph.query(route["query"])))
+            except Exception as exc:  # the query no longer runs (a model deleted...): say so, keep the schedule
+                log.warning("periodic route %s: %s", route["id"], exc)
+                data["error"] = f"{type(exc).__name__}: {exc}"
+            body = {"id": f"{route['id']}-{int(now * 1000)}", "type": PERIODIC, "source": "twinforge",
+                    "subject": route["id"], "time": from_us(int(now * 1e6)), "dataschema": None, "data": data}
+            await self._send(route, endpoint, body)
+            self.delivered[route["id"]] = self.delivered.get(route["id"], 0) + 1
+            await asyncio.to_thread(self.store.put_setting, key, repr(now))
+
     async def _deliver(self, route: dict[str, Any], endpoint: Endpoint, event: EventRecord) -> None:
-        body = envelope(event)
+        await self._send(route, endpoint, envelope(event))
+
+    async def _send(self, route: dict[str, Any], endpoint: Endpoint, body: dict[str, Any]) -> None:
         payload = orjson.dumps(body)
         error = ""
         for attempt in range(endpoint.max_retries + 1):
