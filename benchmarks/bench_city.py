@@ -40,7 +40,7 @@ def plain_n_minus_1(net: Any) -> dict[str, float]:
         for index in net[table].index[net[table].in_service]:
             net[table].at[index, "in_service"] = False
             try:
-                pp.runpp(net)
+                pp.runpp(net, numba=False)
                 loading = [net.res_line.loading_percent.max()]
                 if len(net.res_trafo):
                     loading.append(net.res_trafo.loading_percent.max())

@@ -1,4 +1,4 @@
-"""`twinforge demo building|health|factory`: a ready-made twin, loaded, then served live."""
+"""`twinforge demo building|health|factory|city`: a ready-made twin, loaded, then served live."""
 
 from __future__ import annotations
 
@@ -231,3 +231,42 @@ def demo_factory(
 
 
 __all__ = ["demo_app", "demo_building", "demo_factory", "demo_health", "live", "prepare"]
+
+
+@demo_app.command("city")
+def demo_city(
+    db: DbOption = DEFAULT_DB,
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    serve_api: ServeApi = True,
+    mqtt_port: MqttPort = 1883,
+    speedup: Annotated[float, typer.Option("--speedup", help="Simulated seconds per second for the weather, "
+                                                             "the lights' schedule and the waste.")] = 600.0,
+    log_level: LogLevel = "warning",
+) -> None:
+    """A district: CIGRE's MV grid on the energy-grid ontology, 30 RC buildings whose heating and
+    cooling load their grid buses, streetlights, parking, waste containers and air quality over
+    MQTT on the smart-cities ontology; a power flow on the twins every 10 s. (No traffic yet.)"""
+    from twinforge.packs.city.demo import GRID, ROOT, SCENE_URL, DistrictEnergy, load_district
+    from twinforge.packs.city.services import ServicesPublisher, district_services
+
+    if speedup <= 0:
+        err.print(f"--speedup {speedup}: must be > 0", markup=False)
+        raise typer.Exit(1)
+    config, server, graph = prepare(db, host, port, mqtt_port, log_level, serve_api)
+    with console.status("building the district (grid, buildings, services)..."):
+        counts = load_district(graph)
+    energy = DistrictEnergy(graph, speedup=speedup)
+    kpis = energy.run_once()
+    console.print(f"district ready in {db}: {graph.store.count_twins()} twins; grid {GRID}: losses "
+                  f"{kpis['lossesMw']:.3f} MW, largest loading {kpis['maxLoadingPercent']:.1f} %"
+                  + ("" if counts.get("twins") else " (already built)"), markup=False)
+    if not serve_api:
+        return
+    console.print(f"dashboard: {config.url}/ui   (3D view: {config.url}{SCENE_URL})", markup=False, soft_wrap=True)
+    console.print(f"try: curl {config.url}/digitaltwins/{ROOT}", markup=False)
+    console.print("     twinforge query \"SELECT L.$dtId, L.resLoadingPercent FROM DIGITALTWINS L "
+                  "WHERE L.resLoadingPercent > 30\"" + ("" if db == DEFAULT_DB else f" --db {db}"), markup=False)
+    publisher = ServicesPublisher(f"mqtt://127.0.0.1:{mqtt_port}", district_services(), speedup=speedup)
+    live(config, [publisher], [(10.0, energy.run_once)])
+    server.run(_announce)

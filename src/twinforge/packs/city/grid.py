@@ -105,6 +105,13 @@ def _pandapower() -> Any:
     return pandapower
 
 
+def runpp(net: Any) -> None:
+    """pandapower's power flow; without numba installed it is told so (else it warns at every run)."""
+    import importlib.util
+
+    _pandapower().runpp(net, numba=importlib.util.find_spec("numba") is not None)
+
+
 def ontology(name: str = "energygrid") -> list[dict[str, Any]]:
     """The energy-grid (or smart-cities) ontology as published, shipped with the pack."""
     raw = (resources.files("twinforge.packs.city") / "data" / f"{name}.json.gz").read_bytes()
@@ -267,9 +274,9 @@ def run_power_flow(graph: Any, grid: str) -> dict[str, float]:
     """A power flow on the grid's twins; results written back to them. KPIs returned."""
     from twinforge.graph.updates import Update
 
-    pp = _pandapower()
+    _pandapower()
     net = network_of(graph, grid)
-    pp.runpp(net)
+    runpp(net)
     updates = []
     for table in TABLES:
         res = net.get(f"res_{table}")
@@ -307,7 +314,7 @@ def contingencies(net: Any, band: tuple[float, float] = (0.95, 1.05)) -> list[di
         for index in net[table].index[net[table].in_service]:
             net[table].at[index, "in_service"] = False
             try:
-                pp.runpp(net)
+                runpp(net)
                 row: dict[str, Any] = {"element": f"{table} {index}", "converged": True, **kpis_of(net, band)}
             except pp.powerflow.LoadflowNotConverged:
                 row = {"element": f"{table} {index}", "converged": False}
@@ -317,5 +324,21 @@ def contingencies(net: Any, band: tuple[float, float] = (0.95, 1.05)) -> list[di
     return out
 
 
-__all__ = ["GRID", "NS", "PARAMETERS", "RESULTS", "TABLES", "camel", "contingencies", "ensure_models",
-           "import_network", "kpis_of", "models", "network_of", "ontology", "run_power_flow", "twin_id"]
+__all__ = [
+    "GRID",
+    "NS",
+    "PARAMETERS",
+    "RESULTS",
+    "TABLES",
+    "camel",
+    "contingencies",
+    "ensure_models",
+    "import_network",
+    "kpis_of",
+    "models",
+    "network_of",
+    "ontology",
+    "run_power_flow",
+    "runpp",
+    "twin_id",
+]

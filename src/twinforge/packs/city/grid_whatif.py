@@ -22,6 +22,7 @@ from twinforge.packs.city.grid import (
     contingencies,
     kpis_of,
     network_of,
+    runpp,
     twin_id,
 )
 
@@ -143,12 +144,12 @@ def what_if(graph: Any, grid: str, change: GridChange, *, as_of: str | None = No
     box = sandbox(snapshot)
     try:
         base_net = network_of(box, grid)
-        pp.runpp(base_net)
+        runpp(base_net)
         baseline = kpis_of(base_net, band)
         _apply(box, grid, change)
         net = network_of(box, grid)
         try:
-            pp.runpp(net)
+            runpp(net)
         except pp.powerflow.LoadflowNotConverged:
             return GridWhatIf(baseline, {"converged": False})
         result = GridWhatIf(baseline, kpis_of(net, band), *_findings(net, band))
