@@ -230,7 +230,6 @@ def demo_factory(
         line.stop()
 
 
-__all__ = ["demo_app", "demo_building", "demo_factory", "demo_health", "live", "prepare"]
 
 
 @demo_app.command("city")
@@ -270,3 +269,6 @@ def demo_city(
     publisher = ServicesPublisher(f"mqtt://127.0.0.1:{mqtt_port}", district_services(), speedup=speedup)
     live(config, [publisher], [(10.0, energy.run_once)])
     server.run(_announce)
+
+
+__all__ = ["demo_app", "demo_building", "demo_city", "demo_factory", "demo_health", "live", "prepare"]

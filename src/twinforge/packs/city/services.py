@@ -42,25 +42,28 @@ AIR = CITY + "AirQualityObserved;1"
 SCHEDULE: tuple[tuple[float, float], ...] = ((0, 50.0), (5, 100.0), (7, 0.0), (18, 100.0), (23, 50.0))
 
 
-def models() -> list[dict[str, Any]]:
-    def prop(name: str, schema: str, description: str) -> dict[str, Any]:
-        return {"@type": "Property", "name": name, "schema": schema, "writable": True, "description": description}
+# our interfaces: id -> (what it extends, display name, its properties (all writable doubles))
+EXTENSIONS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
+    STREETLIGHT: (CITY + "Streetlight;1", "Streetlight (metered)", (
+        ("ratedPowerW", "the lamp's power at full light (W)"),
+        ("dimLevel", "the light level the schedule sets (% of full)"),
+        ("powerW", "the power drawn now (W)"),
+        ("energyKwh", "energy used since the meter started (kWh)"))),
+    CONTAINER: (CITY + "NGSILDBaseModel;1", "Waste container", (
+        ("fillingLevel", "how full, 0-1 (FIWARE WasteContainer)"),
+        ("capacityL", "volume (litres)"),
+        ("x", "east on the district plan (m)"),
+        ("y", "north on the district plan (m)"))),
+}
 
-    ctx = "dtmi:dtdl:context;2"
-    return [
-        {"@context": ctx, "@id": STREETLIGHT, "@type": "Interface", "extends": CITY + "Streetlight;1",
-         "displayName": "Streetlight (metered)",
-         "contents": [prop("ratedPowerW", "double", "the lamp's power at full light (W)"),
-                      prop("dimLevel", "double", "the light level the schedule sets (% of full)"),
-                      prop("powerW", "double", "the power drawn now (W)"),
-                      prop("energyKwh", "double", "energy used since the meter started (kWh)")]},
-        {"@context": ctx, "@id": CONTAINER, "@type": "Interface", "extends": CITY + "NGSILDBaseModel;1",
-         "displayName": "Waste container",
-         "contents": [prop("fillingLevel", "double", "how full, 0-1 (FIWARE WasteContainer)"),
-                      prop("capacityL", "double", "volume (litres)"),
-                      prop("x", "double", "east on the district plan (m)"),
-                      prop("y", "double", "north on the district plan (m)")]},
-    ]
+
+def models() -> list[dict[str, Any]]:
+    """The pack's service interfaces (DTDL v2, as the ontology they extend)."""
+    return [{"@context": "dtmi:dtdl:context;2", "@id": dtmi, "@type": "Interface", "extends": base,
+             "displayName": display,
+             "contents": [{"@type": "Property", "name": name, "schema": "double", "writable": True,
+                           "description": text} for name, text in props]}
+            for dtmi, (base, display, props) in EXTENSIONS.items()]
 
 
 def ensure_models(graph: Any) -> None:
