@@ -121,25 +121,33 @@ class Cache(Generic[_T]):
         self._version = -1
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._invalidated = 0
         self.reloads = 0
 
     def invalidate(self) -> None:
         self._checked = 0.0
+        self._invalidated += 1
 
     def changed(self) -> bool:
-        """Reload if another process (or this one) changed the kind; whether it did."""
-        now = time.monotonic()
-        if now - self._checked < self.max_age:
+        """Reload if another process (or this one) changed the kind; whether it did. Until the
+        first load has finished every caller waits for it (never an empty answer while another
+        thread reads), and a reload that an `invalidate` overtook is not taken as fresh."""
+        if self._version >= 0 and time.monotonic() - self._checked < self.max_age:
             return False
         with self._lock:
-            self._checked = now
+            started = time.monotonic()
+            if self._version >= 0 and started - self._checked < self.max_age:
+                return False  # another thread reloaded while this one waited
+            seen = self._invalidated
             version = self.collection.version()
-            if version == self._version:
-                return False
-            self._items = dict(self.collection.items())
-            self._version = version
-            self.reloads += 1
-            return True
+            reloaded = version != self._version
+            if reloaded:
+                self._items = dict(self.collection.items())
+                self._version = version
+                self.reloads += 1
+            if seen == self._invalidated:
+                self._checked = started
+            return reloaded
 
     def all(self) -> dict[str, _T]:
         self.changed()
