@@ -188,6 +188,10 @@ def _simulate(setup: RunSetup, options: RunOptions, conn: Any) -> None:
     work = Path(tempfile.mkdtemp(prefix="twinforge-run-"))
     try:
         for name, data in setup.files.items():
+            try:
+                ET.fromstring(data)
+            except ET.ParseError as exc:  # SUMO would crash on it, saying nothing
+                raise InvalidArgument(f"the road network's {name} is not well-formed XML ({exc})") from None
             (work / name).write_bytes(data)
         args = ["sumo", "-n", str(work / "net.xml"), "-r", str(work / "routes.xml"), "-a", str(work / "detectors.xml"),
                 "--begin", "0", "--step-length", "1", "--seed", str(options.seed), "--scale", repr(setup.scale),
@@ -343,8 +347,9 @@ def run(setup: RunSetup, options: RunOptions | None = None, on_sample: Sample | 
                     proc.wait(10)
                     errors.seek(0)
                     tail = errors.read().decode(errors="replace").strip()[-400:]
-                    raise Unavailable(f"the SUMO process ended without a result (exit code {proc.returncode})"
-                                      + (f": {tail}" if tail else "")) from None
+                    how = (f"crashed (signal {-proc.returncode})" if (proc.returncode or 0) < 0
+                           else f"ended without a result (exit code {proc.returncode})")
+                    raise Unavailable(f"the SUMO process {how}" + (f": {tail}" if tail else "")) from None
                 if kind == "sample" and on_sample is not None:
                     on_sample(*body)
                 elif kind == "done":
