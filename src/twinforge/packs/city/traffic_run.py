@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import queue
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,7 @@ class RunOptions:
     pace: float | None = None
     samples: bool = True
     keep: str | None = None
+    bare: bool = False  # SUMO alone: only steps, no measurements taken (the benchmark's baseline)
 
     def check(self) -> None:
         if not 1 <= self.end <= 7 * 86400:
@@ -209,7 +211,7 @@ def _simulate(setup: RunSetup, options: RunOptions, conn: Any) -> None:
                 libsumo.trafficlight.setProgram(tls, f"{program}-twin")
                 if offset:
                     libsumo.trafficlight.setParameter(tls, "offset", repr(offset))
-            kpis = _loop(libsumo, tc, setup, options, conn)
+            kpis = _bare(libsumo, options) if options.bare else _loop(libsumo, tc, setup, options, conn)
         finally:
             libsumo.close()
         _from_tripinfo(kpis, work / "tripinfo.xml")
@@ -220,6 +222,17 @@ def _simulate(setup: RunSetup, options: RunOptions, conn: Any) -> None:
         conn.send(("done", kpis))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _bare(libsumo: Any, options: RunOptions) -> TrafficKpis:
+    kpis, step = TrafficKpis(), 0
+    while step < options.end and (step == 0 or libsumo.simulation.getMinExpectedNumber() > 0):
+        libsumo.simulationStep()
+        step += 1
+        kpis.vehicles += libsumo.simulation.getArrivedNumber()
+        kpis.vehicle_steps += libsumo.vehicle.getIDCount()
+    kpis.steps = step
+    return kpis
 
 
 def _loop(libsumo: Any, tc: Any, setup: RunSetup, options: RunOptions, conn: Any) -> TrafficKpis:
@@ -321,37 +334,72 @@ def _from_tripinfo(kpis: TrafficKpis, path: Path) -> None:
 
 
 Sample = Callable[[float, dict[str, dict[str, Any]], int], None]
+Batch = Callable[[list[tuple[float, dict[str, dict[str, Any]], int]]], None]
+
+
+def _read(stream: Any, inbox: queue.Queue[Any]) -> None:
+    """The parent's reader: every message of the child into ``inbox``, then None at its end."""
+    try:
+        while True:
+            inbox.put(pickle.load(stream))
+    except (EOFError, OSError, pickle.UnpicklingError):
+        inbox.put(None)
 
 
 def run(setup: RunSetup, options: RunOptions | None = None, on_sample: Sample | None = None,
-        stop: threading.Event | None = None) -> TrafficKpis:
+        stop: threading.Event | None = None, on_batch: Batch | None = None) -> TrafficKpis:
     """Run SUMO on ``setup`` in a process of its own; ``on_sample(sim time, changed values by
-    twin, vehicles halting)`` every simulated second. ``stop`` ends the run early."""
+    twin, vehicles halting)`` every simulated second, or ``on_batch`` with the seconds that
+    arrived while the last batch was handled (one, when the caller keeps up). ``stop`` ends
+    the run early."""
     options = options or RunOptions()
     options.check()
     sumo_home()  # a clear error here, not in the child, if SUMO is not installed
-    options = replace(options, samples=options.samples and on_sample is not None)
+    options = replace(options, samples=options.samples and (on_sample or on_batch) is not None)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen([sys.executable, "-m", "twinforge.packs.city.traffic_run"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=errors)
         assert proc.stdin is not None and proc.stdout is not None
+        inbox: queue.Queue[Any] = queue.Queue(maxsize=2000)  # the child waits when the parent is this far behind
+        reader = threading.Thread(target=_read, args=(proc.stdout, inbox), daemon=True, name="sumo-reader")
         try:
             pickle.dump((setup, options), proc.stdin)
             proc.stdin.close()
+            reader.start()
+            message: Any = None
             while True:
                 if stop is not None and stop.is_set():
                     raise Unavailable("the traffic run was stopped")
-                try:
-                    kind, *body = pickle.load(proc.stdout)
-                except EOFError:
-                    proc.wait(10)
-                    errors.seek(0)
-                    tail = errors.read().decode(errors="replace").strip()[-400:]
-                    how = (f"crashed (signal {-proc.returncode})" if (proc.returncode or 0) < 0
-                           else f"ended without a result (exit code {proc.returncode})")
-                    raise Unavailable(f"the SUMO process {how}" + (f": {tail}" if tail else "")) from None
-                if kind == "sample" and on_sample is not None:
-                    on_sample(*body)
+                if message is None:
+                    try:
+                        message = inbox.get(timeout=0.5)
+                    except queue.Empty:
+                        continue
+                    if message is None:
+                        proc.wait(10)
+                        errors.seek(0)
+                        tail = errors.read().decode(errors="replace").strip()[-400:]
+                        how = (f"crashed (signal {-proc.returncode})" if (proc.returncode or 0) < 0
+                               else f"ended without a result (exit code {proc.returncode})")
+                        raise Unavailable(f"the SUMO process {how}" + (f": {tail}" if tail else ""))
+                kind, *body = message
+                message = None
+                if kind == "sample":
+                    batch = [tuple(body)]
+                    while len(batch) < 600:  # what came in meanwhile goes in the same batch
+                        try:
+                            message = inbox.get_nowait()
+                        except queue.Empty:
+                            break
+                        if message is None or message[0] != "sample":
+                            break
+                        batch.append(tuple(message[1:]))
+                        message = None
+                    if on_batch is not None:
+                        on_batch(batch)
+                    elif on_sample is not None:
+                        for sample in batch:
+                            on_sample(*sample)
                 elif kind == "done":
                     kpis: TrafficKpis = body[0]
                     return kpis
@@ -361,6 +409,7 @@ def run(setup: RunSetup, options: RunOptions | None = None, on_sample: Sample | 
             if proc.poll() is None:
                 proc.kill()
             proc.wait(10)
+            reader.join(5)
             proc.stdout.close()
 
 
@@ -425,6 +474,7 @@ class TrafficFeed:
         self.options = options or RunOptions()
         self.ingestor = Ingestor(graph)
         self.samples = 0
+        self.batches = 0
         self.updates = 0
         self.kpis: TrafficKpis | None = None
         self.error: str | None = None
@@ -432,12 +482,15 @@ class TrafficFeed:
         self._thread: threading.Thread | None = None
         self._origin = 0
 
-    def on_sample(self, now: float, values: dict[str, dict[str, Any]], _halting: int) -> None:
+    def on_batch(self, samples: list[tuple[float, dict[str, dict[str, Any]], int]]) -> None:
+        """The seconds that came in, one transaction; each value at its own simulated time."""
         from twinforge.graph.updates import Update
 
-        ts = self._origin + int(now * 1e6)
-        result = self.ingestor.apply([Update(twin, v, ts=ts, source="sumo") for twin, v in values.items()])
-        self.samples += 1
+        updates = [Update(twin, v, ts=self._origin + int(now * 1e6), source="sumo")
+                   for now, values, _ in samples for twin, v in values.items()]
+        result = self.ingestor.apply(updates)
+        self.samples += len(samples)
+        self.batches += 1
         self.updates += result.accepted
 
     def run(self) -> TrafficKpis:
@@ -446,7 +499,7 @@ class TrafficFeed:
 
         self._origin = now_us()
         setup = setup_of(self.graph, self.network)
-        self.kpis = run(setup, self.options, self.on_sample, self._stop)
+        self.kpis = run(setup, self.options, stop=self._stop, on_batch=self.on_batch)
         return self.kpis
 
     def _main(self) -> None:
