@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from twinforge.graph import TwinGraph
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
 need_module("pandapower")
 need_module("paho")
+SUMO = importlib.util.find_spec("libsumo") is not None
 
 
 def test_district_energy_puts_the_buildings_on_the_grid(tmp_path: Path) -> None:
@@ -55,7 +57,7 @@ def test_demo_city_serves_the_district_live(tmp_path: Path) -> None:
     port, mqtt_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'demo.db'}"
     proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "demo", "city", "--db", db, "--port", str(port),
-                             "--mqtt-port", str(mqtt_port), "--speedup", "3600"],
+                             "--mqtt-port", str(mqtt_port), "--speedup", "3600", "--traffic-pace", "20"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -75,6 +77,13 @@ def test_demo_city_serves_the_district_live(tmp_path: Path) -> None:
         assert light.get("energyKwh", 0) > 0, light
         assert httpx.get(f"{base}/digitaltwins/mv-line-0").json()["resLoadingPercent"] > 0
         assert httpx.get(f"{base}/geometry").json()["value"]  # the 3D scene has the buildings
+        if SUMO:  # SUMO's traffic moves on the streets' twins, a simulated second at a time
+            while time.monotonic() < deadline and httpx.get(f"{base}/digitaltwins/streets").json()["arrived"] < 5:
+                time.sleep(1)
+            streets = httpx.get(f"{base}/digitaltwins/streets").json()
+            assert streets["arrived"] >= 5 and streets["simTime"] > 0, streets
+            history = httpx.get(f"{base}/digitaltwins/streets/history", params={"name": "simTime"}).json()["value"]
+            assert len(history) >= 5
     finally:
         _, err = interrupt(proc)
     assert "Traceback" not in err, err

@@ -241,17 +241,29 @@ def demo_city(
     mqtt_port: MqttPort = 1883,
     speedup: Annotated[float, typer.Option("--speedup", help="Simulated seconds per second for the weather, "
                                                              "the lights' schedule and the waste.")] = 600.0,
+    traffic_pace: Annotated[float, typer.Option("--traffic-pace", help="Simulated seconds of traffic per second "
+                                                                       "(SUMO on the streets).")] = 1.0,
     log_level: LogLevel = "warning",
 ) -> None:
     """A district: CIGRE's MV grid on the energy-grid ontology, 30 RC buildings whose heating and
     cooling load their grid buses, streetlights, parking, waste containers and air quality over
-    MQTT on the smart-cities ontology; a power flow on the twins every 10 s. (No traffic yet.)"""
-    from twinforge.packs.city.demo import GRID, ROOT, SCENE_URL, DistrictEnergy, load_district
+    MQTT on the smart-cities ontology; a power flow on the twins every 10 s; a 3x3 street grid
+    with SUMO's traffic feeding its segments, junctions, lights and loops every simulated second."""
+    from twinforge.packs.city.demo import (
+        GRID,
+        ROOT,
+        SCENE_URL,
+        STREETS,
+        DistrictEnergy,
+        load_district,
+    )
     from twinforge.packs.city.services import ServicesPublisher, district_services
+    from twinforge.packs.city.traffic_run import RunOptions, TrafficFeed
 
-    if speedup <= 0:
-        err.print(f"--speedup {speedup}: must be > 0", markup=False)
-        raise typer.Exit(1)
+    for flag, value in (("--speedup", speedup), ("--traffic-pace", traffic_pace)):
+        if value <= 0:
+            err.print(f"{flag} {value}: must be > 0", markup=False)
+            raise typer.Exit(1)
     config, server, graph = prepare(db, host, port, mqtt_port, log_level, serve_api)
     with console.status("building the district (grid, buildings, services)..."):
         counts = load_district(graph)
@@ -266,8 +278,12 @@ def demo_city(
     console.print(f"try: curl {config.url}/digitaltwins/{ROOT}", markup=False)
     console.print("     twinforge query \"SELECT L.$dtId, L.resLoadingPercent FROM DIGITALTWINS L "
                   "WHERE L.resLoadingPercent > 30\"" + ("" if db == DEFAULT_DB else f" --db {db}"), markup=False)
-    publisher = ServicesPublisher(f"mqtt://127.0.0.1:{mqtt_port}", district_services(), speedup=speedup)
-    live(config, [publisher], [(10.0, energy.run_once)])
+    publishers: list[Any] = [ServicesPublisher(f"mqtt://127.0.0.1:{mqtt_port}", district_services(), speedup=speedup)]
+    if graph.store.get_blob(f"traffic/{STREETS}/net.xml") is not None:
+        publishers.append(TrafficFeed(graph, STREETS, RunOptions(end=86400.0, pace=traffic_pace)))
+        console.print(f"streets: SUMO at {traffic_pace:g}x, e.g. curl {config.url}/digitaltwins/{STREETS}-e-B1C1",
+                      markup=False)
+    live(config, publishers, [(10.0, energy.run_once)])
     server.run(_announce)
 
 

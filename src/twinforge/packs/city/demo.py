@@ -1,8 +1,10 @@
 """The city demo's district: CIGRE's MV grid, 30 buildings on its buses, the public services,
-geometry for the 3D scene, and the live jobs that tie them (`DistrictEnergy`)."""
+a 3x3 street grid from SUMO's netgenerate (when SUMO is installed), geometry for the 3D scene,
+and the live jobs that tie them (`DistrictEnergy`; the streets' `traffic_run.TrafficFeed`)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,7 +14,10 @@ from twinforge.errors import NotFound
 from twinforge.graph.updates import Update
 from twinforge.packs.city import district, grid, services
 
+log = logging.getLogger("twinforge.city")
+
 GRID = "mv"
+STREETS = "streets"
 ROOT = "district-1"
 DISTRICT = "dtmi:twinforge:city:District;1"
 SCENE_URL = f"/ui/scene/{ROOT}?rel=isPartOf&color=heaterPower&min=0&max=400000"
@@ -65,7 +70,24 @@ def load_district(graph: Any, buildings: int = 30, seed: int = 11) -> dict[str, 
         x, z = (k % 6) * 40.0 - 100.0, (k // 6) * 40.0 - 80.0
         geometry.put(tid, box_glb((24.0, height, 24.0), (0.85, 0.85, 0.85, 1.0), tid), None,
                      Transform(translation=[x, height / 2, z]))
-    return {"twins": graph.store.count_twins(), "buildings": buildings, **{f"grid {t}": n for t, n in counts.items()}}
+    streets = add_streets(graph)
+    return {"twins": graph.store.count_twins(), "buildings": buildings, **{f"grid {t}": n for t, n in counts.items()},
+            **{f"streets {t}": n for t, n in streets.items()}}
+
+
+def add_streets(graph: Any) -> dict[str, int]:
+    """The district's streets: netgenerate's 3x3 grid with a day of random flows and a loop on
+    every lane; nothing (said in the log) when SUMO is not installed."""
+    from twinforge.errors import MissingDependency
+    from twinforge.packs.city import traffic
+
+    try:
+        traffic.sumo_home()
+        traffic.sumolib()
+    except MissingDependency as exc:
+        log.warning("the district has no streets: %s", exc)
+        return {}
+    return traffic.demo_network(graph, STREETS, size=3, flows=40, seed=1, end=86400.0)
 
 
 class DistrictEnergy:
@@ -117,4 +139,4 @@ class DistrictEnergy:
         return kpis
 
 
-__all__ = ["GRID", "ROOT", "SCENE_URL", "DistrictEnergy", "load_district", "models"]
+__all__ = ["GRID", "ROOT", "SCENE_URL", "STREETS", "DistrictEnergy", "add_streets", "load_district", "models"]
