@@ -174,6 +174,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     from twinforge.api.routes import router
     from twinforge.api.routes_aas import router as aas_router
     from twinforge.api.routes_audit import router as audit_router
+    from twinforge.api.routes_city import router as city_router
     from twinforge.api.routes_data import router as data_router
     from twinforge.api.routes_events import router as events_router
     from twinforge.api.routes_geometry import router as geometry_router
@@ -212,5 +213,6 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     app.include_router(docs_router)
     app.include_router(geometry_router)
     app.include_router(aas_router)
+    app.include_router(city_router)
     app.include_router(ui_router)
     return app

@@ -33,6 +33,7 @@ import contextlib
 import gzip
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -305,13 +306,17 @@ def kpis_of(net: Any, band: tuple[float, float] = (0.95, 1.05)) -> dict[str, flo
             "voltageViolations": outside, "slackMw": float(net.res_ext_grid.p_mw.sum())}
 
 
-def contingencies(net: Any, band: tuple[float, float] = (0.95, 1.05)) -> list[dict[str, Any]]:
-    """N-1: each line and transformer in service taken out in turn; the KPIs after each (or
-    ``converged: false`` when the case has no solution, e.g. an islanded load)."""
+def contingencies(net: Any, band: tuple[float, float] = (0.95, 1.05),
+                  only: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """N-1: each line and transformer in service (or each of ``only``: "line 3", "trafo 1")
+    taken out in turn; the KPIs after each (or ``converged: false`` when the case has no
+    solution, e.g. an islanded load)."""
     pp = _pandapower()
     out = []
     for table in ("line", "trafo"):
         for index in net[table].index[net[table].in_service]:
+            if only is not None and f"{table} {index}" not in only:
+                continue
             net[table].at[index, "in_service"] = False
             try:
                 runpp(net)

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from twinforge.errors import InvalidArgument
+from twinforge.errors import InvalidArgument, NotFound
 from twinforge.packs.city.grid import (
+    GRID,
     NS,
     TABLES,
     contingencies,
@@ -40,6 +41,32 @@ class GridChange:
     added_load: Sequence[tuple[int, float]] = ()  # new loads (bus index, MW), e.g. heat pumps
     out_of_service: Sequence[str] = ()
     n_minus_1: bool = False
+    n_minus_1_of: Sequence[str] = ()  # N-1 over these elements only (e.g. one feeder's); empty: all
+
+    @classmethod
+    def from_json(cls, doc: Any) -> GridChange:
+        """From the REST body: {loadGrowth, growthBuses, pv: [[bus, MW]], addedLoad: [[bus, MW]],
+        outOfService: ["line 3"], nMinus1, nMinus1Of: ["line 10", "trafo 1"]}."""
+        fields = {"loadGrowth": "load_growth", "growthBuses": "growth_buses", "pv": "pv", "addedLoad": "added_load",
+                  "outOfService": "out_of_service", "nMinus1": "n_minus_1", "nMinus1Of": "n_minus_1_of"}
+        if not isinstance(doc, dict):
+            raise InvalidArgument("a grid what-if is a JSON object: {loadGrowth, pv, outOfService, nMinus1, ...}")
+        unknown = sorted(set(doc) - set(fields) - {"asOf"})
+        if unknown:
+            raise InvalidArgument(f"unknown field(s) of a grid what-if: {', '.join(unknown)}")
+        try:
+            args: dict[str, Any] = {fields[k]: v for k, v in doc.items() if k in fields}
+            for key in ("pv", "added_load"):
+                if key in args:
+                    args[key] = [(int(bus), float(mw)) for bus, mw in args[key]]
+            if "load_growth" in args:
+                args["load_growth"] = float(args["load_growth"])
+            for key in ("out_of_service", "n_minus_1_of"):
+                if key in args and not all(isinstance(e, str) for e in args[key]):
+                    raise TypeError(f"{key} holds element names")
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"a grid what-if's field has the wrong shape: {exc}") from None
+        return cls(**args)
 
     def check(self) -> None:
         if not self.load_growth >= 0:
@@ -48,7 +75,7 @@ class GridChange:
             for bus, mw in items:
                 if not mw >= 0:
                     raise InvalidArgument(f"{what} must be >= 0 MW, not {mw} (bus {bus})")
-        for element in self.out_of_service:
+        for element in [*self.out_of_service, *self.n_minus_1_of]:
             table, _, index = element.partition(" ")
             if table not in TABLES or not index.isdigit():
                 raise InvalidArgument(f"'{element}' is not an element: write 'line 3', 'trafo 0', ...")
@@ -132,6 +159,13 @@ def _findings(net: Any, band: tuple[float, float]) -> tuple[list[dict[str, Any]]
     return over, bad
 
 
+def _is_grid(graph: Any, grid: str) -> bool:
+    try:
+        return bool(graph.get_twin(grid)["$metadata"]["$model"] == GRID)
+    except NotFound:
+        return False
+
+
 def what_if(graph: Any, grid: str, change: GridChange, *, as_of: str | None = None,
             band: tuple[float, float] = (0.95, 1.05)) -> GridWhatIf:
     """Run ``change`` on a fork of ``grid`` (now, or ``as_of``) against its baseline."""
@@ -140,6 +174,8 @@ def what_if(graph: Any, grid: str, change: GridChange, *, as_of: str | None = No
 
     change.check()
     pp = _pandapower()
+    if not _is_grid(graph, grid):
+        raise NotFound(f"there is no grid twin '{grid}'", code="DigitalTwinNotFound")
     snapshot = fork(graph, grid_scope(grid), as_of)
     box = sandbox(snapshot)
     try:
@@ -153,8 +189,8 @@ def what_if(graph: Any, grid: str, change: GridChange, *, as_of: str | None = No
         except pp.powerflow.LoadflowNotConverged:
             return GridWhatIf(baseline, {"converged": False})
         result = GridWhatIf(baseline, kpis_of(net, band), *_findings(net, band))
-        if change.n_minus_1:
-            result.contingencies = contingencies(net, band)
+        if change.n_minus_1 or change.n_minus_1_of:
+            result.contingencies = contingencies(net, band, list(change.n_minus_1_of) or None)
         return result
     finally:
         box.close()

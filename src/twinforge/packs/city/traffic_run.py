@@ -80,11 +80,13 @@ class TrafficKpis:
     teleports: int = 0
     steps: int = 0
     vehicle_steps: int = 0
+    flows_dropped: int = 0  # flows from or to a closed street: not run
 
     def to_json(self) -> dict[str, Any]:
         names = {"vehicles": "vehicles", "mean_travel_time_s": "meanTravelTimeS", "total_delay_s": "totalDelayS",
                  "mean_delay_s": "meanDelayS", "co2_kg": "co2Kg", "mean_queue": "meanQueue", "max_queue": "maxQueue",
-                 "teleports": "teleports", "steps": "steps", "vehicle_steps": "vehicleSteps"}
+                 "teleports": "teleports", "steps": "steps", "vehicle_steps": "vehicleSteps",
+                 "flows_dropped": "flowsDropped"}
         return {names[k]: v for k, v in asdict(self).items()}
 
 
@@ -96,6 +98,25 @@ class TrafficChange:
     signal_plans: dict[str, list[float]] = field(default_factory=dict)
     closed_lanes: list[str] = field(default_factory=list)
     demand_scale: float = 1.0
+
+    @classmethod
+    def from_json(cls, doc: Any) -> TrafficChange:
+        """From the REST body: {closedLanes: ["B1C1_0"], signalPlans: {"B1": [60, 3, 20, 3]},
+        demandScale: 1.3} (and the run's own: end, seed, asOf)."""
+        if not isinstance(doc, dict):
+            raise InvalidArgument("a traffic what-if is a JSON object: {closedLanes, signalPlans, demandScale, end}")
+        unknown = sorted(set(doc) - {"closedLanes", "signalPlans", "demandScale", "end", "seed", "asOf"})
+        if unknown:
+            raise InvalidArgument(f"unknown field(s) of a traffic what-if: {', '.join(unknown)}")
+        lanes, plans = doc.get("closedLanes", []), doc.get("signalPlans", {})
+        if not isinstance(lanes, list) or not all(isinstance(lane, str) for lane in lanes):
+            raise InvalidArgument("closedLanes is a list of SUMO lane ids, e.g. [\"B1C1_0\"]")
+        if not isinstance(plans, dict) or not all(isinstance(v, list) for v in plans.values()):
+            raise InvalidArgument("signalPlans maps a traffic light to its phase durations, e.g. {\"B1\": [60, 3, 20, 3]}")
+        scale = doc.get("demandScale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise InvalidArgument("demandScale is a number, e.g. 1.3")
+        return cls({k: list(v) for k, v in plans.items()}, list(lanes), float(scale))
 
     def check(self) -> None:
         if not 0 < self.demand_scale <= 20:
@@ -195,6 +216,7 @@ def _simulate(setup: RunSetup, options: RunOptions, conn: Any) -> None:
             except ET.ParseError as exc:  # SUMO would crash on it, saying nothing
                 raise InvalidArgument(f"the road network's {name} is not well-formed XML ({exc})") from None
             (work / name).write_bytes(data)
+        dropped = _drop_closed_flows(work / "routes.xml", work / "net.xml", setup.closed)
         args = ["sumo", "-n", str(work / "net.xml"), "-r", str(work / "routes.xml"), "-a", str(work / "detectors.xml"),
                 "--begin", "0", "--step-length", "1", "--seed", str(options.seed), "--scale", repr(setup.scale),
                 "--no-step-log", "true", "--no-warnings", "true", "--duration-log.disable", "true",
@@ -212,6 +234,7 @@ def _simulate(setup: RunSetup, options: RunOptions, conn: Any) -> None:
                 if offset:
                     libsumo.trafficlight.setParameter(tls, "offset", repr(offset))
             kpis = _bare(libsumo, options) if options.bare else _loop(libsumo, tc, setup, options, conn)
+            kpis.flows_dropped = dropped
         finally:
             libsumo.close()
         _from_tripinfo(kpis, work / "tripinfo.xml")
@@ -222,6 +245,27 @@ def _simulate(setup: RunSetup, options: RunOptions, conn: Any) -> None:
         conn.send(("done", kpis))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _drop_closed_flows(routes: Path, net: Path, closed: list[str]) -> int:
+    """Take out the flows and trips that start or end on a street whose every lane is closed
+    (SUMO cannot insert them there); how many."""
+    if not closed:
+        return 0
+    lanes: dict[str, int] = {}
+    for edge in ET.parse(net).getroot().iter("edge"):
+        lanes[edge.get("id", "")] = sum(1 for _ in edge.iter("lane"))
+    shut = {edge for edge, n in lanes.items() if n and sum(1 for lane in closed if lane.rsplit("_", 1)[0] == edge) >= n}
+    if not shut:
+        return 0
+    tree = ET.parse(routes)
+    root, dropped = tree.getroot(), 0
+    for item in list(root):
+        if item.tag in ("flow", "trip") and (item.get("from") in shut or item.get("to") in shut):
+            root.remove(item)
+            dropped += 1
+    tree.write(routes)
+    return dropped
 
 
 def _bare(libsumo: Any, options: RunOptions) -> TrafficKpis:
@@ -423,6 +467,8 @@ def what_if(graph: Any, network: str, change: TrafficChange, *, as_of: str | Non
 
     change.check()
     options = options or RunOptions()
+    if graph.store.get_blob(blob_key(network, "net.xml")) is None:
+        raise NotFound(f"there is no road network '{network}'", code="DigitalTwinNotFound")
     snapshot = fork(graph, network_scope(network), as_of)
     box = sandbox(snapshot)
     try:

@@ -5,7 +5,7 @@ const views = {
   overview: () => import("./overview.js"), graph: () => import("./graph.js"), twins: () => import("./twin.js"),
   query: () => import("./query.js"), models: () => import("./models.js"), scene: () => import("./scene.js"),
   scenarios: () => import("./scenarios.js"), alerts: () => import("./alerts.js"), ward: () => import("./ward.js"),
-  line: () => import("./line.js"),
+  line: () => import("./line.js"), whatif: () => import("./whatif.js"),
 };
 let cleanup = null;
 
