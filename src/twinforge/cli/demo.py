@@ -275,6 +275,8 @@ def demo_city(
     if not serve_api:
         return
     console.print(f"dashboard: {config.url}/ui   (3D view: {config.url}{SCENE_URL})", markup=False, soft_wrap=True)
+    console.print(f"what-ifs: {config.url}/ui/whatif?example=close-street   "
+                  f"{config.url}/ui/whatif?example=n-1-feeder-2", markup=False, soft_wrap=True)
     console.print(f"try: curl {config.url}/digitaltwins/{ROOT}", markup=False)
     console.print("     twinforge query \"SELECT L.$dtId, L.resLoadingPercent FROM DIGITALTWINS L "
                   "WHERE L.resLoadingPercent > 30\"" + ("" if db == DEFAULT_DB else f" --db {db}"), markup=False)
