@@ -44,6 +44,9 @@ async def list_networks(request: Request) -> Response:
 @router.post("/city/traffic/{network}/whatif", tags=["city"],
              summary="SUMO on a fork of a road network: {closedLanes, signalPlans, demandScale, end, seed, asOf}")
 async def traffic_what_if(network: str, request: Request) -> Response:
+    from twinforge.packs.city.traffic import sumo_home
+
+    sumo_home()  # 501 naming the extra, before anything else (the runner needs the sim extra too)
     from twinforge.packs.city.traffic_run import RunOptions, TrafficChange, what_if
 
     doc = await read_json(request)
@@ -61,6 +64,9 @@ async def traffic_what_if(network: str, request: Request) -> Response:
 @router.post("/city/grid/{grid}/whatif", tags=["city"],
              summary="A power flow on a fork of a grid: {loadGrowth, pv, addedLoad, outOfService, nMinus1, nMinus1Of}")
 async def grid_what_if(grid: str, request: Request) -> Response:
+    from twinforge.packs.city.grid import _pandapower
+
+    _pandapower()  # 501 naming the extra
     from twinforge.packs.city.grid_whatif import GridChange, what_if
 
     doc = await read_json(request)
