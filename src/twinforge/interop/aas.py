@@ -239,6 +239,11 @@ def read_environment(path: Path) -> tuple[dict[str, Any], Files]:
     text = io.StringIO()
     basyx_json.write_aas_json_file(text, store)
     env: dict[str, Any] = prune(json.loads(text.getvalue()))
+    for shell in env.get("assetAdministrationShells") or []:
+        # BaSyx keeps a shell's submodel references in a set: put them in one order, or every
+        # read (and every round trip) lists them differently
+        if shell.get("submodels"):
+            shell["submodels"].sort(key=lambda ref: json.dumps(ref.get("keys"), sort_keys=True))
     return env, files
 
 
