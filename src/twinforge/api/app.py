@@ -163,6 +163,10 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
         return response
 
     app.add_middleware(FastPathMiddleware, graph=graph)
+    if getattr(graph.store, "replicated", False):  # serve --db-read: Twinforge-Session tokens
+        from twinforge.api.replica import ReadYourWritesMiddleware
+
+        app.add_middleware(ReadYourWritesMiddleware, store=graph.store)
     app.state.limits = limits or Limits()
     app.add_middleware(LimitsMiddleware, limits=app.state.limits)  # after auth: a token is known by name
     if auth:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,17 +42,20 @@ class Workers:
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` (a read) in the read pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.store, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self.store, contextvars.copy_context().run,  # the request's read floor
+                                          functools.partial(fn, *args, **kwargs))
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` (a change) on the writer thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.writer, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self.writer, contextvars.copy_context().run,  # the request's read floor
+                                          functools.partial(fn, *args, **kwargs))
 
     async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` in the query pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.queries, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(self.queries, contextvars.copy_context().run,  # the request's read floor
+                                          functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
         for pool in (self.store, self.writer, self.queries):

@@ -42,6 +42,7 @@ class ServerConfig:
     """Everything a server is started with; the CLI only parses flags into this."""
 
     db: str = "sqlite:///twinforge.db"
+    db_read: str | None = None  # a PostgreSQL streaming replica for reads
     host: str = "127.0.0.1"
     port: int = 8080
     tls: bool = False
@@ -162,7 +163,7 @@ class Server:
     def graph(self) -> TwinGraph:
         """The graph served (opened from ``config.db`` on first use unless given)."""
         if self._graph is None:
-            self._graph = TwinGraph.open(self.config.db)
+            self._graph = TwinGraph.open(self.config.db, read_url=self.config.db_read)
         return self._graph
 
     @graph.setter

@@ -28,12 +28,12 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
-def open_graph(db: str, *, write: bool = False) -> Any:
-    """The graph in ``db``. Commands that only read refuse a store that does not exist;
-    commands that write make it, and say so."""
+def open_graph(db: str, *, write: bool = False, read: str | None = None) -> Any:
+    """The graph in ``db`` (reads from the replica ``read``, if given). Commands that only
+    read refuse a store that does not exist; commands that write make it, and say so."""
     from twinforge.graph import TwinGraph
 
-    graph = TwinGraph.open(db, create=write)
+    graph = TwinGraph.open(db, create=write, read_url=read)
     if getattr(graph.store, "created", False):
         err.print(f"created a new store: {db}", markup=False)
     return graph

@@ -19,6 +19,9 @@ def _announce(line: str) -> None:
 
 def serve(
     db: DbOption = DEFAULT_DB,
+    db_read: Annotated[str | None, typer.Option(
+        "--db-read", help="A PostgreSQL streaming replica of --db for reads (twins, queries, history); writes "
+                          "stay on --db; a client reads its own writes by sending back Twinforge-Session.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     tls: Annotated[bool, typer.Option("--tls", help="Serve HTTPS (self-signed unless --cert/--key).")] = False,
@@ -85,7 +88,7 @@ def serve(
     """Serve the ADT-compatible REST API over a store, with optional MQTT and OPC UA ingestion."""
     from twinforge.api.server import Server, ServerConfig
 
-    config = ServerConfig(db=db, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
+    config = ServerConfig(db=db, db_read=db_read, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
                           mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mqtt_client_id=mqtt_client_id,
                           mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mapping=mapping, oidc_issuer=oidc_issuer,
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
@@ -98,7 +101,7 @@ def serve(
     if not auth and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: serving on {host} without --auth: anyone who reaches this port can read and "
                   "change every twin", markup=False)
-    server.graph = open_graph(db, write=True)
+    server.graph = open_graph(db, write=True, read=db_read)
     if audit_reads is not None:
         from twinforge.auth import set_sensitive_models
 

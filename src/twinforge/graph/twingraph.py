@@ -34,12 +34,13 @@ class TwinGraph:
         self.queries = Queries(store, self.catalog)
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> TwinGraph:
+    def open(cls, url: str, *, create: bool = True, read_url: str | None = None) -> TwinGraph:
         """The graph in the store a URL names (``sqlite:///path.db``); with ``create=False``
-        a store that does not exist yet is `NotFound` instead of being made."""
+        a store that does not exist yet is `NotFound` instead of being made. ``read_url``: a
+        PostgreSQL streaming replica for reads."""
         from twinforge.store import open_store
 
-        return cls(open_store(url, create=create))
+        return cls(open_store(url, create=create, read_url=read_url))
 
     def close(self) -> None:
         """Close the store."""

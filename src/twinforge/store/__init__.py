@@ -35,16 +35,21 @@ from twinforge.store.sqlite import FileLease, SQLiteStore
 DEFAULT_URL = "sqlite:///twinforge.db"
 
 
-def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> TwinStore:
+def open_store(url: str = DEFAULT_URL, *, create: bool = True, read_url: str | None = None) -> TwinStore:
     """Open the store a URL names. With ``create=False`` a store that does not exist yet
     is `NotFound` (for commands that only read); otherwise it is made, and its
-    ``created`` attribute says so."""
+    ``created`` attribute says so. ``read_url`` names a PostgreSQL streaming replica that
+    answers reads (the client that wrote reads its writes: `Twinforge-Session`)."""
+    if read_url and not url.startswith(("postgresql://", "postgres://")):
+        raise InvalidArgument("a read replica (--db-read) needs a PostgreSQL store (--db postgresql://...)")
+    if read_url and not read_url.startswith(("postgresql://", "postgres://")):
+        raise InvalidArgument(f"'{read_url}' is not a PostgreSQL URL (--db-read postgresql://replica:5432/db)")
     if url.startswith("sqlite:"):
         return SQLiteStore.from_url(url, create=create)
     if url.startswith(("postgresql://", "postgres://")):
         from twinforge.store.postgres import PostgresStore
 
-        return PostgresStore.from_url(url, create=create)
+        return PostgresStore.from_url(url, create=create, read_url=read_url)
     raise InvalidArgument(f"'{url}' is not a store URL; use sqlite:///path.db (relative), "
                           "sqlite:////abs/path.db, sqlite:///:memory: or postgresql://user:pass@host:5432/db")
 

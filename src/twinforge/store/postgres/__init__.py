@@ -15,8 +15,8 @@ from twinforge.store.records import RecordRows, adopt_legacy_settings
 class PostgresStore(DocumentRows, QueryRows, LogRows, PostgresConnections, RecordRows, TwinStore):
     """A `TwinStore` in one PostgreSQL database, safe to share between threads and processes."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
-        super().__init__(url, create=create)
+    def __init__(self, url: str, *, create: bool = True, read_url: str | None = None) -> None:
+        super().__init__(url, create=create, read_url=read_url)
         adopt_legacy_settings(self)
 
 

@@ -65,6 +65,17 @@ class PrivateCluster:
         with contextlib.suppress(Exception):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
 
+    def replica(self, directory: Path) -> PrivateCluster:
+        """A streaming standby of this cluster (``pg_basebackup -R``), started on a port of its own."""
+        standby = PrivateCluster(directory)
+        if os.getuid() == 0:
+            shutil.chown(standby.directory, "postgres")
+            shutil.chown(standby.sockets, "postgres")
+        self._run("pg_basebackup", "-h", str(self.sockets), "-p", str(self.port), "-U", "postgres",
+                  "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast")
+        standby.resume()
+        return standby
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 

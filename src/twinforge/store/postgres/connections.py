@@ -6,8 +6,10 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Self
 
 from twinforge.errors import InvalidArgument, MissingDependency, NotFound, Unavailable
@@ -16,6 +18,21 @@ from twinforge.store.base import Lease
 from twinforge.store.postgres.schema import SCHEMA, SCHEMA_LOCK, WRITE_LOCK
 
 log = logging.getLogger("twinforge.store.postgres")
+# Where reads may go when the store has a replica. None (the default: writes, background work,
+# commands): the primary. A WAL position: the replica once it has replayed that far (a
+# client's session token, the position after its last write), else the primary; "0/0" is
+# any replica state. The API sets it for read requests.
+READ_FLOOR: ContextVar[str | None] = ContextVar("twinforge_read_floor", default=None)
+ANY = "0/0"
+
+
+def lsn(text: str) -> int:
+    """A WAL position as PostgreSQL writes it ('16/B374D848') as a number."""
+    try:
+        high, low = text.split("/")
+        return (int(high, 16) << 32) | int(low, 16)
+    except (ValueError, AttributeError):
+        raise InvalidArgument(f"'{text}' is not a session token (a WAL position such as 0/16B3748)") from None
 
 
 def _psycopg() -> Any:
@@ -94,10 +111,15 @@ class PostgresConnections:
     """One database: a connection per thread (reads see the last commit), and write
     transactions that take one advisory lock so that writers go one at a time."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, read_url: str | None = None) -> None:
         self._url = url.replace("postgres://", "postgresql://", 1)
         self.path = _safe(self._url)
         self._local = threading.local()
+        # a streaming replica for reads outside transactions (`serve --db-read`)
+        self._read_url = read_url.replace("postgres://", "postgresql://", 1) if read_url else None
+        self.written = "0/0"  # the WAL position after this process's last commit (with a replica)
+        self.replica_wait = 1.0  # seconds a read with a floor waits for the replica before the primary
+        self.reads = {"replica": 0, "primary": 0}
         self.unavailable: str | None = None  # why the last operation could not reach the database
         self._all: list[Any] = []
         self._all_lock = threading.Lock()
@@ -112,14 +134,78 @@ class PostgresConnections:
             self.created = not exists
             conn.execute(SCHEMA)
         self._partitions: set[str] = set()
+        if self._read_url:
+            replica = self._replica_here()
+            if not replica.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                raise InvalidArgument(f"{_safe(self._read_url)} is not a replica (pg_is_in_recovery() is false): "
+                                      "--db-read takes a streaming standby of the primary")
+
+    @property
+    def replicated(self) -> bool:
+        return self._read_url is not None
+
+    def session_token(self) -> str:
+        """What a client sends back (``Twinforge-Session``) to read its own writes."""
+        return self.written
+
+    def _replica_here(self) -> Any:
+        conn = getattr(self._local, "replica", None)
+        if conn is None or conn.closed or conn.broken:
+            assert self._read_url is not None
+            conn = _connect(self._read_url)
+            with self._all_lock:
+                if self._closed:
+                    conn.close()
+                    raise InvalidArgument("the store is closed")
+                self._all.append(conn)
+            self._local.replica = conn
+        return conn
+
+    def _drop_replica_here(self) -> None:
+        conn = getattr(self._local, "replica", None)
+        self._local.replica = None
+        if conn is not None:
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _replica_for_read(self) -> Any:
+        """The replica's connection when this read may go there: outside a transaction, and
+        once the replica has replayed the request's floor (waiting up to ``replica_wait``
+        seconds); None sends it to the primary."""
+        depth: int = getattr(self._local, "depth", 0)
+        if self._read_url is None or depth:
+            return None
+        floor = READ_FLOOR.get()
+        if floor is None:
+            return None
+        try:
+            conn = self._replica_here()
+            if floor == ANY:
+                return conn
+            target, deadline = lsn(floor), time.monotonic() + self.replica_wait
+            while True:
+                row = conn.execute("SELECT pg_last_wal_replay_lsn()").fetchone()
+                if row and row[0] is not None and lsn(str(row[0])) >= target:
+                    return conn
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.002)
+        except Exception as exc:  # the replica is away: the primary answers
+            if isinstance(exc, InvalidArgument) and "session token" in str(exc):
+                raise
+            self._drop_replica_here()
+            return None
 
     @property
     def url(self) -> str:
         return self._url
 
     @classmethod
-    def from_url(cls, url: str, *, create: bool = True) -> Self:
-        return cls(url, create=create)
+    def from_url(cls, url: str, *, create: bool = True, read_url: str | None = None) -> Self:
+        return cls(url, create=create, read_url=read_url)
 
     def _drop_here(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -169,6 +255,8 @@ class PostgresConnections:
                 # One round trip for both (no parameters: the simple protocol takes two statements);
                 # the NOTIFY is delivered to listeners at commit.
                 conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'data_version'; NOTIFY twinforge_commits")
+            if self._read_url is not None:  # where the commit ends: what a reader of its writes waits for
+                self.written = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
         finally:
             self._local.depth = 0
 
@@ -180,6 +268,19 @@ class PostgresConnections:
         """A read; outside a transaction, a connection lost since its last use (the database
         restarted) is replaced and the read tried once more."""
         psycopg = _psycopg()
+        replica = self._replica_for_read()
+        if replica is not None:
+            try:
+                cursor = replica.execute(sql, args)
+                rows = cursor.fetchall() if fetch == "all" else cursor.fetchone()
+                self.reads["replica"] += 1
+                return rows
+            except psycopg.OperationalError:  # the replica went away: the primary answers
+                self._drop_replica_here()
+            except psycopg.errors.UndefinedTable:  # it has not replayed the schema yet
+                pass
+        if self._read_url is not None:
+            self.reads["primary"] += 1
         if not getattr(self._local, "depth", 0):
             try:
                 cursor = self._conn_here().execute(sql, args)
@@ -304,4 +405,4 @@ class AdvisoryLease(Lease):
             self._conn = None
 
 
-__all__ = ["AdvisoryLease", "PostgresConnections"]
+__all__ = ["ANY", "READ_FLOOR", "AdvisoryLease", "PostgresConnections", "lsn"]

@@ -70,8 +70,22 @@ class QueryRows(PostgresConnections):
                timeout: float = 10.0) -> list[tuple[Any, ...]]:
         if limit is not None:
             sql = f"{sql} LIMIT {int(limit)} OFFSET {int(offset)}"
-        conn = self._conn
         psycopg = _psycopg()
+        replica = self._replica_for_read()
+        if replica is not None:
+            try:
+                with replica.transaction():
+                    replica.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
+                    found: list[tuple[Any, ...]] = replica.execute(marks(sql), params).fetchall()
+                    self.reads["replica"] += 1
+                    return found
+            except psycopg.errors.QueryCanceled as exc:
+                raise QueryTimeout(f"the query ran longer than {timeout:g} s; narrow it down") from exc
+            except psycopg.OperationalError:  # the replica went away: the primary answers
+                self._drop_replica_here()
+            except psycopg.errors.UndefinedTable:  # it has not replayed the schema yet
+                pass
+        conn = self._conn
         try:
             with _guarded(self), conn.transaction():
                 conn.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout * 1000))}")
