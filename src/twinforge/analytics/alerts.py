@@ -71,6 +71,10 @@ class AlertService:
         """The rules in force (reloaded when any server changes one)."""
         return self._rules.all()
 
+    def refresh(self) -> None:
+        """Check the rules against the store at the next read."""
+        self._rules.invalidate()
+
     # -- rules -------------------------------------------------------------
 
     def parse_rule(self, rule_id: str, body: Any, *, check: bool = True) -> Rule:

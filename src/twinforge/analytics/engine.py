@@ -111,6 +111,11 @@ class AnalyticsEngine:
     def ruls(self) -> dict[str, RulSpec]:
         return self._rul_cache.all()
 
+    def refresh(self) -> None:
+        """Check the detectors and RUL attachments against the store at the next read."""
+        self._detector_cache.invalidate()
+        self._rul_cache.invalidate()
+
     # -- configuration ------------------------------------------------------
 
     def _check_name(self, model: Any, name: Any, what: str) -> None:

@@ -32,6 +32,15 @@ log = logging.getLogger("twinforge.evaluator")
 CURSOR = "cursor:analytics"
 
 
+def mark_start(store: Any) -> None:
+    """Where the first evaluator of a store starts: the log's end when a server starts, not when
+    the evaluator (a process of its own, slow to start on a busy machine) first takes the lead:
+    what is written meanwhile is evaluated. Kept if a cursor is there already."""
+    with store.transaction():
+        if store.get_setting(CURSOR) is None:
+            store.put_setting(CURSOR, str(store.last_event_seq()))
+
+
 def samples_of(event: EventRecord) -> Sample | None:
     """The top-level values an event carries (a twin update's patch, a telemetry message)."""
     if event.type == "Twin.Update":
@@ -99,9 +108,10 @@ class Evaluator:
         store = self.graph.store
         read = 0
         self.graph.refresh_models()  # models uploaded through another server
+        last = store.last_event_seq()
+        self._refresh()  # read after the log's end: a detector put before an event is known
         if not (self.engine.detectors or self.engine.ruls or self.alerts.rules):
-            last = store.last_event_seq()  # nothing to evaluate: skip the log, not read it
-            if last != self.cursor:
+            if last != self.cursor:  # nothing to evaluate: skip the log, not read it
                 self.cursor = last
                 store.put_setting(CURSOR, str(last))
             return 0
@@ -109,6 +119,7 @@ class Evaluator:
             events = store.read_events(self.cursor, self.page)
             if not events:
                 break
+            self._refresh()  # the records as of after these events, not as cached before them
             self._evaluate(events, at)
             self.cursor = events[-1].seq
             store.put_setting(CURSOR, str(self.cursor))
@@ -119,6 +130,13 @@ class Evaluator:
         if not read:
             self.alerts.check_pending(set(), at)
         return read
+
+    def _refresh(self) -> None:
+        """Check the detectors, RUL attachments and rules against the store now (the caches
+        would otherwise answer from up to half a second ago, and a round could skip or miss
+        values a rule or detector put just before them should see)."""
+        self.engine.refresh()
+        self.alerts.refresh()
 
     def _evaluate(self, events: list[EventRecord], at: int | None) -> None:
         now = at if at is not None else now_us()

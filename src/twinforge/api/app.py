@@ -67,6 +67,9 @@ def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
 
     engine = AnalyticsEngine(graph, announce=announce)
     alerts = AlertService(graph, engine)
+    from twinforge.analytics.evaluator import mark_start
+
+    mark_start(graph.store)  # values written before the evaluator is up are evaluated too
     if mode == "process" and ":memory:" not in graph.store.url:
         from twinforge.analytics.worker import EvaluatorProcess
 
@@ -166,7 +169,7 @@ def create_app(graph: TwinGraph, *, threads: int = 4, query_threads: int = 4,
     if getattr(graph.store, "replicated", False):  # serve --db-read: Twinforge-Session tokens
         from twinforge.api.replica import ReadYourWritesMiddleware
 
-        app.add_middleware(ReadYourWritesMiddleware, store=graph.store)
+        app.add_middleware(ReadYourWritesMiddleware, position=getattr(graph.store, "session_token"))  # noqa: B009
     app.state.limits = limits or Limits()
     app.add_middleware(LimitsMiddleware, limits=app.state.limits)  # after auth: a token is known by name
     if auth:

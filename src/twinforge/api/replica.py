@@ -24,9 +24,9 @@ class ReadYourWritesMiddleware:
     """Sets the request's read floor from ``Twinforge-Session``; puts the store's token on the
     answers to writes (and echoes the floor on reads)."""
 
-    def __init__(self, app: Any, store: Any) -> None:
+    def __init__(self, app: Any, position: Any) -> None:
         self.app = app
-        self.store = store
+        self.position = position  # the store's session_token: an attribute read, no I/O
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -46,7 +46,7 @@ class ReadYourWritesMiddleware:
         async def sending(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 # after a write the store's position includes it; after a read, the client's own
-                value = self.store.session_token() if write else (floor or self.store.session_token())
+                value = self.position() if write else (floor or self.position())
                 message = {**message, "headers": [*message.get("headers", []), (HEADER, value.encode())]}
             await send(message)
 

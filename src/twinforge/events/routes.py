@@ -303,16 +303,22 @@ class RouteManager:
         cursor_key = f"cursor:{route['id']}"
         saved = await asyncio.to_thread(self.store.get_setting, cursor_key)
         after = int(saved) if saved else await asyncio.to_thread(self.store.last_event_seq)
-        saved_at = time.monotonic()
-        async for event in self.bus.stream(event_filter, after):
-            await self._deliver(route, endpoint, event)
-            self.delivered[route["id"]] = self.delivered.get(route["id"], 0) + 1
-            after = event.seq
-            # Saved at most twice a second: after a restart a few events may be sent again
-            # (at-least-once delivery), none are skipped.
-            if time.monotonic() - saved_at > 0.5:
-                await asyncio.to_thread(self.store.put_setting, cursor_key, str(after))
-                saved_at = time.monotonic()
+        saved_at, stored = time.monotonic(), after
+        try:
+            async for event in self.bus.stream(event_filter, after):
+                await self._deliver(route, endpoint, event)
+                self.delivered[route["id"]] = self.delivered.get(route["id"], 0) + 1
+                after = event.seq
+                # Saved at most twice a second: after a crash a few events may be sent again
+                # (at-least-once delivery), none are skipped.
+                if time.monotonic() - saved_at > 0.5:
+                    await asyncio.to_thread(self.store.put_setting, cursor_key, str(after))
+                    saved_at, stored = time.monotonic(), after
+        except asyncio.CancelledError:
+            if after != stored:  # a stop (or a route changed) is no crash: the next deliverer goes on from here
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.store.put_setting, cursor_key, str(after))
+            raise
 
     async def _deliver_periodic(self, route: dict[str, Any]) -> None:
         endpoint = await asyncio.to_thread(self.endpoint, route["endpointName"])
