@@ -216,6 +216,10 @@ class RelationshipStore(Protocol):
         """How many relationships called ``name`` start at ``source``."""
         ...
 
+    def existing_relationships(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (source, relationship id) pairs are stored."""
+        ...
+
     def has_relationships(self, twin_id: str) -> bool:
         """Whether any relationship starts or ends at this twin."""
         ...

@@ -99,6 +99,16 @@ class CommonRows:
     def count_relationships(self, source: str, name: str) -> int:
         return self._count("SELECT count(*) FROM relationships WHERE source = ? AND name = ?", (source, name))
 
+    def existing_relationships(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for k in range(0, len(keys), 400):  # 800 parameters a query: within every SQLite's limit
+            part = keys[k:k + 400]
+            marks = ", ".join(["(?, ?)"] * len(part))
+            rows = self._query(self._sql(f"SELECT source, id FROM relationships WHERE (source, id) IN (VALUES {marks})"),
+                               [v for key in part for v in key])
+            found.update((str(r[0]), str(r[1])) for r in rows)
+        return found
+
     def has_relationships(self, twin_id: str) -> bool:
         row = self._one(self._sql("SELECT EXISTS(SELECT 1 FROM relationships WHERE source = ?) "
                                   "OR EXISTS(SELECT 1 FROM relationships WHERE target = ?)"), (twin_id, twin_id))
