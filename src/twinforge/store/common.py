@@ -103,8 +103,10 @@ class CommonRows:
         found: set[tuple[str, str]] = set()
         for k in range(0, len(keys), 400):  # 800 parameters a query: within every SQLite's limit
             part = keys[k:k + 400]
-            marks = ", ".join(["(?, ?)"] * len(part))
-            rows = self._query(self._sql(f"SELECT source, id FROM relationships WHERE (source, id) IN (VALUES {marks})"),
+            # OR of key lookups: both stores search the primary key for each (SQLite scans the
+            # table for a row-value IN over VALUES)
+            where = " OR ".join(["(source = ? AND id = ?)"] * len(part))
+            rows = self._query(self._sql(f"SELECT source, id FROM relationships WHERE {where}"),
                                [v for key in part for v in key])
             found.update((str(r[0]), str(r[1])) for r in rows)
         return found
