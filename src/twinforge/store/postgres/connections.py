@@ -164,12 +164,7 @@ class PostgresConnections:
     def _drop_replica_here(self) -> None:
         conn = getattr(self._local, "replica", None)
         self._local.replica = None
-        if conn is not None:
-            with self._all_lock:
-                if conn in self._all:
-                    self._all.remove(conn)
-            with contextlib.suppress(Exception):
-                conn.close()
+        self._forget(conn)
 
     def _replica_for_read(self) -> Any:
         """The replica's connection when this read may go there: outside a transaction, and
@@ -211,6 +206,10 @@ class PostgresConnections:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         self._local.depth = 0
+        self._forget(conn)
+
+    def _forget(self, conn: Any) -> None:
+        """Close a connection this thread no longer uses (lost, or the store closing)."""
         if conn is not None:
             with self._all_lock:
                 if conn in self._all:
