@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWa
 need_module("pandapower")
 need_module("libsumo")
 
-CLOSE_STREET = {"closedLanes": ["B1C1_0", "B1C1_1", "C1B1_0", "C1B1_1"], "demandScale": 1.5, "end": 900}
+CLOSE_STREET = {"closedLanes": ["B1C1_0", "B1C1_1", "C1B1_0", "C1B1_1"], "demandScale": 1.5, "end": 300}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_what_ifs_over_rest_run_on_forks(city: tuple[str, TwinGraph]) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     direct = what_if(graph, "streets", TrafficChange(closed_lanes=CLOSE_STREET["closedLanes"], demand_scale=1.5),
-                     options=RunOptions(end=900))
+                     options=RunOptions(end=300))
     assert body == direct.to_json()  # the same runs as the library's
     assert body["scenario"]["meanQueue"] > body["baseline"]["meanQueue"]
     r = httpx.post(f"{url}/city/grid/mv/whatif", json={"nMinus1Of": ["line 10", "line 11", "trafo 1"]}, timeout=60)

@@ -7,7 +7,7 @@ const EXAMPLES = {
   "close-street": {
     kind: "traffic", title: "Close this street at rush hour",
     text: "Both directions of the street between junctions B1 and C1 closed, with half as much traffic again as usual.",
-    body: { closedLanes: ["B1C1_0", "B1C1_1", "C1B1_0", "C1B1_1"], demandScale: 1.5, end: 1800 },
+    body: { closedLanes: ["B1C1_0", "B1C1_1", "C1B1_0", "C1B1_1"], demandScale: 1.5, end: 900 },
   },
   "n-1-feeder-2": {
     kind: "grid", title: "N-1 on feeder 2",
