@@ -196,6 +196,13 @@ def wait_for(check: Any, timeout: float = 60.0, interval: float = 0.05) -> Any:
         time.sleep(interval)
 
 
+def start_demo(name: str, db: str, port: int, mqtt_port: int, *args: str) -> subprocess.Popen[str]:
+    """`twinforge demo NAME` in a session of its own (so `interrupt` reaches what it starts)."""
+    return subprocess.Popen([sys.executable, "-m", "twinforge.cli", "demo", name, "--db", db, "--port", str(port),
+                             "--mqtt-port", str(mqtt_port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
 def interrupt(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[str, str]:
     """Ctrl-C to a command started in a session of its own (as a terminal sends it to the whole
     group), then its output; killed when it does not end within ``timeout`` seconds."""

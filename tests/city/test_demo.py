@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import httpx
 import pytest
 
 from tests.requirements import need_module
-from tests.servers import free_port, interrupt
+from tests.servers import free_port, interrupt, start_demo
 from twinforge.graph import TwinGraph
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
@@ -56,9 +54,7 @@ def test_district_energy_puts_the_buildings_on_the_grid(tmp_path: Path) -> None:
 def test_demo_city_serves_the_district_live(tmp_path: Path) -> None:
     port, mqtt_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "demo", "city", "--db", db, "--port", str(port),
-                             "--mqtt-port", str(mqtt_port), "--speedup", "3600", "--traffic-pace", "20"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_demo("city", db, port, mqtt_port, "--speedup", "3600", "--traffic-pace", "20")
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -11,7 +11,7 @@ import pytest
 
 from tests.requirements import need_module
 from tests.servers import running_api
-from tests.ui.test_ui import Page, browser  # noqa: F401 — the module's browser fixture, shared
+from tests.ui.test_ui import Page, browser, open_tab  # noqa: F401 — the module's browser fixture, shared
 from twinforge.graph import TwinGraph
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning")
@@ -85,9 +85,7 @@ def test_a_bad_what_if_is_refused_with_its_reason(city: tuple[str, TwinGraph], p
 
 @pytest.fixture
 def tab(browser: Any, city: tuple[str, TwinGraph]) -> Iterator[Page]:  # noqa: F811
-    page = Page(browser, city[0])
-    yield page
-    page.page.close()
+    yield from open_tab(browser, city[0])
 
 
 def test_the_what_if_page_runs_both_examples(tab: Page) -> None:

@@ -3,8 +3,6 @@ defaults (audited reads, ward tokens), and `twinforge demo health` end to end ov
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import httpx
 import pytest
 
 from tests.requirements import need_module
-from tests.servers import free_port, interrupt
+from tests.servers import free_port, interrupt, start_demo
 
 need_module("scipy")
 need_module("paho")
@@ -63,9 +61,7 @@ def test_demo_health_streams_the_ward_and_raises_alerts(tmp_path: Path) -> None:
     times, the glucose twins get their state, predictions appear, and Ctrl-C ends it cleanly."""
     port, mqtt_port = free_port(), free_port()
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    proc = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "demo", "health", "--db", db, "--port", str(port),
-                             "--mqtt-port", str(mqtt_port), "--patients", "4", "--backfill", "PT2H"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = start_demo("health", db, port, mqtt_port, "--patients", "4", "--backfill", "PT2H")
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -88,11 +88,16 @@ class Page:
         self.page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
-@pytest.fixture
-def tab(browser: Any, site: tuple[str, httpx.Client]) -> Iterator[Page]:
-    page = Page(browser, site[0])
+def open_tab(browser: Any, base: str) -> Iterator[Page]:
+    """A tab on ``base`` for one test (the body of each page's tab fixture), closed after it."""
+    page = Page(browser, base)
     yield page
     page.page.close()
+
+
+@pytest.fixture
+def tab(browser: Any, site: tuple[str, httpx.Client]) -> Iterator[Page]:
+    yield from open_tab(browser, site[0])
 
 
 PAGES = [

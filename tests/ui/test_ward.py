@@ -13,7 +13,7 @@ import pytest
 
 from tests.requirements import need_module
 from tests.servers import running_api
-from tests.ui.test_ui import Page, browser  # noqa: F401 — the module's browser fixture, shared
+from tests.ui.test_ui import Page, browser, open_tab  # noqa: F401 — the module's browser fixture, shared
 from twinforge.graph import TwinGraph
 from twinforge.graph.updates import Update
 
@@ -42,9 +42,7 @@ def ward_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, n
 
 @pytest.fixture
 def ward_tab(browser: Any, ward_site: tuple[str, np.ndarray, np.ndarray]) -> Iterator[Page]:  # noqa: F811
-    page = Page(browser, ward_site[0])
-    yield page
-    page.page.close()
+    yield from open_tab(browser, ward_site[0])
 
 
 def test_the_ward_overview_lists_patients_with_their_glucose(ward_tab: Page) -> None:

@@ -1,5 +1,8 @@
-"""The city pack: the public smart-cities and energy-grid ontologies (shipped), power-grid twins
-from pandapower networks on the energy-grid ontology (`grid`). More to come: traffic,
-buildings, public services (docs/city.md)."""
+"""The city pack (docs/city.md): the public smart-cities and energy-grid ontologies (shipped),
+power-grid twins and what-ifs (`grid`, `grid_whatif`), road networks and SUMO runs (`traffic`,
+`traffic_run`), buildings on the grid (`district`, `energyplus`), public services
+(`services`) and the demo district (`demo`)."""
 
-__all__: list[str] = []
+SMART_CITY = "dtmi:digitaltwins:ngsi_ld:city:"  # the smart-cities ontology's namespace
+
+__all__ = ["SMART_CITY"]

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from twinforge.errors import InvalidArgument
+from twinforge.packs.city import SMART_CITY
 from twinforge.packs.publisher import DevicePublisher
 
-CITY = "dtmi:digitaltwins:ngsi_ld:city:"
+CITY = SMART_CITY
 NS = "dtmi:twinforge:city:"
 STREETLIGHT = NS + "Streetlight;1"
 CONTAINER = NS + "WasteContainer;1"

@@ -27,8 +27,9 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from twinforge.errors import Conflict, InvalidArgument, MissingDependency
+from twinforge.packs.city import SMART_CITY
 
-CITY = "dtmi:digitaltwins:ngsi_ld:city:"
+CITY = SMART_CITY
 NS = "dtmi:twinforge:city:traffic:"
 NETWORK = NS + "RoadNetwork;1"
 JUNCTION = NS + "Junction;1"

@@ -152,12 +152,7 @@ class PostgresConnections:
         conn = getattr(self._local, "replica", None)
         if conn is None or conn.closed or conn.broken:
             assert self._read_url is not None
-            conn = _connect(self._read_url)
-            with self._all_lock:
-                if self._closed:
-                    conn.close()
-                    raise InvalidArgument("the store is closed")
-                self._all.append(conn)
+            conn = self._register(_connect(self._read_url))
             self._local.replica = conn
         return conn
 
@@ -208,6 +203,15 @@ class PostgresConnections:
         self._local.depth = 0
         self._forget(conn)
 
+    def _register(self, conn: Any) -> Any:
+        """Keep a new connection among those `close` closes (refused once the store is closed)."""
+        with self._all_lock:
+            if self._closed:
+                conn.close()
+                raise InvalidArgument("the store is closed")
+            self._all.append(conn)
+        return conn
+
     def _forget(self, conn: Any) -> None:
         """Close a connection this thread no longer uses (lost, or the store closing)."""
         if conn is not None:
@@ -225,11 +229,7 @@ class PostgresConnections:
             except InvalidArgument as exc:  # the database is away (it was there when we started)
                 self.unavailable = f"the database is not reachable now ({exc}); try again shortly"
                 raise Unavailable(self.unavailable) from None
-            with self._all_lock:
-                if self._closed:
-                    conn.close()
-                    raise InvalidArgument("the store is closed")
-                self._all.append(conn)
+            self._register(conn)
             self._local.conn = conn
             self._local.depth = 0
         return conn
