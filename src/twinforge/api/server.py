@@ -57,6 +57,8 @@ class ServerConfig:
     mqtt_shared: bool = True  # an external broker: MQTT 5 shared subscriptions ($share/twinforge/...)
     mqtt_connections: int = 4  # members of the shared group per server
     mapping: Path | None = None
+    events: str | None = None  # nats://host:4222[,host:4222...]: ingest queue and event log in JetStream
+    events_replicas: int | None = None  # JetStream stream replicas (default: up to 3, the cluster's size)
     rules: Path | None = None  # alert rules (YAML list) put at start-up
     auth: bool = False  # bearer tokens, roles, scopes and the audit log
     oidc_issuer: str | None = None  # also accept JWTs from this OpenID Connect issuer (with --auth)
@@ -132,6 +134,15 @@ class ServerConfig:
                 raise InvalidArgument("OPC UA connectors run in a single process; drop --workers")
         if self.query_timeout <= 0:
             raise InvalidArgument("the query timeout must be positive")
+        if self.events is not None:
+            from twinforge.nats.link import parse_servers
+
+            if not self.events.startswith(("nats://", "tls://")):
+                raise InvalidArgument(f"--events {self.events}: only NATS JetStream is supported "
+                                      "(nats://host:4222, several comma-separated)")
+            parse_servers(self.events)
+            if self.events_replicas is not None and not 1 <= self.events_replicas <= 5:
+                raise InvalidArgument("--events-replicas must be 1 to 5")
         for root in self.blob_roots:
             if not Path(root).is_dir():
                 raise NotFound(f"--blob-root: no such folder: {root}")
@@ -234,6 +245,10 @@ class Server:
                         client_id=config.mqtt_client_id or default_client_id(config.port),
                         shared=config.mqtt_shared, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None,
                         connections=config.mqtt_connections)
+        if config.events:
+            from twinforge.nats import attach_nats
+
+            attach_nats(application, config.events, mapping=rules, replicas=config.events_replicas)
         if rules is not None and rules.opcua:
             attach_opcua(application, rules)
         if config.retention or config.downsample_after:
@@ -256,6 +271,8 @@ class Server:
                          "(topics twinforge/twins/{id}/properties|telemetry)")
         elif config.mqtt:
             lines.append(f"MQTT ingestion from {config.mqtt}")
+        if config.events:
+            lines.append(f"Ingest queue and event log in NATS JetStream at {config.events}")
         return lines
 
     def run(self, announce: Callable[[str], None] = print) -> None:

@@ -45,6 +45,11 @@ def serve(
                                                   "holds up to the broker's in-flight limit unacknowledged).")] = 4,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
+    events: Annotated[str | None, typer.Option(
+        "--events", help="NATS JetStream for the ingest queue and the event log: nats://host:4222 (several "
+                         "servers of one cluster comma-separated). PostgreSQL stays the twins' store.")] = None,
+    events_replicas: Annotated[int | None, typer.Option(
+        "--events-replicas", help="Replicas of the JetStream streams (default: up to 3).")] = None,
     auth: Annotated[bool, typer.Option("--auth", help="Require bearer tokens (see `twinforge tokens`): "
                                                       "roles, scopes and the audit log.")] = False,
     oidc_issuer: Annotated[str | None, typer.Option(
@@ -90,7 +95,7 @@ def serve(
 
     config = ServerConfig(db=db, db_read=db_read, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
                           mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mqtt_client_id=mqtt_client_id,
-                          mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mapping=mapping, oidc_issuer=oidc_issuer,
+                          mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mapping=mapping, events=events, events_replicas=events_replicas, oidc_issuer=oidc_issuer,
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level,

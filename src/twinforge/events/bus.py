@@ -5,6 +5,10 @@ the bus reads every row after the last one it saw and hands each event to the
 subscribers whose filter matches. Because the store is the source, a subscriber that
 reconnects with the last event id it saw gets exactly what it missed, and events
 written by other processes sharing the store arrive too (the bus also polls).
+
+With a feed (`serve --events nats://`), live events come from the feed instead (JetStream's
+``TWINFORGE_EVENTS``, relayed from the store's log); the store still fills any gap the feed
+leaves and takes over when the feed is quiet while the store has moved on.
 """
 
 from __future__ import annotations
@@ -119,12 +123,27 @@ class EventBus:
         self._task: asyncio.Task[None] | None = None
         self._unwatch: Any = None
         self.closing = False  # the server is stopping: streams end, new ones end at once
+        self.feed: asyncio.Queue[list[EventRecord]] | None = None  # set by `use_feed`
+        self.fed = 0  # events that came from the feed
+        self.filled = 0  # events read from the store because the feed had not brought them
+
+    def use_feed(self) -> None:
+        """Take live events from `push` (call before `start`) rather than by polling the store."""
+        self.feed = asyncio.Queue()
+
+    def push(self, events: list[EventRecord]) -> None:
+        """Hand committed events from the feed to the bus (on the bus's event loop)."""
+        if self.feed is not None and events:
+            self.feed.put_nowait(events)
 
     # -- lifecycle --------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        if self.feed is not None:
+            self._task = asyncio.create_task(self._run_fed(), name="twinforge-event-bus")
+            return
         self.graph.subscribe(self.wake)
         # A store shared by several servers (PostgreSQL) says when any of them commits, so
         # every server's /stream carries every change at once; the poll stays as a safety net.
@@ -148,7 +167,8 @@ class EventBus:
         loop.call_soon_threadsafe(end)
 
     async def stop(self) -> None:
-        self.graph.unsubscribe(self.wake)
+        if self.feed is None:
+            self.graph.unsubscribe(self.wake)
         if self._unwatch is not None:
             await asyncio.to_thread(self._unwatch)
             self._unwatch = None
@@ -178,6 +198,58 @@ class EventBus:
             except Exception as exc:  # the bus must outlive a failed read; the next round retries
                 self.outage.failed(exc)
 
+    async def _run_fed(self) -> None:
+        assert self.feed is not None
+        quiet = 4 * self.poll_interval
+        while True:
+            try:
+                batch = await asyncio.wait_for(self.feed.get(), quiet)
+            except TimeoutError:
+                batch = None
+            try:
+                if batch is None:  # the feed is quiet: anything the store has that it did not bring
+                    self.filled += await self.pump()
+                else:
+                    await self._accept(batch)
+                self.outage.ok()
+            except Exception as exc:  # the next round retries
+                self.outage.failed(exc)
+
+    async def _accept(self, batch: list[EventRecord]) -> None:
+        """Fan out events from the feed in order; a gap before one is filled from the store."""
+        store = self.graph.store
+        out: list[EventRecord] = []
+        last = self.last_seq
+        for event in batch:
+            if event.seq <= last:
+                continue  # already delivered (from the store, or a repeat)
+            while event.seq > last + 1:
+                missing = await asyncio.to_thread(store.read_events, last, min(1000, event.seq - last - 1))
+                missing = [e for e in missing if e.seq < event.seq]
+                if not missing:
+                    break
+                out.extend(missing)
+                self.filled += len(missing)
+                last = missing[-1].seq
+            out.append(event)
+            self.fed += 1
+            last = event.seq
+        if out:
+            self._fan_out(out)
+
+    def _fan_out(self, batch: list[EventRecord]) -> None:
+        for event in batch:
+            for sub in self.subscribers:
+                if sub.overflowed or not sub.filter.matches(event):
+                    continue
+                try:
+                    sub.queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    sub.overflowed = True  # the subscriber resumes from its last id
+                    sub.queue.get_nowait()
+                    sub.queue.put_nowait(None)
+        self.last_seq = batch[-1].seq
+
     async def pump(self) -> int:
         """Deliver every event committed since the last call; returns how many. The store
         is read in a worker thread, the subscribers' queues are fed on the loop."""
@@ -193,17 +265,7 @@ class EventBus:
             batch = await asyncio.to_thread(store.read_events, self.last_seq, 1000)
             if not batch:
                 return delivered
-            for event in batch:
-                for sub in self.subscribers:
-                    if sub.overflowed or not sub.filter.matches(event):
-                        continue
-                    try:
-                        sub.queue.put_nowait(event)
-                    except asyncio.QueueFull:
-                        sub.overflowed = True  # the subscriber resumes from its last id
-                        sub.queue.get_nowait()
-                        sub.queue.put_nowait(None)
-            self.last_seq = batch[-1].seq
+            self._fan_out(batch)
             delivered += len(batch)
 
     def announce(self, event: EventRecord) -> None:

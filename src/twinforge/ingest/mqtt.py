@@ -280,33 +280,7 @@ class MqttConnector:
 
     def decode(self, topic: str, payload: bytes, letters: list[DeadLetter]) -> list[Update]:
         """Updates from one message; anything unusable becomes a dead letter."""
-        source = f"mqtt:{topic}"
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            self.ingestor.dead_letter(letters, source, "not_json", f"payload is not JSON: {exc}",
-                                      payload.decode("utf-8", "replace"))
-            return []
-        if topic == BATCH_TOPIC:
-            out = []
-            for record in data if isinstance(data, list) else [data]:
-                update, kind, reason = update_from_json(record, source)
-                if update is None:
-                    self.ingestor.dead_letter(letters, source, kind, reason, record)
-                else:
-                    out.append(update)
-            return out
-        for rule in self.rules:
-            captures = rule.match(topic)
-            if captures is None:
-                continue
-            try:
-                return rule.updates(captures, data, source)
-            except (TwinforgeError, ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
-                self.ingestor.dead_letter(letters, source, "bad_shape", str(exc), data)
-                return []
-        self.ingestor.dead_letter(letters, source, "no_mapping", "no mapping rule matches this topic", data)
-        return []
+        return decode_message(self.ingestor, self.rules, topic, payload, letters, f"mqtt:{topic}")
 
     # -- publishing -------------------------------------------------------
 
@@ -314,6 +288,38 @@ class MqttConnector:
         info = self.client.publish(topic, payload, qos=qos)
         if info.rc != 0:
             raise ConnectionError(f"MQTT publish to {topic} failed (rc={info.rc})")
+
+
+def decode_message(ingestor: Ingestor, rules: list[TopicRule], topic: str, payload: bytes,
+                   letters: list[DeadLetter], source: str) -> list[Update]:
+    """Updates from one message on an MQTT topic (``twinforge/updates`` carries bulk records;
+    other topics go through the mapping rules); anything unusable becomes a dead letter."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        ingestor.dead_letter(letters, source, "not_json", f"payload is not JSON: {exc}",
+                             payload.decode("utf-8", "replace"))
+        return []
+    if topic == BATCH_TOPIC:
+        out = []
+        for record in data if isinstance(data, list) else [data]:
+            update, kind, reason = update_from_json(record, source)
+            if update is None:
+                ingestor.dead_letter(letters, source, kind, reason, record)
+            else:
+                out.append(update)
+        return out
+    for rule in rules:
+        captures = rule.match(topic)
+        if captures is None:
+            continue
+        try:
+            return rule.updates(captures, data, source)
+        except (TwinforgeError, ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
+            ingestor.dead_letter(letters, source, "bad_shape", str(exc), data)
+            return []
+    ingestor.dead_letter(letters, source, "no_mapping", "no mapping rule matches this topic", data)
+    return []
 
 
 def combined_status(statuses: list[dict[str, Any]]) -> dict[str, Any] | None:
