@@ -16,6 +16,7 @@ Both are replicated on up to three nodes of the cluster (``--events-replicas``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from typing import Any
@@ -128,10 +129,11 @@ class NatsLink:
             self.last_error = f"{type(exc).__name__}: {exc}"
 
         try:
-            self.nc = await nats.connect(servers=self.servers, connect_timeout=max(1, int(connect_timeout)),
-                                         max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                         disconnected_cb=disconnected, reconnected_cb=reconnected, error_cb=error,
-                                         name="twinforge")
+            # (the client retries for ever once it has been connected; the first connect is bounded)
+            self.nc = await asyncio.wait_for(
+                nats.connect(servers=self.servers, connect_timeout=2, max_reconnect_attempts=-1,
+                             reconnect_time_wait=0.5, allow_reconnect=True, disconnected_cb=disconnected,
+                             reconnected_cb=reconnected, error_cb=error, name="twinforge"), connect_timeout)
         except Exception as exc:
             raise InvalidArgument(f"cannot reach NATS at {', '.join(self.servers)}: {type(exc).__name__}: {exc}",
                                   code="InvalidArgument") from exc
