@@ -178,9 +178,9 @@ def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, 
 
 
 def main(quick: bool, progress: Any) -> dict[str, Any]:
-    single = 10_000 if quick else 100_000
-    batched = 50_000 if quick else 500_000
-    seconds = 1.0 if quick else 10.0
+    single = 5_000 if quick else 100_000
+    batched = 20_000 if quick else 500_000
+    seconds = 0.5 if quick else 10.0
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

@@ -1,13 +1,20 @@
 """`twinforge bench scale`: more server processes over one store, on SQLite and on PostgreSQL.
 
-- REST reads by id and JSON Patch updates against `twinforge serve --workers N` for N = 1, 2, 4
-  (one port; the kernel spreads connections), on a SQLite file and on a PostgreSQL database (a
-  private cluster started for the run), each as a ratio to the single process of the same store
-  in the same run. This machine has 2 cores: the shape matters, not the peak.
-- MQTT ingest through Mosquitto with 1 and 2 `twinforge serve` processes (shared subscriptions),
-  on both stores: updates per second from the first message until all are stored.
+- REST against `twinforge serve --workers N` for N = 1, 2, 4 (one port; the kernel spreads
+  connections), on a SQLite file and on a PostgreSQL database (a private cluster started for the
+  run): reads by id, JSON Patch updates, twin creates (PUT) and queries (reads/s and p99), each
+  as a ratio to the single process of the same store in the same run. This machine has 2
+  cores: the shape matters, not the peak.
+- The same reads and queries with one PostgreSQL streaming replica (`--db-read`, made by
+  `pg_basebackup` for the run), as ratios to one process without the replica.
+- Ingest with 1 and 2 servers: MQTT through Mosquitto (shared subscriptions) on both stores,
+  and the same MQTT messages through NATS's MQTT listener into JetStream (`--events nats://`, a
+  3-node cluster on loopback) on PostgreSQL, as a ratio to Mosquitto with the same servers.
 - PostgreSQL history writes (`append_history`, binary COPY into a staging table and one upsert
   into the partitioned table) against a plain binary COPY of the same rows into a bare table.
+- Memory: the resident set (RSS) of the server processes, the most seen in each part, and a
+  server over a SQLite store of 1,000,000 twins and 10,000,000 history rows while it serves
+  reads and ingest (`--quick`: 20,000 and 200,000).
 """
 
 from __future__ import annotations
@@ -42,6 +49,33 @@ def fill(url: str, n: int) -> None:
     graph.create_twins([(f"t{i}", {"$metadata": {"$model": NODE}, "name": f"s{i}", "lastValue": 0.0})
                         for i in range(n)])
     graph.close()
+
+
+RSS: dict[str, int] = {}  # part -> the most resident memory seen in its server processes (bytes)
+
+
+def rss(proc: subprocess.Popen[bytes]) -> int:
+    """Resident memory of a server and its worker processes, in bytes."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
+def note_rss(part: str, procs: list[subprocess.Popen[bytes]]) -> None:
+    RSS[part] = max(RSS.get(part, 0), max((rss(p) for p in procs), default=0))
+
+
+def run_load(port: int, kind: str, *, ids: int, seconds: float, connections: int = 64, prefix: str = "h",
+             model: str = NODE) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, str(HERE / "loadgen.py"), "--port", str(port), "--kind", kind,
+                          "--ids", str(ids), "--seconds", str(seconds), "--connections", str(connections),
+                          "--prefix", prefix, "--model", model], check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
 
 
 def serve(db: str, *args: str, ready: str = "/health") -> tuple[subprocess.Popen[bytes], int]:
@@ -79,11 +113,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def rest(db: str, n: int, seconds: float, progress: Any, label: str, quick: bool = False) -> dict[str, Any]:
+def rest(db: str, n: int, seconds: float, progress: Any, label: str, counts: tuple[int, ...],
+         *args: str, writes: bool = True) -> dict[str, Any]:
+    """Reads, queries (and, with ``writes``, patches and creates) with 1, 2, 4 processes."""
     out: dict[str, Any] = {}
-    for workers in (1, 2) if quick else (1, 2, 4):  # (quick: each path once, not the curve)
+    for workers in counts:
         progress(f"{label}: REST with {workers} process(es)")
-        proc, port = serve(db, "--workers", str(workers))
+        proc, port = serve(db, "--workers", str(workers), *args)
         if workers > 1:
             # The first worker up answers /health; a worker still starting when the load
             # generator opens its 64 connections gets none of them, and the run measures fewer
@@ -91,24 +127,38 @@ def rest(db: str, n: int, seconds: float, progress: Any, label: str, quick: bool
             time.sleep(1.0 + 0.5 * workers)
         try:
             out[f"get_w{workers}"] = load(port, "get", ids=n, seconds=seconds, connections=64)["rate"]
-            out[f"patch_w{workers}"] = load(port, "patch", ids=n, seconds=seconds, connections=64)["rate"]
+            query = run_load(port, "query", ids=n, seconds=seconds, connections=16)
+            out[f"query_w{workers}"] = query["rate"]
+            out[f"query_p99_w{workers}"] = query["p99_ms"]
+            if writes:
+                out[f"patch_w{workers}"] = load(port, "patch", ids=n, seconds=seconds, connections=64)["rate"]
+                out[f"put_w{workers}"] = run_load(port, "put", ids=10 * n, seconds=seconds, connections=64,
+                                                  prefix=f"{label[:2]}w{workers}-")["rate"]
+            note_rss(f"{label}: REST", [proc])
         finally:
             stop(proc)
     return out
 
 
-def ingest(db: str, broker_port: int, n: int, updates: int, servers: int, progress: Any, label: str) -> float:
-    progress(f"{label}: MQTT ingest with {servers} server(s)")
+def ingest(db: str, broker_port: int, n: int, updates: int, servers: int, progress: Any, label: str,
+           nats: str | None = None) -> float:
+    """Updates/s from the first message until every one is stored: MQTT through Mosquitto at
+    ``broker_port``, or (``nats``: the cluster's URL) through NATS's MQTT listener at
+    ``broker_port`` into JetStream."""
+    progress(f"{label}: MQTT ingest {'through NATS JetStream ' if nats else ''}with {servers} server(s)")
     ids = [f"bench-scale-{k}" for k in range(servers)]
     procs: list[tuple[subprocess.Popen[bytes], int]] = []
     try:
         for i in ids:
-            procs.append(serve(db, "--mqtt", f"mqtt://127.0.0.1:{broker_port}", "--mqtt-client-id", i,
-                               ready="/ingest/status"))
+            if nats:
+                procs.append(serve(db, "--events", nats))
+            else:
+                procs.append(serve(db, "--mqtt", f"mqtt://127.0.0.1:{broker_port}", "--mqtt-client-id", i,
+                                   ready="/ingest/status"))
 
         def stored() -> int:
-            return sum(httpx.get(f"http://127.0.0.1:{port}/ingest/status").json()["mqtt"]["updates"]
-                       for _, port in procs)
+            found = [httpx.get(f"http://127.0.0.1:{port}/ingest/status").json()["connectors"] for _, port in procs]
+            return sum(c.get("updates", 0) for connectors in found for c in connectors)
 
         before = stored()
         start = time.perf_counter()
@@ -117,12 +167,15 @@ def ingest(db: str, broker_port: int, n: int, updates: int, servers: int, progre
         deadline = time.monotonic() + 300
         while stored() - before < updates and time.monotonic() < deadline:
             time.sleep(0.05)
-        return updates / (time.perf_counter() - start)
+        rate = updates / (time.perf_counter() - start)
+        note_rss(f"{label}: ingest", [p for p, _ in procs])
+        return rate
     finally:
         for proc, _ in procs:
             stop(proc)
-        # each server is four members of the group (serve --mqtt-connections): ID, ID-c1 ... ID-c3
-        forget_sessions(broker_port, [f"{i}{suffix}" for i in ids for suffix in ("", "-c1", "-c2", "-c3")])
+        if not nats:
+            # each server is four members of the group (serve --mqtt-connections): ID, ID-c1 ... ID-c3
+            forget_sessions(broker_port, [f"{i}{suffix}" for i in ids for suffix in ("", "-c1", "-c2", "-c3")])
 
 
 def forget_sessions(port: int, client_ids: list[str]) -> None:
@@ -139,8 +192,9 @@ def forget_sessions(port: int, client_ids: list[str]) -> None:
         client.loop_stop()
 
 
-def history_rates(url: str, rows: int) -> tuple[float, float]:
-    """(append_history rows/s, plain binary COPY rows/s) for the same rows."""
+def history_rates(url: str, rows: int) -> tuple[float, float, float]:
+    """(append_history rows/s, plain binary COPY rows/s into a bare table, plain binary COPY rows/s
+    into a table with history's primary key) for the same rows."""
     import psycopg
 
     from twinforge.store import HistoryPoint, open_store
@@ -157,40 +211,116 @@ def history_rates(url: str, rows: int) -> tuple[float, float]:
         ours = rows / (time.perf_counter() - start)
     finally:
         store.close()
+    rates = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE bare (twin TEXT, component TEXT, name TEXT, ts BIGINT, num DOUBLE PRECISION, "
-                     "value TEXT)")
-        start = time.perf_counter()
-        for k in range(0, rows, 10_000):
-            with conn.transaction(), conn.cursor().copy(
-                    "COPY bare (twin, component, name, ts, num, value) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["text", "text", "text", "int8", "float8", "text"])
-                for p in points[k:k + 10_000]:
-                    copy.write_row(tuple(p))
-        plain = rows / (time.perf_counter() - start)
-    return ours, plain
+        for table, key in (("bare", ""), ("keyed", ", PRIMARY KEY (twin, component, name, ts)")):
+            conn.execute(f"CREATE TABLE {table} (twin TEXT, component TEXT, name TEXT, ts BIGINT, "
+                         f"num DOUBLE PRECISION, value TEXT{key})")
+            start = time.perf_counter()
+            for k in range(0, rows, 10_000):
+                with conn.transaction(), conn.cursor().copy(
+                        f"COPY {table} (twin, component, name, ts, num, value) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                    copy.set_types(["text", "text", "text", "int8", "float8", "text"])
+                    for p in points[k:k + 10_000]:
+                        copy.write_row(tuple(p))
+            rates.append(rows / (time.perf_counter() - start))
+    return ours, rates[0], rates[1]
+
+
+def memory(tmp: Path, twins: int, rows: int, seconds: float, progress: Any) -> dict[str, Any]:
+    """RSS of one server over a SQLite store of ``twins`` twins and ``rows`` history rows while it
+    serves reads by id and MQTT-free bulk ingest (NDJSON) at once."""
+    import threading
+
+    from twinforge.store import HistoryPoint, open_store
+
+    db = f"sqlite:///{tmp / 'memory.db'}"
+    progress(f"memory: {twins:,} twins")
+    graph = TwinGraph.open(db)
+    graph.add_models([MODEL])
+    for k in range(0, twins, 50_000):
+        graph.create_twins([(f"t{i}", {"$metadata": {"$model": NODE}, "name": f"s{i}", "lastValue": 0.0})
+                            for i in range(k, min(twins, k + 50_000))])
+        progress(f"memory: {min(twins, k + 50_000):,} of {twins:,} twins")
+    graph.close()
+    store = open_store(db)
+    base = 1_780_000_000_000_000
+    per_twin = max(1, rows // twins)
+    try:
+        for k in range(0, rows, 200_000):
+            store.append_history([HistoryPoint(f"t{i // per_twin % twins}", "", "lastValue", base + i * 1000,
+                                               float(i), str(float(i))) for i in range(k, min(rows, k + 200_000))])
+            if k % 2_000_000 == 0:
+                progress(f"memory: {min(rows, k + 200_000):,} of {rows:,} history rows")
+    finally:
+        store.close()
+    proc, port = serve(db)
+    try:
+        idle = rss(proc)
+        stop_ingest = threading.Event()
+        sent = [0]
+
+        def feed() -> None:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                i = 0
+                while not stop_ingest.is_set():
+                    body = "\n".join(json.dumps({"twin": f"t{(i + j) % twins}", "properties": {"lastValue": float(j)}})
+                                     for j in range(2000))
+                    client.post("/ingest", content=body, headers={"Content-Type": "application/x-ndjson"})
+                    i += 2000
+                    sent[0] += 2000
+
+        thread = threading.Thread(target=feed, daemon=True)
+        thread.start()
+        peak = idle
+        reads = load(port, "get", ids=twins, seconds=seconds, connections=32)
+        peak = max(peak, rss(proc))
+        history = httpx.get(f"http://127.0.0.1:{port}/digitaltwins/t1/history?name=lastValue&pageSize=1000", timeout=60)
+        peak = max(peak, rss(proc))
+        stop_ingest.set()
+        thread.join(60)
+        peak = max(peak, rss(proc))
+        return {"twins": twins, "historyRows": rows, "rssIdle": idle, "rssPeak": peak, "readsPerS": reads["rate"],
+                "ingestedUpdates": sent[0], "historyPageOk": history.status_code == 200}
+    finally:
+        stop(proc)
+
+
+def replica_url(standby: Any, primary_db: str) -> str:
+    return standby.url(primary_db.rsplit("/", 1)[1])
 
 
 def main(quick: bool, progress: Any) -> dict[str, Any]:
+    from twinforge.nats import NatsCluster
     from twinforge.store.postgres.cluster import PrivateCluster
 
     n = 2_000 if quick else 10_000
     seconds = 0.75 if quick else 5.0
     updates = 2_000 if quick else 30_000
     rows = 20_000 if quick else 300_000
+    counts = (1,) if quick else (1, 2, 4)  # quick: each path once, not the curve
+    RSS.clear()
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     results: dict[str, Any] = {"twins": n, "seconds": seconds, "mqttUpdates": updates, "historyRows": rows}
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(prefix="twinforge-pg-") as pgdir:
         progress("starting a private PostgreSQL cluster")
-        cluster = PrivateCluster(Path(pgdir))
+        Path(pgdir).chmod(0o755)  # the server runs as postgres, in folders below this one
+        cluster = PrivateCluster(Path(pgdir) / "primary")
         cluster.start()
+        standby = None
         broker = None
+        nats = None
         try:
             stores = {"sqlite": f"sqlite:///{Path(tmp) / 'scale.db'}", "postgresql": cluster.new_database()}
             for label, db in stores.items():
                 progress(f"{label}: {n:,} twins")
                 fill(db, n)
-                results[label] = rest(db, n, seconds, progress, label, quick)
+                results[label] = rest(db, n, seconds, progress, label, counts)
+            progress("postgresql: a streaming replica (pg_basebackup)")
+            standby = cluster.replica(Path(pgdir) / "standby")
+            read_url = replica_url(standby, stores["postgresql"])
+            results["postgresql+replica"] = rest(stores["postgresql"], n, seconds, progress, "postgresql+replica",
+                                                 counts, "--db-read", read_url, writes=False)
             port = free_port()
             conf = Path(tmp) / "mosquitto.conf"
             import os
@@ -202,36 +332,78 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
                                       stderr=subprocess.DEVNULL)
             time.sleep(0.5)
             for label, db in stores.items():
-                for servers in (1, 2):
+                for servers in (1,) if quick and label == "sqlite" else (1, 2):
                     results[label][f"ingest_s{servers}"] = ingest(db, port, n, updates, servers, progress, label)
+            progress("starting a 3-node NATS JetStream cluster")
+            nats = NatsCluster(Path(tmp) / "nats", nodes=3)
+            nats.start()
+            for servers in (1, 2):
+                results["postgresql"][f"nats_s{servers}"] = ingest(
+                    stores["postgresql"], nats.nodes[0].mqtt_port, n, updates, servers, progress, "postgresql",
+                    nats=nats.url)
             progress(f"PostgreSQL history: {rows:,} rows")
-            ours, plain = history_rates(cluster.new_database(), rows)
+            ours, plain, keyed = history_rates(cluster.new_database(), rows)
             results["historyRowsPerS"] = ours
             results["plainCopyRowsPerS"] = plain
+            results["keyedCopyRowsPerS"] = keyed
+            results["memory"] = memory(Path(tmp), 20_000 if quick else 1_000_000, 200_000 if quick else 10_000_000,
+                                       seconds, progress)
+            results["rss"] = dict(RSS)
         finally:
             if broker is not None:
                 broker.terminate()
                 broker.wait(10)
+            if nats is not None:
+                nats.stop()
+            if standby is not None:
+                standby.stop()
             cluster.stop()
     return results
 
 
+def _curve(s: dict[str, Any], key: str, one: float) -> tuple[str, str]:
+    counts = [w for w in (1, 2, 4) if f"{key}_w{w}" in s]
+    return ("/".join(map(str, counts)),
+            " / ".join(f"{s[f'{key}_w{w}']:,.0f}" for w in counts) + " /s; x"
+            + " / x".join(f"{s[f'{key}_w{w}'] / one:.2f}" for w in counts))
+
+
 def report(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = []
-    for label in ("sqlite", "postgresql"):
+    names = {"get": "reads by id", "patch": "patches", "put": "twin creates", "query": "queries"}
+    for label in ("sqlite", "postgresql", "postgresql+replica"):
         s = r[label]
-        for kind in ("get", "patch"):
-            one = s[f"{kind}_w1"]
-            counts = [w for w in (1, 2, 4) if f"{kind}_w{w}" in s]
-            rows.append((f"{label}: REST {'reads' if kind == 'get' else 'patches'}, {'/'.join(map(str, counts))} processes",
-                         " / ".join(f"{s[f'{kind}_w{w}']:,.0f}" for w in counts) + " /s",
-                         "x" + " / x".join(f"{s[f'{kind}_w{w}'] / one:.2f}" for w in counts) + " of 1 process"))
-        one = s["ingest_s1"]
-        rows.append((f"{label}: MQTT ingest, 1/2 servers", f"{one:,.0f} / {s['ingest_s2']:,.0f} updates/s",
-                     f"x1.00 / x{s['ingest_s2'] / one:.2f} of 1 server"))
+        base = r["postgresql"] if label == "postgresql+replica" else s
+        for kind in ("get", "query", "patch", "put"):
+            if f"{kind}_w1" not in s:
+                continue
+            counts, figures = _curve(s, kind, base[f"{kind}_w1"])
+            rows.append((f"{label}: REST {names[kind]}, {counts} processes", figures.split("; ")[0],
+                         figures.split("; ")[1] + (" of 1 process without the replica" if base is not s
+                                                   else " of 1 process")))
+        p99 = [f"{s[f'query_p99_w{w}']:.1f}" for w in (1, 2, 4) if f"query_p99_w{w}" in s]
+        rows.append((f"{label}: query p99 (16 clients), by processes", " / ".join(p99) + " ms", "lower is better"))
+        if "ingest_s1" in s:
+            one = s["ingest_s1"]
+            two = f" / {s['ingest_s2']:,.0f}" if "ingest_s2" in s else ""
+            rows.append((f"{label}: MQTT ingest through Mosquitto, 1/2 servers", f"{one:,.0f}{two} updates/s",
+                         "x1.00" + (f" / x{s['ingest_s2'] / one:.2f}" if two else "") + " of 1 server"))
+        if "nats_s1" in s:
+            rows.append((f"{label}: MQTT ingest through NATS JetStream, 1/2 servers",
+                         f"{s['nats_s1']:,.0f} / {s['nats_s2']:,.0f} updates/s",
+                         f"x{s['nats_s1'] / s['ingest_s1']:.2f} / x{s['nats_s2'] / s['ingest_s2']:.2f} of Mosquitto "
+                         f"with as many servers; x{s['nats_s2'] / s['nats_s1']:.2f} from 1 to 2"))
     rows.append(("PostgreSQL history writes (COPY + upsert into partitions)", f"{r['historyRowsPerS']:,.0f} rows/s",
                  f"plain binary COPY into a bare table {r['plainCopyRowsPerS']:,.0f} rows/s "
-                 f"({r['historyRowsPerS'] / r['plainCopyRowsPerS']:.2f}x)"))
+                 f"({r['historyRowsPerS'] / r['plainCopyRowsPerS']:.2f}x); into a table with history's "
+                 f"primary key {r['keyedCopyRowsPerS']:,.0f} rows/s ({r['historyRowsPerS'] / r['keyedCopyRowsPerS']:.2f}x)"))
+    m = r["memory"]
+    rows.append((f"memory: one server, {m['twins']:,} twins and {m['historyRows']:,} history rows (SQLite)",
+                 f"RSS {m['rssIdle'] / 2**20:,.0f} MiB idle, {m['rssPeak'] / 2**20:,.0f} MiB at most",
+                 f"while serving {m['readsPerS']:,.0f} reads/s and ingesting {m['ingestedUpdates']:,} updates; "
+                 "goal under 1,024 MiB"))
+    for part, value in sorted(r["rss"].items()):
+        rows.append((f"RSS, {part}", f"{value / 2**20:,.0f} MiB at most", "all processes of one server"))
     return rows
 
 

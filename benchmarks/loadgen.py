@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
 
 
 PREFIX = "h"
+MODEL = "dtmi:digitaltwins:rec_3_3:device:TemperatureSensor;1"
 
 
 def build_request(kind: str, i: int, host: str) -> bytes:
@@ -34,9 +35,12 @@ def build_request(kind: str, i: int, host: str) -> bytes:
         return (f"PATCH /digitaltwins/t{i} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     if kind == "put":
-        body = json.dumps({"$metadata": {"$model": "dtmi:digitaltwins:rec_3_3:device:TemperatureSensor;1"},
-                           "name": f"http sensor {i}"}).encode()
+        body = json.dumps({"$metadata": {"$model": MODEL}, "name": f"http sensor {i}"}).encode()
         return (f"PUT /digitaltwins/{PREFIX}{i} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    if kind == "query":  # one twin by a property value: the planner's index path, a few rows back
+        body = json.dumps({"query": f"SELECT T.$dtId FROM DIGITALTWINS T WHERE T.name = 's{i}'"}).encode()
+        return (f"POST /query HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode() + body
     raise ValueError(kind)
 
@@ -89,17 +93,19 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
+    global PREFIX, MODEL
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--kind", choices=["get", "patch", "put", "empty"], required=True)
+    parser.add_argument("--kind", choices=["get", "patch", "put", "empty", "query"], required=True)
     parser.add_argument("--ids", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--prefix", default="h", help="id prefix of twins made by --kind put")
+    parser.add_argument("--model", default=MODEL, help="the model of twins made by --kind put")
     args = parser.parse_args()
-    global PREFIX
     PREFIX = args.prefix
+    MODEL = args.model
     if uvloop is not None:
         uvloop.install()
     print(json.dumps(asyncio.run(run(args))))

@@ -242,5 +242,5 @@ def test_jetstream_devices_a_dead_stream_leader_and_a_dead_server(cluster: Any, 
     probe.stop()
     leader = wait_for(lambda: cluster.stream_leader(INGEST_STREAM))
     statuses = scenario(cluster, pg_url, lambda: cluster.kill(leader),
-                        lambda progress: publish_jetstream(cluster.url, MESSAGES // 2, progress), MESSAGES // 2)
+                        lambda progress: publish_jetstream(cluster.url, MESSAGES // 4, progress), MESSAGES // 4)
     assert all(s["connected"] for s in statuses)

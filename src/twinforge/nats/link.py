@@ -113,7 +113,7 @@ class NatsLink:
         self.last_error = ""
         self.reconnects = 0
 
-    async def connect(self, connect_timeout: float = 10.0) -> None:
+    async def connect(self, connect_timeout: float = 5.0) -> None:
         nats = _nats()
 
         async def disconnected() -> None:

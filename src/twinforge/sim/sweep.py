@@ -176,7 +176,7 @@ def run_sweep(scenario: Scenario, snapshot: Snapshot, *, registry: Registry | No
             client = Client(scheduler)  # type: ignore[no-untyped-call]
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1,  # type: ignore[no-untyped-call]
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=":0")
             own.append(cluster)
             client = Client(cluster)  # type: ignore[no-untyped-call]
         own.insert(0, client)

@@ -289,7 +289,7 @@ def population(plan: DosingPlan, *, patients: Sequence[str] | None = None, horiz
                   for k in range(0, len(ids), size)]
         per = {}
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,  # type: ignore[no-untyped-call]
-                          dashboard_address=None) as cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+                          dashboard_address=":0") as cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
             futures = [client.submit(_population_chunk, c, plan, h, s, scaled, pure=False) for c in chunks]
             for done, future in enumerate(as_completed(futures), 1):  # type: ignore[no-untyped-call]
                 per.update(future.result())
