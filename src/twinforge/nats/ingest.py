@@ -80,41 +80,58 @@ class NatsIngest:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
 
-    async def _run(self) -> None:
+    async def _pull(self, ready: asyncio.Queue[list[Any]]) -> None:
+        """Keep the next batch pulled while the last one is being stored."""
         import nats.errors
 
         while not self._stopping:
             try:
                 messages = await self._sub.fetch(self.batch_size, timeout=0.5)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
                 continue
             except Exception as exc:  # NATS away: the client reconnects; pull again shortly
                 self.stats.last_error = f"pulling: {type(exc).__name__}: {exc}"
-                log.warning("NATS ingest: pulling failed: %r", exc, exc_info=True)
+                log.warning("NATS ingest: pulling failed: %r", exc)
                 await asyncio.sleep(0.5)
                 continue
-            items: list[Item] = []
+            await ready.put(messages)
+
+    async def _run(self) -> None:
+        ready: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=1)
+        puller = asyncio.create_task(self._pull(ready), name="twinforge-nats-pull")
+        try:
+            while not self._stopping:
+                messages = await ready.get()
+                await self._store(messages)
+        finally:
+            puller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await puller
+
+    async def _store(self, messages: list[Any]) -> None:
+        """Store one pulled batch, then acknowledge it (or hand it back when the store fails)."""
+        items: list[Item] = []
+        for m in messages:
+            meta = m.metadata
+            if meta.num_delivered > 1:
+                self.redelivered += 1
+            stamp = meta.timestamp
+            items.append((subject_to_topic(m.subject), m.data,
+                          int(stamp.timestamp() * 1_000_000) if stamp is not None else 0))
+        try:
+            await asyncio.to_thread(self._apply, items)
+            self._outage.ok()
+        except Exception as exc:  # the store failed: leave the batch to come back
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            self._outage.failed(exc)
             for m in messages:
-                meta = m.metadata
-                if meta.num_delivered > 1:
-                    self.redelivered += 1
-                stamp = meta.timestamp
-                items.append((subject_to_topic(m.subject), m.data,
-                              int(stamp.timestamp() * 1_000_000) if stamp is not None else 0))
-            try:
-                await asyncio.to_thread(self._apply, items)
-                self._outage.ok()
-            except Exception as exc:  # the store failed: leave the batch to come back
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                self._outage.failed(exc)
-                for m in messages:
-                    with contextlib.suppress(Exception):
-                        await m.nak(delay=1.0)
-                await asyncio.sleep(1.0)
-                continue
-            for m in messages:
-                with contextlib.suppress(Exception):  # unacknowledged: redelivered, stored again as the same point
-                    await m.ack()
+                with contextlib.suppress(Exception):
+                    await m.nak(delay=1.0)
+            await asyncio.sleep(1.0)
+            return
+        for m in messages:
+            with contextlib.suppress(Exception):  # unacknowledged: redelivered, stored again as the same point
+                await m.ack()
 
     def _apply(self, items: Sequence[Item]) -> None:
         def decode(item: Item, letters: list[DeadLetter]) -> list[Update]:
