@@ -87,85 +87,83 @@ def status(server: ServeProcess) -> dict[str, Any]:
     return found
 
 
-def test_messages_in_bad_ones_out_and_stream_from_jetstream(node: Any, tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'twins.db'}"
-    server = ServeProcess(db, "--events", node.url)
+@pytest.fixture
+def server(node: Any, tmp_path: Path) -> Iterator[ServeProcess]:
+    """A server on SQLite with `--events` on the node, and one pump twin, p1."""
+    found = ServeProcess(f"sqlite:///{tmp_path / 'twins.db'}", "--events", node.url)
     try:
-        assert httpx.post(server.url + "/models", json=[MODEL]).status_code == 201
-        assert httpx.put(server.url + "/digitaltwins/p1", json={"$metadata": {"$model": MODEL["@id"]}}).status_code == 200
-        seen: list[dict[str, Any]] = []
-
-        def follow() -> None:
-            with httpx.stream("GET", server.url + "/stream?twin=p1&type=Twin.Update", timeout=30) as r:
-                for line in r.iter_lines():
-                    if line.startswith("data: "):
-                        seen.append(json.loads(line[6:]))
-                        return
-
-        follower = threading.Thread(target=follow, daemon=True)
-        follower.start()
-        time.sleep(0.5)
-        before = time.time()
-        publish(node.url, [("twinforge.twins.p1.properties", b'{"flow": 2.5}'),
-                           ("twinforge.twins.p1.properties", b"{not json"),
-                           ("twinforge.twins.p1.properties", b'{"flow": "fast"}'),
-                           ("twinforge.twins.nobody.properties", b'{"flow": 1.0}')])
-        wait_for(lambda: status(server)["messages"] >= 4, timeout=30)
-        twin = httpx.get(server.url + "/digitaltwins/p1").json()
-        assert twin["flow"] == 2.5
-        # no source time in the message: the time the stream stored it (a redelivery is the same point)
-        points = httpx.get(server.url + "/digitaltwins/p1/history?name=flow").json()["value"]
-        assert [p["value"] for p in points] == [2.5]
-        stamp = datetime.datetime.fromisoformat(points[0]["time"].replace("Z", "+00:00")).timestamp()
-        assert before - 5 < stamp < time.time() + 5
-        letters = httpx.get(server.url + "/deadletters").json()["value"]
-        kinds = sorted(letter["kind"] for letter in letters)
-        assert kinds == ["invalid_value", "not_json", "unknown_twin"]
-        assert all(letter["source"].startswith("nats:twinforge/twins/") for letter in letters)
-        follower.join(30)
-        assert seen and seen[0]["data"]["patch"][0]["value"] == 2.5
-        s = status(server)
-        assert s["state"] == "running" and s["updates"] == 1 and s["rejected"] == 3
-        assert s["events"]["leader"] and s["events"]["relayed"] >= 1 and s["events"]["fed"] >= 1
+        assert httpx.post(found.url + "/models", json=[MODEL]).status_code == 201
+        assert httpx.put(found.url + "/digitaltwins/p1", json={"$metadata": {"$model": MODEL["@id"]}}).status_code == 200
+        yield found
     finally:
-        server.stop()
+        found.stop()
 
 
-def test_nats_away_and_back(node: Any, tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'twins.db'}"
-    server = ServeProcess(db, "--events", node.url)
-    try:
-        assert httpx.post(server.url + "/models", json=[MODEL]).status_code == 201
-        assert httpx.put(server.url + "/digitaltwins/p1", json={"$metadata": {"$model": MODEL["@id"]}}).status_code == 200
-        node.kill("n1")
-        wait_for(lambda: status(server)["state"] == "connecting", timeout=30)
-        health = httpx.get(server.url + "/health")
-        assert health.status_code == 200 and health.json()["status"] == "degraded"
-        assert any("nats" in problem for problem in health.json()["problems"])
+def test_messages_in_bad_ones_out_and_stream_from_jetstream(node: Any, server: ServeProcess) -> None:
+    seen: list[dict[str, Any]] = []
 
-        # NATS is away: writes still work, and /stream still carries them (from the store)
-        ids: list[str] = []
+    def follow() -> None:
+        with httpx.stream("GET", server.url + "/stream?twin=p1&type=Twin.Update", timeout=30) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    return
 
-        def follow() -> None:
-            with httpx.stream("GET", server.url + "/stream?twin=p1", timeout=30) as r:
-                for line in r.iter_lines():
-                    if line.startswith("id: "):
-                        ids.append(line[4:])
-                        return
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    time.sleep(0.5)
+    before = time.time()
+    publish(node.url, [("twinforge.twins.p1.properties", b'{"flow": 2.5}'),
+                       ("twinforge.twins.p1.properties", b"{not json"),
+                       ("twinforge.twins.p1.properties", b'{"flow": "fast"}'),
+                       ("twinforge.twins.nobody.properties", b'{"flow": 1.0}')])
+    wait_for(lambda: status(server)["messages"] >= 4, timeout=30)
+    twin = httpx.get(server.url + "/digitaltwins/p1").json()
+    assert twin["flow"] == 2.5
+    # no source time in the message: the time the stream stored it (a redelivery is the same point)
+    points = httpx.get(server.url + "/digitaltwins/p1/history?name=flow").json()["value"]
+    assert [p["value"] for p in points] == [2.5]
+    stamp = datetime.datetime.fromisoformat(points[0]["time"].replace("Z", "+00:00")).timestamp()
+    assert before - 5 < stamp < time.time() + 5
+    letters = httpx.get(server.url + "/deadletters").json()["value"]
+    kinds = sorted(letter["kind"] for letter in letters)
+    assert kinds == ["invalid_value", "not_json", "unknown_twin"]
+    assert all(letter["source"].startswith("nats:twinforge/twins/") for letter in letters)
+    follower.join(30)
+    assert seen and seen[0]["data"]["patch"][0]["value"] == 2.5
+    s = status(server)
+    assert s["state"] == "running" and s["updates"] == 1 and s["rejected"] == 3
+    assert s["events"]["leader"] and s["events"]["relayed"] >= 1 and s["events"]["fed"] >= 1
 
-        follower = threading.Thread(target=follow, daemon=True)
-        follower.start()
-        time.sleep(0.5)
-        patch = [{"op": "add", "path": "/flow", "value": 7.0}]
-        assert httpx.patch(server.url + "/digitaltwins/p1", json=patch).status_code == 204
-        follower.join(30)
-        assert ids, "the stream went on without NATS"
-        assert status(server)["events"]["filledFromStore"] >= 1
 
-        node.restart("n1")
-        wait_for(lambda: status(server)["state"] == "running", timeout=60)
-        publish(node.url, [("twinforge.twins.p1.properties", b'{"flow": 9.0}')])
-        wait_for(lambda: httpx.get(server.url + "/digitaltwins/p1").json().get("flow") == 9.0, timeout=60)
-        assert httpx.get(server.url + "/health").json()["status"] == "ok"
-    finally:
-        server.stop()
+def test_nats_away_and_back(node: Any, server: ServeProcess) -> None:
+    node.kill("n1")
+    wait_for(lambda: status(server)["state"] == "connecting", timeout=30)
+    health = httpx.get(server.url + "/health")
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert any("nats" in problem for problem in health.json()["problems"])
+
+    # NATS is away: writes still work, and /stream still carries them (from the store)
+    ids: list[str] = []
+
+    def follow() -> None:
+        with httpx.stream("GET", server.url + "/stream?twin=p1", timeout=30) as r:
+            for line in r.iter_lines():
+                if line.startswith("id: "):
+                    ids.append(line[4:])
+                    return
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    time.sleep(0.5)
+    patch = [{"op": "add", "path": "/flow", "value": 7.0}]
+    assert httpx.patch(server.url + "/digitaltwins/p1", json=patch).status_code == 204
+    follower.join(30)
+    assert ids, "the stream went on without NATS"
+    assert status(server)["events"]["filledFromStore"] >= 1
+
+    node.restart("n1")
+    wait_for(lambda: status(server)["state"] == "running", timeout=60)
+    publish(node.url, [("twinforge.twins.p1.properties", b'{"flow": 9.0}')])
+    wait_for(lambda: httpx.get(server.url + "/digitaltwins/p1").json().get("flow") == 9.0, timeout=60)
+    assert httpx.get(server.url + "/health").json()["status"] == "ok"
