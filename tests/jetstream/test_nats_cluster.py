@@ -159,6 +159,19 @@ def publish_jetstream(servers: str, count: int, progress: list[int]) -> None:
     asyncio.run(run())
 
 
+def stored_points(db: str, reading: float) -> list[str]:
+    """The times of the history points holding ``reading`` (to say why one is there twice)."""
+    from twinforge.graph import TwinGraph
+    from twinforge.history import History
+
+    graph = TwinGraph.open(db)
+    try:
+        points = History(graph.store).read_range(f"m{int(reading) % TWINS}", "reading", limit=1_000_000)
+        return [p["time"] for p in points if p["value"] == reading]
+    finally:
+        graph.close()
+
+
 def fill(db: str) -> None:
     from twinforge.graph import TwinGraph
 
@@ -201,7 +214,12 @@ def scenario(cluster: Any, db: str, victim: Any, publisher: Any, count: int, *ar
                 pytest.fail(f"stored {len(stored_readings(db))} of {count}; servers: {statuses}")
             time.sleep(1.0)
         time.sleep(2.0)  # anything stored twice would show up now
-        assert sorted(stored_readings(db)) == [float(i) for i in range(count)], "every message stored exactly once"
+        readings = stored_readings(db)
+        if sorted(readings) != [float(i) for i in range(count)]:
+            twice = sorted({r for r in readings if readings.count(r) > 1})[:5]
+            missing = sorted(set(map(float, range(count))) - set(readings))[:5]
+            pytest.fail(f"{len(readings)} readings stored for {count} messages; stored more than once: {twice} "
+                        f"at {[stored_points(db, r) for r in twice]}; missing: {missing}")
 
         store = open_store(db)
         try:

@@ -116,7 +116,7 @@ def plan_updates(models: ModelSet, updates: Sequence[Update], twin_models: Mappi
     plan = Plan(now, UpdateOutcome())
     outcome, changes, points, events = plan.outcome, plan.changes, plan.points, plan.events
     patches: dict[str, list[dict[str, Any]]] = {}
-    last_ts: dict[tuple[str, str, str], int] = {}
+    used_ts: dict[tuple[str, str, str], dict[int, Any]] = {}  # the batch's points so far, by value key
     now_stamp = stamp_json(now)
     for index, update in enumerate(updates):
         model = twin_models.get(update.twin)
@@ -149,11 +149,14 @@ def plan_updates(models: ModelSet, updates: Sequence[Update], twin_models: Mappi
             stamp = now_stamp if update.ts is None else stamp_json(from_us(base_ts))
             prefix = f"/{component}/" if component else "/"
         for name, value in update.values.items():
-            # Two samples of one value at the same microsecond: keep both, one µs apart.
-            key = (twin_id, component, name)
-            previous = last_ts.get(key)
-            ts = base_ts if previous is None or previous < base_ts else previous + 1
-            last_ts[key] = ts
+            # Two different samples of one value at the same microsecond: keep both, one µs
+            # apart. The same sample twice (a redelivered message) stays one point, at its own
+            # time, wherever it comes in the batch: redelivery must not add points.
+            used = used_ts.setdefault((twin_id, component, name), {})
+            ts = base_ts
+            if ts in used and used[ts] != value:
+                ts = max(used) + 1
+            used[ts] = value
             point = history_point(twin_id, component, name, ts, value)
             points.append(point)
             if twin_changes is not None:
