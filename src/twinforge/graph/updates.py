@@ -149,12 +149,12 @@ def plan_updates(models: ModelSet, updates: Sequence[Update], twin_models: Mappi
             stamp = now_stamp if update.ts is None else stamp_json(from_us(base_ts))
             prefix = f"/{component}/" if component else "/"
         for name, value in update.values.items():
-            # Two different samples of one value at the same microsecond: keep both, one µs
-            # apart. The same sample twice (a redelivered message) stays one point, at its own
-            # time, wherever it comes in the batch: redelivery must not add points.
+            # Two samples of one value at the same microsecond: keep both, one µs apart. With
+            # a source time, the same sample twice (a redelivered message) stays one point at
+            # its own time, wherever it comes in the batch: redelivery must not add points.
             used = used_ts.setdefault((twin_id, component, name), {})
             ts = base_ts
-            if ts in used and used[ts] != value:
+            if ts in used and (update.ts is None or used[ts] != value):
                 ts = max(used) + 1
             used[ts] = value
             point = history_point(twin_id, component, name, ts, value)
