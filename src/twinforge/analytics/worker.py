@@ -32,11 +32,11 @@ log = logging.getLogger("twinforge.evaluator")
 class EvaluatorProcess:
     """The server's side: starts the worker, reads what it says, stops it."""
 
-    def __init__(self, url: str, *, announce: Callable[[str, str, dict[str, Any]], None] | None = None,
+    def __init__(self, url: str, *, announce: Callable[[list[tuple[str, str, dict[str, Any]]]], None] | None = None,
                  wanted: Callable[[], bool] = lambda: True) -> None:
         self.url = url
-        self.announce = announce
-        self.wanted = wanted  # whether announcements are worth passing on (someone listens)
+        self.announce = announce  # gets each batch of (kind, twin, data)
+        self.wanted = wanted  # whether announcements are worth passing on (someone could take them)
         self.proc: subprocess.Popen[bytes] | None = None
         self._status: dict[str, Any] = {"leading": False, "process": "starting"}
         self._reader: threading.Thread | None = None
@@ -59,15 +59,16 @@ class EvaluatorProcess:
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
+            if line.startswith(b'{"announce"') and (self.announce is None or not self.wanted()):
+                continue  # nobody could take them: not even decoded
             try:
                 message = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue
             if "status" in message:
                 self._status = message["status"]
-            elif "announce" in message and self.announce is not None and self.wanted():
-                for kind, twin, data in message["announce"]:
-                    self.announce(kind, twin, data)
+            elif "announce" in message and self.announce is not None:
+                self.announce([tuple(item) for item in message["announce"]])
         code = proc.wait()
         time.sleep(1.0)  # a signal to the whole process group (Ctrl-C, a service stop) reaches us too
         if not self._stopping:  # it died: say so, and start another (the lease passes to whoever is next)

@@ -50,6 +50,9 @@ def _scenarios(graph: TwinGraph, bus: Any, directory: str | None) -> Any:
     return ScenarioManager(graph, directory=directory, announce=announce)
 
 
+ANNOUNCED = frozenset({"Anomaly.Score", "Rul.Estimate"})  # what the evaluator announces live
+
+
 def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
     """Detectors, RUL models and alert rules, and the evaluator that feeds them from the event
     log (None each when the predict extra is not installed: 501 on use)."""
@@ -65,6 +68,10 @@ def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
     def announce(kind: str, twin: str, data: dict[str, Any]) -> None:
         bus.announce(EventRecord(from_us(now_us()), kind, twin, orjson.dumps(data).decode()))
 
+    def announce_many(batch: list[tuple[str, str, dict[str, Any]]]) -> None:
+        now = from_us(now_us())
+        bus.announce_many([EventRecord(now, kind, twin, orjson.dumps(data).decode()) for kind, twin, data in batch])
+
     engine = AnalyticsEngine(graph, announce=announce)
     alerts = AlertService(graph, engine)
     from twinforge.analytics.evaluator import mark_start
@@ -73,8 +80,8 @@ def _analytics(graph: TwinGraph, bus: Any, mode: str) -> tuple[Any, Any, Any]:
     if mode == "process" and ":memory:" not in graph.store.url:
         from twinforge.analytics.worker import EvaluatorProcess
 
-        return engine, alerts, EvaluatorProcess(graph.store.url, announce=announce,
-                                                wanted=lambda: bool(bus.subscribers))
+        return engine, alerts, EvaluatorProcess(graph.store.url, announce=announce_many,
+                                                wanted=lambda: bus.wants(ANNOUNCED))
     return engine, alerts, Evaluator(graph, engine, alerts)
 
 

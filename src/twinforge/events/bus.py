@@ -271,17 +271,29 @@ class EventBus:
     def announce(self, event: EventRecord) -> None:
         """Hand a transient event (not stored, ``seq`` 0) to the live subscribers whose
         filter matches; callable from any thread."""
+        self.announce_many([event])
+
+    def announce_many(self, events: list[EventRecord]) -> None:
+        """`announce` for a batch: one hop onto the loop for all of them."""
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None or loop.is_closed() or not events:
             return
 
         def deliver() -> None:
             for sub in self.subscribers:
-                if not sub.overflowed and sub.filter.matches(event):
-                    with contextlib.suppress(asyncio.QueueFull):
-                        sub.queue.put_nowait(event)
+                if sub.overflowed:
+                    continue
+                for event in events:
+                    if sub.filter.matches(event):
+                        with contextlib.suppress(asyncio.QueueFull):
+                            sub.queue.put_nowait(event)
 
         loop.call_soon_threadsafe(deliver)
+
+    def wants(self, kinds: frozenset[str]) -> bool:
+        """Whether a subscriber could take an event of one of these types (announcements
+        nobody can receive are not worth decoding)."""
+        return any(not sub.filter.types or sub.filter.types & kinds for sub in self.subscribers)
 
     # -- subscribing ------------------------------------------------------
 

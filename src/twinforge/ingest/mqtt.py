@@ -1,12 +1,15 @@
 """The MQTT connector: subscribe (QoS 1, persistent session), batch, apply, then acknowledge.
 
 Messages are acknowledged only after the batch that holds them is committed, so a
-message the broker considers delivered is in the store. The paho network thread only
-queues messages; a worker thread parses, maps and applies them in batches.
+message the broker considers delivered is in the store. The connection's thread
+(ingest/wire.py, a lean MQTT client) only cuts packets out of what the socket holds and
+queues them; a worker thread parses, maps and applies them in batches, and acknowledges
+each batch with one write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import ssl
@@ -27,20 +30,13 @@ from twinforge.ingest.core import (
     update_from_json,
 )
 from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
+from twinforge.ingest.wire import Message, WireClient
 from twinforge.outages import Outage
 from twinforge.store.base import DeadLetter
 
 log = logging.getLogger("twinforge.mqtt")
 SESSION_PREFIX = "twinforge/sessions/"
 SESSION_GONE = SESSION_PREFIX + "{client_id}/gone"  # a server's will: its session needs a keeper
-
-
-def _paho() -> Any:
-    try:
-        import paho.mqtt.client as mqtt
-    except ImportError:  # pragma: no cover - paho is in the [mqtt] extra
-        raise MissingDependency("MQTT needs paho-mqtt: pip install 'twinforge[mqtt]'") from None
-    return mqtt
 
 
 @dataclass
@@ -101,70 +97,43 @@ class MqttConnector:
         self.insecure_tls = insecure_tls
         self.stats = ConnectorStats()
         self._per_message = 1.0  # updates per message in the last batch, to size the next
-        self._inbox: deque[tuple[str, bytes, int, int]] = deque()
+        self._inbox: deque[Message] = deque()
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._wakeup = threading.Event()
         self.connected = threading.Event()
         self._worker: threading.Thread | None = None
-        mqtt = _paho()
-        protocol = mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311
-        kwargs: dict[str, Any] = {"callback_api_version": mqtt.CallbackAPIVersion.VERSION2,
-                                  "client_id": client_id, "protocol": protocol, "manual_ack": True}
-        if not mqtt5:
-            kwargs["clean_session"] = False
-        self.client = mqtt.Client(**kwargs)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        if self.address.username:
-            self.client.username_pw_set(self.address.username, self.address.password)
+        context = None
         if self.address.tls:
             context = ssl.create_default_context(cafile=ca_file)
             if insecure_tls:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            self.client.tls_set_context(context)
         # With ``will`` the broker announces this client's death on SESSION_GONE (servers sharing
         # the subscription then take its session over, see ingest/rescue.py); ``control`` gets those.
         self.will = will
         self.reconnect = reconnect  # False for a rescuing connection: once dropped, it stays down
         self.control: Any = None
-        if will:
-            self.client.will_set(SESSION_GONE.format(client_id=client_id), client_id.encode(), qos=1)
+        self.client = WireClient(self.address.host, self.address.port, client_id, mqtt5=mqtt5, tls=context,
+                                 username=self.address.username, password=self.address.password,
+                                 will=(SESSION_GONE.format(client_id=client_id), client_id.encode()) if will else None,
+                                 reconnect=reconnect)
+        self.connected = self.client.connected
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
-        self.client.on_message = self._on_message
+        self.client.on_messages = self._on_messages
 
     # -- lifecycle --------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect (retrying in the background until the broker answers) and start consuming."""
-        mqtt = _paho()
-        properties = None
-        if self.mqtt5:
-            from paho.mqtt.packettypes import PacketTypes
-            from paho.mqtt.properties import Properties
-
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = 7 * 24 * 3600  # keep our session across restarts
-            properties.ReceiveMaximum = 1000
         self._worker = threading.Thread(target=self._run_worker, name="twinforge-mqtt-ingest", daemon=True)
         self._worker.start()
-        try:
-            if self.mqtt5:
-                self.client.connect_async(self.address.host, self.address.port, keepalive=30,
-                                          clean_start=False, properties=properties)
-            else:
-                self.client.connect_async(self.address.host, self.address.port, keepalive=30)
-        except OSError as exc:  # pragma: no cover - connect_async defers network errors
-            raise InvalidArgument(f"cannot reach MQTT broker {self.address.host}:{self.address.port}: {exc}") from exc
-        self.client.loop_start()
+        self.client.start()
         if not self.connected.wait(timeout):
             log.warning("MQTT broker %s:%d not reachable yet; retrying in the background",
                         self.address.host, self.address.port)
-        del mqtt
 
     def stop(self, *, announce: bool = False) -> None:
         """Stop consuming and disconnect, keeping the broker session (messages not yet applied
@@ -175,52 +144,45 @@ class MqttConnector:
         if self._worker is not None:
             self._worker.join(10)
         if announce and self.connected.is_set():
-            self.client.publish(SESSION_GONE.format(client_id=self.client_id), self.client_id.encode(),
-                                qos=1).wait_for_publish(2)
-        self.client.disconnect()
-        self.client.loop_stop()
+            with contextlib.suppress(ConnectionError):  # gone meanwhile: the broker publishes the will instead
+                self.client.publish(SESSION_GONE.format(client_id=self.client_id), self.client_id.encode()).wait(2)
+        self.client.stop()
 
-    # -- paho callbacks (network thread) ----------------------------------
+    # -- callbacks (the connection's thread) -------------------------------
 
-    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            self.stats.last_error = f"connection refused by the broker: {reason}"
-            log.warning("MQTT connect refused: %s", reason)
-            return
+    def _on_connect(self) -> None:
         self.stats.connects += 1
         topics = sorted({rule.subscription for rule in self.rules} | {BATCH_TOPIC})
         if self.share_group:  # servers sharing the broker split the messages between them
             topics = [f"$share/{self.share_group}/{topic}" for topic in topics]
         if self.control is not None:  # every server hears of every death (not shared)
             topics.append(SESSION_GONE.format(client_id="+"))
-        client.subscribe([(topic, 1) for topic in topics])
-        self.connected.set()
+        self.client.subscribe(topics)
         log.info("MQTT connected to %s:%d, subscribed to %s", self.address.host, self.address.port, topics)
 
-    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
-        self.stats.last_error = f"cannot reach the broker at {self.address.host}:{self.address.port}"
-        log.warning("MQTT broker %s:%d unreachable; retrying", self.address.host, self.address.port)
+    def _on_connect_fail(self, reason: str) -> None:
+        self.stats.last_error = (reason if reason.startswith("connection refused by the broker") else
+                                 f"cannot reach the broker at {self.address.host}:{self.address.port}: {reason}")
+        log.warning("MQTT broker %s:%d: %s; retrying", self.address.host, self.address.port, reason)
 
-    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        self.connected.clear()
+    def _on_disconnect(self, reason: str) -> None:
         if not self.reconnect and not self._stop.is_set():
             self.stats.last_error = f"dropped ({reason}): not reconnecting"
             self._stop.set()
             self._wakeup.set()
-            threading.Thread(target=client.disconnect, daemon=True).start()  # no automatic reconnect
             return
         if not self._stop.is_set():
             self.stats.last_error = f"disconnected: {reason}"
             log.warning("MQTT disconnected (%s); reconnecting", reason)
 
-    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        if message.topic.startswith(SESSION_PREFIX):
-            if self.control is not None:
-                self.control(message.topic, message.payload)
-            if message.qos:
-                client.ack(message.mid, message.qos)
-            return
-        self._inbox.append((message.topic, message.payload, message.mid, message.qos))
+    def _on_messages(self, messages: list[Message]) -> None:
+        for message in messages:
+            if message.topic.startswith(SESSION_PREFIX):
+                if self.control is not None:
+                    self.control(message.topic, message.payload)
+                self.client.ack([message])
+            else:
+                self._inbox.append(message)
         if len(self._inbox) >= self.wake_at:
             self._wakeup.set()
 
@@ -242,7 +204,7 @@ class MqttConnector:
             while self._inbox and not self._stop.is_set():
                 # A batch ends at batch_size messages or max_updates updates, whichever comes
                 # first: one transaction stays short even when every message carries many.
-                batch: list[tuple[str, bytes, int, int]] = []
+                batch: list[Message] = []
                 limit = min(self.batch_size, max(1, int(self.max_updates / self._per_message)))
                 while self._inbox and len(batch) < limit:
                     batch.append(self._inbox.popleft())
@@ -256,7 +218,7 @@ class MqttConnector:
                     self._stop.wait(1.0)
                     break
 
-    def _apply(self, batch: list[tuple[str, bytes, int, int]]) -> None:
+    def _apply(self, batch: list[Message]) -> None:
         result = apply_resilient(self.ingestor, batch, lambda m, letters: self.decode(m[0], m[1], letters),
                                  lambda m: (f"mqtt:{m[0]}", m[1].decode("utf-8", "replace")))
         self._per_message = max(1.0, (result.accepted + result.rejected) / len(batch))
@@ -264,9 +226,7 @@ class MqttConnector:
         self.stats.updates += result.accepted
         self.stats.rejected += result.rejected
         self.stats.batches += 1
-        for _, _, mid, qos in batch:
-            if qos > 0:
-                self.client.ack(mid, qos)
+        self.client.ack(batch)
 
     def status(self) -> dict[str, Any]:
         """State (running, connecting, failed, stopped), counters and the last error."""
@@ -285,9 +245,8 @@ class MqttConnector:
     # -- publishing -------------------------------------------------------
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        info = self.client.publish(topic, payload, qos=qos)
-        if info.rc != 0:
-            raise ConnectionError(f"MQTT publish to {topic} failed (rc={info.rc})")
+        """Queue a message for the broker (ConnectionError while disconnected)."""
+        self.client.publish(topic, payload, qos=qos)
 
 
 def decode_message(ingestor: Ingestor, rules: list[TopicRule], topic: str, payload: bytes,
