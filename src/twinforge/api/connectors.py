@@ -12,35 +12,32 @@ from twinforge.ingest.mapping import Mapping
 
 def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, port: int = 1883,
                 client_id: str = "twinforge-ingest", ca_file: str | None = None, shared: bool = True,
-                connections: int = 4) -> None:
+                connections: int = 4, process: bool = False, mapping_file: str | None = None) -> None:
     """``broker`` is ``embedded`` (an in-process amqtt broker on ``port``) or an mqtt:// URL.
     With an external broker and ``shared``, subscriptions are MQTT 5 shared ones
     (``$share/twinforge/...``): servers on the same broker split the messages, none is stored twice;
     each server then opens ``connections`` members of the group (``client_id``, ``client_id-c1``, ...):
     a broker lets each connection hold only so many unacknowledged messages (Mosquitto: 20), and
-    a message is acknowledged once stored, so more connections keep up with a faster publisher."""
-    from twinforge.ingest.mqtt import EmbeddedBroker, MqttConnector
+    a message is acknowledged once stored, so more connections keep up with a faster publisher.
+    With ``process`` (an external broker), the connections run in a child process
+    (ingest/process.py; ``mapping_file`` is the mapping it loads)."""
+    from twinforge.ingest.mqtt import EmbeddedBroker
+    from twinforge.ingest.rescue import mqtt_connections
 
     embedded = EmbeddedBroker(port=port) if broker == "embedded" else None
     url = embedded.url if embedded else broker
     # amqtt speaks MQTT 3.1.1 only; brokers such as Mosquitto get MQTT 5.
     group = "twinforge" if shared and embedded is None else None
-
-    def make(cid: str, *, keeper: bool = False) -> MqttConnector:
-        return MqttConnector(app.state.ingestor, url, mapping=mapping, client_id=cid, mqtt5=embedded is None,
-                             ca_file=ca_file, share_group=group, will=group is not None, reconnect=not keeper)
-
-    count = max(1, connections) if group is not None else 1
-    own = [make(client_id if k == 0 else f"{client_id}-c{k}") for k in range(count)]
-    connector = own[0]
-    app.state.mqtt = connector
+    if process and embedded is None:
+        _attach_mqtt_process(app, url, mapping_file=mapping_file, client_id=client_id, ca_file=ca_file,
+                             group=group, connections=connections)
+        return
+    own, keeper = mqtt_connections(app.state.ingestor, app.state.graph.store, url, mapping=mapping,
+                                   client_id=client_id, ca_file=ca_file, group=group, mqtt5=embedded is None,
+                                   connections=connections)
+    app.state.mqtt = own[0]
     app.state.mqtt_connections = own
     app.state.connectors.extend(own)
-    keeper = None
-    if group is not None:  # servers sharing a subscription keep each other's sessions (ingest/rescue.py)
-        from twinforge.ingest.rescue import SessionKeeper
-
-        keeper = SessionKeeper(app.state.graph.store, own, lambda cid: make(cid, keeper=True), broker=url)
     app.state.mqtt_keeper = keeper
 
     async def start(app: FastAPI) -> None:
@@ -60,6 +57,38 @@ def attach_mqtt(app: FastAPI, broker: str, *, mapping: Mapping | None = None, po
             keeper.release()
         if embedded is not None:
             await embedded.stop()
+
+    app.state.on_start.append(start)
+    app.state.on_stop.append(stop)
+
+
+def _attach_mqtt_process(app: FastAPI, url: str, *, mapping_file: str | None, client_id: str,
+                         ca_file: str | None, group: str | None, connections: int) -> None:
+    from twinforge.ingest.process import IngestProcess, KeeperStatus
+
+    count = max(1, connections) if group is not None else 1
+
+    def committed() -> None:  # the child stored a batch: what a commit of our own would wake
+        app.state.bus.wake()
+        evaluator = getattr(app.state, "evaluator", None)
+        if evaluator is not None:
+            evaluator.wake()
+
+    child = IngestProcess({"store": app.state.graph.store.url, "broker": url, "mapping": mapping_file,
+                           "clientId": client_id, "caFile": ca_file, "group": group, "connections": count},
+                          on_commit=committed)
+    members = child.members(count)
+    app.state.mqtt = members[0]
+    app.state.mqtt_connections = members
+    app.state.connectors.extend(members)
+    app.state.mqtt_keeper = KeeperStatus(child) if group is not None else None
+    app.state.mqtt_process = child
+
+    async def start(app: FastAPI) -> None:
+        await asyncio.to_thread(child.start)
+
+    async def stop(app: FastAPI) -> None:
+        await asyncio.to_thread(child.stop)
 
     app.state.on_start.append(start)
     app.state.on_stop.append(stop)

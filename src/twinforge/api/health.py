@@ -16,6 +16,9 @@ def background(app: Any) -> dict[str, dict[str, Any]]:
     scenarios = getattr(state, "scenarios", None)
     if scenarios is not None:
         out["scenarios"] = {"failures": scenarios.failures}
+    bus = getattr(state, "bus", None)
+    if bus is not None:
+        out["eventBus"] = bus.status()
     keeper = getattr(state, "mqtt_keeper", None)
     if keeper is not None:
         out["mqttSessions"] = keeper.status()

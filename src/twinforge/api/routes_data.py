@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from typing import Any
 
 import orjson
@@ -175,7 +176,11 @@ async def history_aggregate(request: Request) -> Response:
 async def ingest_status(request: Request) -> Response:
     state = request.app.state
     connectors = [c.status() for c in getattr(state, "connectors", [])]
-    body: dict[str, Any] = {"refused": dict(ingestor_of(request).counters), "connectors": connectors,
+    refused = Counter(ingestor_of(request).counters)
+    child = getattr(state, "mqtt_process", None)
+    if child is not None:  # MQTT ingest in a process of its own counts its refusals there
+        refused.update(child.refused)
+    body: dict[str, Any] = {"refused": dict(refused), "connectors": connectors,
                             "mqtt": combined_status([c for c in connectors if c["type"] == "mqtt"]),
                             "opcua": [c for c in connectors if c["type"] == "opcua"],
                             "listenerFailures": ingestor_of(request).listener_failures,

@@ -8,12 +8,11 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 from twinforge.errors import InvalidArgument
-from twinforge.events import EventBus, EventFilter, envelope
+from twinforge.events import EventBus, EventFilter
 
 router = APIRouter()
 HEARTBEAT_SECONDS = 15.0
@@ -75,7 +74,7 @@ async def stream_sse(request: Request) -> StreamingResponse:
                 continue
             except StopAsyncIteration:
                 return
-            payload = orjson.dumps(envelope(event))
+            payload = bus.encode(event)
             if event.seq == 0:  # announced live only: no id to resume from
                 yield b"event: %s\ndata: %s\n\n" % (event.type.encode(), payload)
                 continue
@@ -96,9 +95,11 @@ async def stream_ws(websocket: WebSocket) -> None:
     await websocket.accept()
     bus: EventBus = websocket.app.state.bus
 
+    send = websocket.send  # the ASGI message itself: starlette's send_text only wraps it
+
     async def forward() -> None:
         async for event in bus.stream(event_filter, after):
-            await websocket.send_text(orjson.dumps(envelope(event)).decode())
+            await send({"type": "websocket.send", "text": bus.encode(event).decode()})
         if bus.closing:
             await websocket.close(code=1001, reason="the server is stopping")
         else:

@@ -56,6 +56,7 @@ class ServerConfig:
     mqtt_client_id: str | None = None  # default: twinforge-<host name>-<HTTP port>, stable across restarts
     mqtt_shared: bool = True  # an external broker: MQTT 5 shared subscriptions ($share/twinforge/...)
     mqtt_connections: int = 4  # members of the shared group per server
+    mqtt_process: bool = True  # an external broker's connections in a child process (ingest/process.py)
     mapping: Path | None = None
     events: str | None = None  # nats://host:4222[,host:4222...]: ingest queue and event log in JetStream
     events_replicas: int | None = None  # JetStream stream replicas (default: up to 3, the cluster's size)
@@ -244,7 +245,9 @@ class Server:
             attach_mqtt(application, config.mqtt, mapping=rules, port=config.mqtt_port,
                         client_id=config.mqtt_client_id or default_client_id(config.port),
                         shared=config.mqtt_shared, ca_file=str(config.mqtt_ca) if config.mqtt_ca else None,
-                        connections=config.mqtt_connections)
+                        connections=config.mqtt_connections,
+                        process=config.mqtt_process and ":memory:" not in config.db,
+                        mapping_file=str(config.mapping) if config.mapping else None)
         if config.events:
             from twinforge.nats import attach_nats
 

@@ -43,6 +43,10 @@ def serve(
     mqtt_connections: Annotated[int, typer.Option(
         "--mqtt-connections", min=1, max=32, help="Connections per server in the shared subscription (each "
                                                   "holds up to the broker's in-flight limit unacknowledged).")] = 4,
+    mqtt_process: Annotated[bool, typer.Option(
+        "--mqtt-process/--no-mqtt-process", help="Run the connections to an external broker in a process of "
+                                                 "their own, beside the server's (ingest and /stream then use "
+                                                 "two cores).")] = True,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping file (YAML or TOML) for other MQTT topics and OPC UA nodes.")] = None,
     events: Annotated[str | None, typer.Option(
@@ -95,7 +99,7 @@ def serve(
 
     config = ServerConfig(db=db, db_read=db_read, host=host, port=port, tls=tls, cert=cert, key=key, workers=workers, mqtt=mqtt,
                           mqtt_port=mqtt_port, mqtt_ca=mqtt_ca, mqtt_client_id=mqtt_client_id,
-                          mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mapping=mapping, events=events, events_replicas=events_replicas, oidc_issuer=oidc_issuer,
+                          mqtt_shared=mqtt_shared, mqtt_connections=mqtt_connections, mqtt_process=mqtt_process, mapping=mapping, events=events, events_replicas=events_replicas, oidc_issuer=oidc_issuer,
                           oidc_audience=oidc_audience, oidc_jwks=oidc_jwks, rules=rules, auth=auth, retention=retention,
                           downsample_after=downsample_after, downsample_bucket=downsample_bucket,
                           query_timeout=query_timeout, audit_retention=audit_retention, log_level=log_level,

@@ -102,19 +102,30 @@ class EventFilter:
         return cls(frozenset(twins), frozenset(expanded), frozenset(short_type(t) for t in types))
 
 
+BACKLOG = 50_000  # events a subscriber may have waiting before it is cut off
+
+
 @dataclass(eq=False)
 class Subscription:
     filter: EventFilter
-    queue: asyncio.Queue[EventRecord | None] = field(default_factory=lambda: asyncio.Queue(maxsize=50_000))
+    queue: asyncio.Queue[EventRecord | None] = field(default_factory=lambda: asyncio.Queue(maxsize=BACKLOG))
     overflowed: bool = False
 
 
 class EventBus:
     """Fans committed events out to subscribers; runs as a task on the server's event loop."""
 
-    def __init__(self, graph: TwinGraph, *, poll_interval: float = 0.25) -> None:
+    def __init__(self, graph: TwinGraph, *, poll_interval: float = 0.25, backlog: int = BACKLOG) -> None:
         self.graph = graph
         self.poll_interval = poll_interval
+        # Slow subscribers: each has a queue of at most ``backlog`` events. One that falls that
+        # far behind is cut off (its stream ends: WebSocket close 1013, "reconnect with
+        # lastEventId", which replays what it missed from the store); announcements (not
+        # stored, nothing to replay) that find a queue full are dropped. Both are counted.
+        self.backlog = backlog
+        self.cut_off = 0
+        self.announcements_dropped = 0
+        self._encoded: dict[int, bytes] = {}  # event id -> its JSON, made once for every subscriber
         self.outage = Outage("event bus: reading events", log)
         self.subscribers: set[Subscription] = set()
         self.last_seq = graph.store.last_event_seq()
@@ -246,6 +257,9 @@ class EventBus:
                     sub.queue.put_nowait(event)
                 except asyncio.QueueFull:
                     sub.overflowed = True  # the subscriber resumes from its last id
+                    self.cut_off += 1
+                    log.warning("a /stream subscriber fell %d events behind: cut off (it resumes with "
+                                "lastEventId)", self.backlog)
                     sub.queue.get_nowait()
                     sub.queue.put_nowait(None)
         self.last_seq = batch[-1].seq
@@ -285,10 +299,30 @@ class EventBus:
                     continue
                 for event in events:
                     if sub.filter.matches(event):
-                        with contextlib.suppress(asyncio.QueueFull):
+                        try:
                             sub.queue.put_nowait(event)
+                        except asyncio.QueueFull:
+                            self.announcements_dropped += 1
 
         loop.call_soon_threadsafe(deliver)
+
+    def encode(self, event: EventRecord) -> bytes:
+        """An event's envelope as JSON, made once however many subscribers send it."""
+        if not event.seq:
+            return orjson.dumps(envelope(event))
+        cached = self._encoded.get(event.seq)
+        if cached is None:
+            if len(self._encoded) >= 4096:  # the subscribers are at most this far apart, mostly
+                self._encoded.clear()
+            cached = self._encoded[event.seq] = orjson.dumps(envelope(event))
+        return cached
+
+    def status(self) -> dict[str, Any]:
+        """Subscribers, the longest backlog, and who or what was cut off or dropped."""
+        return {"subscribers": len(self.subscribers),
+                "longestBacklog": max((sub.queue.qsize() for sub in self.subscribers), default=0),
+                "backlogLimit": self.backlog, "cutOff": self.cut_off,
+                "announcementsDropped": self.announcements_dropped}
 
     def wants(self, kinds: frozenset[str]) -> bool:
         """Whether a subscriber could take an event of one of these types (announcements
@@ -299,7 +333,7 @@ class EventBus:
 
     async def stream(self, event_filter: EventFilter, after: int | None = None) -> AsyncIterator[EventRecord]:
         """Matching events, first those after ``after`` (replayed from the store), then live ones."""
-        sub = Subscription(event_filter)
+        sub = Subscription(event_filter, asyncio.Queue(maxsize=self.backlog))
         if self.closing:
             return
         self.subscribers.add(sub)

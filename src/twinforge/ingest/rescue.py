@@ -176,4 +176,22 @@ class SessionKeeper:
                 "failures": self.failures}
 
 
-__all__ = ["SESSIONS", "SessionKeeper", "session_lease"]
+def mqtt_connections(ingestor: Any, store: Any, url: str, *, mapping: Any, client_id: str, ca_file: str | None,
+                     group: str | None, mqtt5: bool, connections: int) -> tuple[list[MqttConnector], SessionKeeper | None]:
+    """A server's MQTT connections: with a shared-subscription ``group``, ``connections`` members
+    of it (``client_id``, ``client_id-c1``, ...) and a keeper of dead servers' sessions; without
+    one, a single connection."""
+
+    def make(cid: str, *, keeper: bool = False) -> MqttConnector:
+        return MqttConnector(ingestor, url, mapping=mapping, client_id=cid, mqtt5=mqtt5, ca_file=ca_file,
+                             share_group=group, will=group is not None, reconnect=not keeper)
+
+    count = max(1, connections) if group is not None else 1
+    own = [make(client_id if k == 0 else f"{client_id}-c{k}") for k in range(count)]
+    keeper = None
+    if group is not None:  # servers sharing a subscription keep each other's sessions
+        keeper = SessionKeeper(store, own, lambda cid: make(cid, keeper=True), broker=url)
+    return own, keeper
+
+
+__all__ = ["SESSIONS", "SessionKeeper", "mqtt_connections", "session_lease"]
