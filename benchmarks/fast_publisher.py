@@ -16,32 +16,19 @@ import threading
 import time
 
 from mqtt_publisher import arguments, pace  # this script's folder is on sys.path
+from twinforge.ingest.wire import remaining_length, utf8_string
 
 WINDOW = 30_000  # messages awaiting their PUBACK at most (packet ids wrap at 65,535)
 
 
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def connect_packet(client_id: str) -> bytes:
-    body = _string("MQTT") + bytes([4, 0x02]) + (60).to_bytes(2, "big") + _string(client_id)
-    return b"\x10" + _length(len(body)) + body
+    body = utf8_string("MQTT") + bytes([4, 0x02]) + (60).to_bytes(2, "big") + utf8_string(client_id)
+    return b"\x10" + remaining_length(len(body)) + body
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
-    body = _string(topic) + packet_id.to_bytes(2, "big") + payload
-    return b"\x32" + _length(len(body)) + body
+    body = utf8_string(topic) + packet_id.to_bytes(2, "big") + payload
+    return b"\x32" + remaining_length(len(body)) + body
 
 
 def main() -> None:

@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.servers import Mosquitto, running_mosquitto
+from tests.servers import Mosquitto, running_mosquitto, wait_for
 from twinforge.ingest.wire import Message, WireClient, _split, connect_packet
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 class Inbox:

@@ -50,7 +50,8 @@ class Refused(ConnectionError):
     """The broker answered CONNECT with a failure reason."""
 
 
-def _varint(n: int) -> bytes:
+def remaining_length(n: int) -> bytes:
+    """MQTT's variable-length integer (a packet's remaining length, a properties length)."""
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -59,13 +60,14 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def _string(text: str | bytes) -> bytes:
+def utf8_string(text: str | bytes) -> bytes:
+    """A length-prefixed string (or binary data) as MQTT encodes it."""
     raw = text.encode() if isinstance(text, str) else text
     return len(raw).to_bytes(2, "big") + raw
 
 
 def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _varint(len(body)) + body
+    return bytes([first]) + remaining_length(len(body)) + body
 
 
 def connect_packet(client_id: str, *, mqtt5: bool, keepalive: int, username: str | None, password: str | None,
@@ -77,17 +79,17 @@ def connect_packet(client_id: str, *, mqtt5: bool, keepalive: int, username: str
         flags |= 0x40
     if will is not None:
         flags |= 0x04 | (1 << 3)  # a will at QoS 1, not retained
-    body = _string("MQTT") + bytes([5 if mqtt5 else 4, flags]) + keepalive.to_bytes(2, "big")
+    body = utf8_string("MQTT") + bytes([5 if mqtt5 else 4, flags]) + keepalive.to_bytes(2, "big")
     if mqtt5:
         props = b"\x11" + session_expiry.to_bytes(4, "big") + b"\x21" + receive_maximum.to_bytes(2, "big")
-        body += _varint(len(props)) + props
-    body += _string(client_id)
+        body += remaining_length(len(props)) + props
+    body += utf8_string(client_id)
     if will is not None:
-        body += (b"\x00" if mqtt5 else b"") + _string(will[0]) + _string(will[1])
+        body += (b"\x00" if mqtt5 else b"") + utf8_string(will[0]) + utf8_string(will[1])
     if username is not None:
-        body += _string(username)
+        body += utf8_string(username)
     if password is not None:
-        body += _string(password)
+        body += utf8_string(password)
     return _packet(0x10, body)
 
 
@@ -152,7 +154,7 @@ class WireClient:
         mid = self._mid()
         self._subscriptions[mid] = list(topics)
         body = mid.to_bytes(2, "big") + (b"\x00" if self.mqtt5 else b"")
-        body += b"".join(_string(topic) + b"\x01" for topic in topics)
+        body += b"".join(utf8_string(topic) + b"\x01" for topic in topics)
         self._send([_packet(0x82, body)])
 
     def ack(self, messages: Iterable[Message]) -> None:
@@ -170,11 +172,11 @@ class WireClient:
         done = threading.Event()
         props = b"\x00" if self.mqtt5 else b""
         if qos == 0:
-            self._send([_packet(0x30, _string(topic) + props + payload)])
+            self._send([_packet(0x30, utf8_string(topic) + props + payload)])
             done.set()
             return done
         mid = self._mid()
-        packet = _packet(0x32, _string(topic) + mid.to_bytes(2, "big") + props + payload)
+        packet = _packet(0x32, utf8_string(topic) + mid.to_bytes(2, "big") + props + payload)
         with self._out_lock:
             self._unacked[mid] = packet
             self._acked[mid] = done
@@ -398,4 +400,4 @@ def _split(data: bytes, pos: int) -> tuple[int, int, int] | None:
     return data[pos], at, at + length
 
 
-__all__ = ["Message", "Refused", "WireClient", "connect_packet"]
+__all__ = ["Message", "Refused", "WireClient", "connect_packet", "remaining_length", "utf8_string"]
