@@ -120,12 +120,22 @@ class Subscriber:
         self._thread.join(5)
 
 
+DETECTORS = (("bench-z", "robust_z"), ("bench-ewma", "ewma"))
+
+
 def add_detectors(client: httpx.Client) -> None:
     """Two detectors on every sensor's value, evaluated from the event log as serve runs them."""
     model = REC + "device:TemperatureSensor;1"
-    for name, kind in (("bench-z", "robust_z"), ("bench-ewma", "ewma")):
+    for name, kind in DETECTORS:
         client.put(f"/analytics/detectors/{name}", json={"model": model, "name": "lastValue",
                                                          "kind": kind}).raise_for_status()
+
+
+def remove_detectors(client: httpx.Client) -> None:
+    """The bulk rows are measured as before, without detectors (comparable with earlier runs)."""
+    for name, _ in DETECTORS:
+        client.delete(f"/analytics/detectors/{name}").raise_for_status()
+    settle(client)
 
 
 def settle(client: httpx.Client, timeout: float = 120.0) -> float:
@@ -286,6 +296,7 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
             results["mqtt_single"] = applied_rate(client, mqtt_port, single, 1)
             subscriber.close()
             results["mqtt_single"]["subscriber_received"] = subscriber.received
+            remove_detectors(client)
             progress(f"MQTT, 100 updates per message: {batched:,} updates")
             results["mqtt_batched"] = applied_rate(client, mqtt_port, batched, 100)
             progress(f"HTTP NDJSON bulk, 10,000 lines per request: {batched:,} updates")

@@ -27,3 +27,13 @@ def test_one_line_when_it_goes_and_one_when_it_is_back(caplog: pytest.LogCapture
     assert not outage.down and outage.total == 28
     outage.failed(TimeoutError())  # a second outage is told again
     assert "reading events failed: TimeoutError" in caplog.records[-1].getMessage()
+
+
+def test_a_child_that_keeps_dying_young_is_restarted_ever_more_slowly() -> None:
+    from twinforge.outages import RestartDelay
+
+    delay = RestartDelay(first=1.0, most=30.0, healthy=60.0)
+    waits = [delay.after(ran_for=0.5) for _ in range(7)]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert delay.after(ran_for=3600.0) == 1.0  # one that ran a while starts the count again
+    assert delay.after(ran_for=0.5) == 2.0

@@ -50,4 +50,22 @@ class Outage:
                          "" if count == 1 else "s")
 
 
-__all__ = ["Outage"]
+class RestartDelay:
+    """How long to wait before starting a child process again: 1 s, doubling up to 30 s while
+    it keeps dying young (a deleted database, a broken install), back to 1 s once one ran a
+    minute. A child that cannot start then costs a few imports a minute, not a core."""
+
+    def __init__(self, first: float = 1.0, most: float = 30.0, healthy: float = 60.0) -> None:
+        self.first, self.most, self.healthy = first, most, healthy
+        self.delay = first
+
+    def after(self, ran_for: float) -> float:
+        """The wait before the next start, for a child that ran ``ran_for`` seconds."""
+        if ran_for >= self.healthy:
+            self.delay = self.first
+        wait = self.delay
+        self.delay = min(self.delay * 2, self.most)
+        return wait
+
+
+__all__ = ["Outage", "RestartDelay"]

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from twinforge.outages import RestartDelay
+
 log = logging.getLogger("twinforge.evaluator")
 
 
@@ -42,11 +44,14 @@ class EvaluatorProcess:
         self._reader: threading.Thread | None = None
         self.restarts = 0
         self._stopping = False
+        self._delay = RestartDelay()
+        self._started = 0.0
 
     def _spawn(self) -> None:
         # In a process group of its own: a terminal's Ctrl-C (or a signal to the server's group)
         # is for the server, which stops the worker by closing its input, also while the worker
         # still imports (numpy, before any of its code could ignore SIGINT).
+        self._started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.analytics.worker", self.url],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, process_group=0)
         self._reader = threading.Thread(target=self._read, args=(self.proc,), name="twinforge-evaluator-pipe",
@@ -70,7 +75,11 @@ class EvaluatorProcess:
             elif "announce" in message and self.announce is not None:
                 self.announce([tuple(item) for item in message["announce"]])
         code = proc.wait()
-        time.sleep(1.0)  # a signal to the whole process group (Ctrl-C, a service stop) reaches us too
+        # (the wait also lets a signal to the whole process group, Ctrl-C or a service stop, reach us)
+        wait = self._delay.after(time.monotonic() - self._started)
+        deadline = time.monotonic() + wait
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(0.1)
         if not self._stopping:  # it died: say so, and start another (the lease passes to whoever is next)
             self.restarts += 1
             self._status = {**self._status, "leading": False, "lastError": f"the evaluator process exited ({code}); "

@@ -34,6 +34,8 @@ if __name__ == "__main__":  # the terminal's Ctrl-C is for the server, also whil
 
 import orjson
 
+from twinforge.outages import RestartDelay
+
 log = logging.getLogger("twinforge.mqtt.process")
 STATUS_INTERVAL = 0.5
 
@@ -52,6 +54,8 @@ class IngestProcess:
         self.last_error = ""
         self._reported = threading.Event()
         self._stopping = False
+        self._delay = RestartDelay()  # 1 s, doubling while it keeps dying young
+        self._started = 0.0
         self._write = threading.Lock()
 
     def start(self, timeout: float = 10.0) -> None:
@@ -68,6 +72,7 @@ class IngestProcess:
                     self.config["broker"])
 
     def _spawn(self) -> None:
+        self._started = time.monotonic()
         self.proc = subprocess.Popen([sys.executable, "-m", "twinforge.ingest.process"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, process_group=0)
         assert self.proc.stdin is not None
@@ -98,7 +103,9 @@ class IngestProcess:
             log.error("the MQTT ingest process exited with %s; restarting it", code)
             self.statuses = [{**s, "connected": False, "state": "connecting", "lastError": self.last_error}
                              for s in self.statuses]
-            time.sleep(1.0)
+            deadline = time.monotonic() + self._delay.after(time.monotonic() - self._started)
+            while not self._stopping and time.monotonic() < deadline:
+                time.sleep(0.1)
             if not self._stopping:
                 self._spawn()
 
