@@ -52,7 +52,6 @@ class IngestProcess:
         self.refused: Counter[str] = Counter()
         self.restarts = 0
         self.last_error = ""
-        self._reported = threading.Event()
         self._stopping = False
         self._delay = RestartDelay()  # 1 s, doubling while it keeps dying young
         self._started = 0.0
@@ -95,7 +94,6 @@ class IngestProcess:
                 self.statuses = message["status"]
                 self.keeper = message.get("keeper")
                 self.refused = Counter(message.get("refused") or {})
-                self._reported.set()
         code = proc.wait()
         if not self._stopping:  # it died: say so, and start another (its sessions pass to the keepers)
             self.restarts += 1
