@@ -11,24 +11,44 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The options every sink takes (wire_sink.py too)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--ready", required=True, help="a file created once subscribed")
-    args = parser.parse_args()
-    done = threading.Event()
-    count = 0
-    first = last = 0.0
+    return parser.parse_args()
+
+
+class Tally:
+    """Messages counted from the first to the last; ``done`` once ``expect`` came."""
+
+    def __init__(self, expect: int) -> None:
+        self.expect = expect
+        self.count = 0
+        self.first = self.last = 0.0
+        self.done = threading.Event()
+
+    def add(self, n: int = 1) -> None:
+        if self.count == 0:
+            self.first = time.perf_counter()
+        self.count += n
+        self.last = time.perf_counter()
+        if self.count >= self.expect:
+            self.done.set()
+
+    def report(self) -> None:
+        """One JSON line: messages, seconds, rate."""
+        elapsed = max(self.last - self.first, 1e-9)
+        print(json.dumps({"messages": self.count, "seconds": elapsed, "rate": self.count / elapsed}))
+
+
+def main() -> None:
+    args = arguments()
+    tally = Tally(args.expect)
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        nonlocal count, first, last
-        if count == 0:
-            first = time.perf_counter()
-        count += 1
-        last = time.perf_counter()
-        if count >= args.expect:
-            done.set()
+        tally.add()
 
     def on_connect(client: mqtt.Client, *rest: object) -> None:
         client.subscribe("twinforge/twins/+/properties", qos=1)
@@ -42,10 +62,9 @@ def main() -> None:
     client.on_subscribe = on_subscribe
     client.connect("127.0.0.1", args.port)
     client.loop_start()
-    done.wait(600)
+    tally.done.wait(600)
     client.loop_stop()
-    elapsed = max(last - first, 1e-9)
-    print(json.dumps({"messages": count, "seconds": elapsed, "rate": count / elapsed}))
+    tally.report()
 
 
 if __name__ == "__main__":
