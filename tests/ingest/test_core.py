@@ -110,3 +110,31 @@ def test_twin_deleted_by_another_process_while_planning(live: TwinGraph, monkeyp
     assert live.get_twin("s3")["temperature"] == 2.0
     assert live.store.read_history("s4", "temperature")[-1].num == 20.0  # nothing written for the gone twin
     other.close()
+
+
+def test_twin_models_stay_cached_across_other_processes_writes(live: TwinGraph,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process's history or settings writes leave the ingest's cache of twin models
+    alone (it would otherwise read them again after every commit of the evaluator); a twin
+    it deletes is seen at once."""
+    other = TwinGraph.open(live.store.url)  # type: ignore[attr-defined]
+    ingestor = Ingestor(live)
+    ingestor.apply([Update("s1", {"temperature": 1.0}), Update("s2", {"temperature": 1.0})])
+    reads: list[list[str]] = []
+    real = live.store.get_twin_models
+
+    def counted(ids: list[str]) -> dict[str, str]:
+        reads.append(ids)
+        return real(ids)
+
+    monkeypatch.setattr(live.store, "get_twin_models", counted)
+    other.store.put_setting("analytics:cursor", "7")
+    other.store.append_history([])
+    ingestor.apply([Update("s1", {"temperature": 2.0}), Update("s2", {"temperature": 2.0})])
+    assert reads == []
+    other.delete_twin("s2")
+    result = ingestor.apply([Update("s1", {"temperature": 3.0}), Update("s2", {"temperature": 3.0})])
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert "no digital twin 's2'" in result.errors[0]
+    assert reads and live.get_twin("s1")["temperature"] == 3.0
+    other.close()

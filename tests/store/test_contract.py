@@ -65,6 +65,29 @@ def test_twins_insert_replace_list_page_and_refuse_duplicates(store: TwinStore) 
     assert set(store.get_twins(["a", "b"])) == {"b"}
 
 
+def test_twins_version_moves_when_twins_come_go_or_change_model(store: TwinStore) -> None:
+    v0 = store.twins_version()
+    store.insert_twins([twin("a"), twin("b")])
+    v1 = store.twins_version()
+    assert v1 != v0
+    store.replace_twin(twin("a", x=5))  # same model: caches of models stay good
+    store.set_twin_values([TwinValues("a", "e1", "t", {("", "x"): ("6", '{"lastUpdateTime": "t"}')})])
+    store.put_setting("other", "write")
+    store.append_history([HistoryPoint("a", "", "x", 1, 6.0, "6")])
+    assert store.twins_version() == v1
+    store.replace_twin(twin("a", "dtmi:x:C;1"))
+    v2 = store.twins_version()
+    assert v2 != v1
+    store.replace_twin(twin("new"))  # a replace that creates
+    v3 = store.twins_version()
+    assert v3 != v2
+    store.delete_twin("b")
+    assert store.twins_version() != v3
+    with pytest.raises(Conflict):
+        store.insert_twins([twin("a")])
+    assert store.twins_version() != v3
+
+
 def test_set_twin_values_inside_documents(store: TwinStore) -> None:
     import json
 

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("twinforge.analytics")
 STATUS = "analytics:detector-status:"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+SLICE = 256  # score points per write: each holds the store's write lock for a few milliseconds
+
+
+def write_slices(store: Any, points: list[Any], pause: float = 0.001) -> None:
+    """Store points a slice at a time, pausing between slices, so a writer waiting for the
+    lock (MQTT ingest, in another process) gets it within milliseconds rather than after a
+    round's thousands of scores. A round cut short is evaluated again from the same cursor,
+    and a point written again replaces itself."""
+    for k in range(0, len(points), SLICE):
+        if k:
+            time.sleep(pause)
+        store.append_history(points[k:k + SLICE])
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +304,7 @@ class AnalyticsEngine:
                 if each is not None:
                     each(sample)
         if points:
-            self.graph.store.append_history(points)
+            write_slices(self.graph.store, points)
         if self.announce is not None:
             for kind, twin, data in events:
                 self.announce(kind, twin, data)

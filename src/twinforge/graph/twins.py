@@ -318,11 +318,11 @@ class Twins:
         self.catalog.refresh()
         store = self.store
         ids = list({u.twin for u in updates})
-        seen = (self.version, store.data_version())
+        seen = (self.version, store.twins_version())
         twin_models = self.models_of(ids, seen)
         plan = plan_updates(self.catalog.models, updates, twin_models, self.clock())
         with store.transaction():
-            if (self.version, store.data_version()) != seen:
+            if (self.version, store.twins_version()) != seen:
                 current = store.get_twin_models(ids)  # a twin may have gone or changed model
                 if current != twin_models:
                     plan = plan_updates(self.catalog.models, updates, current, self.clock())

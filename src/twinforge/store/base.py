@@ -150,8 +150,9 @@ class TwinDocumentStore(Protocol):
         """The model of each twin among these ids that exists."""
         ...
 
-    def data_version(self) -> int:
-        """A number that changes when another process commits to the store."""
+    def twins_version(self) -> int:
+        """A number that changes whenever a twin is created, deleted or given another model
+        (by any process): what caches of twins' models are checked against."""
         ...
 
     def set_twin_values(self, changes: list[TwinValues]) -> None:

@@ -8,6 +8,7 @@ turns the marks into its driver's (``%s`` for psycopg). What differs between the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from twinforge.store.base import (
@@ -27,6 +28,7 @@ class CommonRows:
         def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
         def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
         def _write(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
+        def transaction(self) -> AbstractContextManager[None]: ...
 
     def _count(self, sql: str, args: Sequence[Any] = ()) -> int:
         row = self._one(self._sql(sql), args)
@@ -54,7 +56,14 @@ class CommonRows:
         return TwinRecord(*row) if row else None
 
     def delete_twin(self, twin_id: str) -> None:
-        self._write(self._sql("DELETE FROM twins WHERE id = ?"), (twin_id,))
+        with self.transaction():
+            self._write(self._sql("DELETE FROM twins WHERE id = ?"), (twin_id,))
+            self._write(self._TWINS_CHANGED)
+
+    _TWINS_CHANGED = "UPDATE meta SET value = value + 1 WHERE key = 'twins_version'"
+
+    def twins_version(self) -> int:
+        return self._count("SELECT value FROM meta WHERE key = 'twins_version'")
 
     def list_twins(self, *, model: str | None = None, after: str = "", limit: int = 100) -> list[TwinRecord]:
         if model is None:

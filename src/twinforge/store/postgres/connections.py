@@ -316,10 +316,6 @@ class PostgresConnections:
             else:
                 cursor.executemany(sql, rows)
 
-    def data_version(self) -> int:
-        row = self._one("SELECT value FROM meta WHERE key = 'data_version'")
-        return int(row[0]) if row else 0
-
     def close(self) -> None:
         with self._all_lock:
             self._closed = True

@@ -80,8 +80,10 @@ class DocumentRows(PostgresConnections, CommonRows):
 
     def insert_twins(self, twins: list[TwinRecord]) -> None:
         try:
-            self._write_many("INSERT INTO twins (id, model, etag, document) VALUES (%s, %s, %s, %s)",
-                             [(t.id, t.model, t.etag, t.document) for t in twins])
+            with self.transaction():
+                self._write_many("INSERT INTO twins (id, model, etag, document) VALUES (%s, %s, %s, %s)",
+                                 [(t.id, t.model, t.etag, t.document) for t in twins])
+                self._write(self._TWINS_CHANGED)
         except _psycopg().errors.UniqueViolation as exc:
             raise Conflict(f"a twin in the batch already exists ({_first(exc)})",
                            code="DigitalTwinAlreadyExists") from None
@@ -90,6 +92,12 @@ class DocumentRows(PostgresConnections, CommonRows):
         self.replace_twins([twin], upsert=True)
 
     def replace_twins(self, twins: list[TwinRecord], *, upsert: bool = False) -> None:
+        with self.transaction():
+            self._write_many(f"{self._sql(self._TWINS_CHANGED)} AND NOT EXISTS "
+                             "(SELECT 1 FROM twins WHERE id = %s AND model = %s)", [(t.id, t.model) for t in twins])
+            self._replace_twins(twins, upsert)
+
+    def _replace_twins(self, twins: list[TwinRecord], upsert: bool) -> None:
         if upsert:
             self._write_many(
                 "INSERT INTO twins (id, model, etag, document) VALUES (%s, %s, %s, %s) ON CONFLICT (id) "

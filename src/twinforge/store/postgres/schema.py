@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value BIGINT NOT NULL
 );
-INSERT INTO meta (key, value) VALUES ('models_generation', 0), ('data_version', 0) ON CONFLICT DO NOTHING;
+INSERT INTO meta (key, value) VALUES ('models_generation', 0), ('data_version', 0), ('twins_version', 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS events (
     seq BIGSERIAL PRIMARY KEY,
     time TEXT NOT NULL,

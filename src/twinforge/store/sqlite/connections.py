@@ -7,6 +7,7 @@ import hashlib
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,8 @@ class SQLiteConnections:
         self._conn.execute("PRAGMA cache_size=-262144")
         self._conn.execute("PRAGMA mmap_size=1073741824")
         self._conn.executescript(SCHEMA)
+        self._conn.execute("PRAGMA busy_timeout=0")  # transactions wait for the write lock in _begin
+        self.lock_wait = 10.0  # seconds a transaction waits for another process's write to end
         # Reads outside a transaction go through per-thread reader connections: in WAL mode
         # they see the last commit, never wait for a writer (an ingest batch, say), and a
         # slow query in one thread does not hold up a point read in another.
@@ -92,7 +95,7 @@ class SQLiteConnections:
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin()
                 self._writer_thread = threading.get_ident()
             self._depth += 1
             try:
@@ -107,6 +110,28 @@ class SQLiteConnections:
             if outer:
                 self._writer_thread = None
                 self._conn.execute("COMMIT")
+
+    def _begin(self) -> None:
+        """Take the write lock, asking again every half millisecond for up to ``lock_wait`` seconds.
+
+        SQLite's own busy handler sleeps ever longer between tries (up to 100 ms), so a batch
+        of MQTT ingest waiting behind another process's short write would wait several
+        times as long as that write held the lock.
+        """
+        deadline = 0.0
+        while True:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + self.lock_wait
+                elif now > deadline:
+                    raise
+            time.sleep(0.0005)
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

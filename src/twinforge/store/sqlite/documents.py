@@ -54,14 +54,16 @@ class DocumentRows(SQLiteConnections, CommonRows):
 
     def replace_twins(self, twins: list[TwinRecord]) -> None:
         # An UPDATE keeps the row (and the model index) in place: only the document changes.
-        self._write_many("UPDATE twins SET model = ?, etag = ?, document = ? WHERE id = ?",
-                         [(t.model, t.etag, t.document, t.id) for t in twins])
+        with self.transaction():
+            self._count_model_changes(twins)
+            self._write_many("UPDATE twins SET model = ?, etag = ?, document = ? WHERE id = ?",
+                             [(t.model, t.etag, t.document, t.id) for t in twins])
 
-    def data_version(self) -> int:
-        """Changes whenever another connection (another process) commits to the database."""
-        with self._lock:  # always the writer's connection: the number is per connection
-            row = self._conn.execute("PRAGMA data_version").fetchone()
-        return int(row[0]) if row else 0
+    def _count_model_changes(self, twins: list[TwinRecord]) -> None:
+        """Move the twins' version if one of these twins is new or changes model (call before
+        writing them, in their transaction)."""
+        self._write_many(f"{self._TWINS_CHANGED} AND NOT EXISTS (SELECT 1 FROM twins WHERE id = ? AND model = ?)",
+                         [(t.id, t.model) for t in twins])
 
     def _rows_for_ids(self, columns: str, twin_ids: list[str]) -> list[tuple[Any, ...]]:
         """Rows of twins with the given ids, queried in chunks that fit SQLite's parameter limit."""
@@ -101,18 +103,22 @@ class DocumentRows(SQLiteConnections, CommonRows):
 
     def insert_twins(self, twins: list[TwinRecord]) -> None:
         try:
-            self._write_many(
-                "INSERT INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
-                [(t.id, t.model, t.etag, t.document) for t in twins],
-            )
+            with self.transaction():
+                self._write_many(
+                    "INSERT INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
+                    [(t.id, t.model, t.etag, t.document) for t in twins],
+                )
+                self._write(self._TWINS_CHANGED)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"a twin in the batch already exists ({exc})", code="DigitalTwinAlreadyExists") from exc
 
     def replace_twin(self, twin: TwinRecord) -> None:
-        self._write(
-            "INSERT OR REPLACE INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
-            (twin.id, twin.model, twin.etag, twin.document),
-        )
+        with self.transaction():
+            self._count_model_changes([twin])
+            self._write(
+                "INSERT OR REPLACE INTO twins (id, model, etag, document) VALUES (?, ?, ?, ?)",
+                (twin.id, twin.model, twin.etag, twin.document),
+            )
 
     # -- relationships ----------------------------------------------------
 

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('models_generation', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('models_generation', 0), ('twins_version', 0);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     time TEXT NOT NULL,
