@@ -24,7 +24,7 @@ from twinforge.errors import (
 from twinforge.graph.catalog import ModelCatalog
 from twinforge.graph.jsonpatch import apply_patch
 from twinforge.graph.records import Json, dumps, new_etag
-from twinforge.graph.rules import check_etag, check_id, chunks, twin_record
+from twinforge.graph.rules import check_etag, check_id, chunks, collector_paused, twin_record
 from twinforge.store.base import (
     EventRecord,
     EventStore,
@@ -32,7 +32,6 @@ from twinforge.store.base import (
     RelationshipStore,
     Transactional,
     TwinDocumentStore,
-    TwinRecord,
 )
 
 _FIXED = ("$relationshipId", "$etag", "$sourceId", "$relationshipName", "$targetId")
@@ -51,6 +50,8 @@ class Relationships:
         self.catalog = catalog
         self.clock = clock
         self.notify = notify
+        self._checked: dict[tuple[str, Any, str], Element] = {}  # (source model, name, target model): its definition
+        self._checked_models: object = None  # the catalog's models those checks were made against
 
     def _definition(self, source_model: str, name: Any) -> Element:
         view = self.catalog.models.interface(source_model)
@@ -60,7 +61,7 @@ class Relationships:
                                   code="InvalidRelationship")
         return view.relationships[name]
 
-    def _build(self, source: TwinRecord, rel_id: str, body: Any, target_model: str | None,
+    def _build(self, source_id: str, source_model: str, rel_id: str, body: Any, target_model: str | None,
                etag: str) -> tuple[Element, Json]:
         if not isinstance(body, dict):
             raise InvalidArgument("a relationship must be a JSON object", code="InvalidArgument")
@@ -68,17 +69,23 @@ class Relationships:
         target = body.get("$targetId")
         if not isinstance(target, str) or not target:
             raise InvalidArgument("a relationship needs $targetId", code="InvalidArgument")
-        if target == source.id:
+        if target == source_id:
             raise InvalidArgument(f"a relationship cannot connect twin '{target}' to itself",
                                   code="OperationNotAllowed")
-        rel = self._definition(source.model, name)
-        if target_model is None:
-            raise NotFound(f"target twin '{target}' does not exist", code="TargetTwinNotFound")
         models = self.catalog.models
-        wanted = rel.props.get("target")
-        if isinstance(wanted, str) and not models.is_of_model(target_model, wanted):
-            raise ValidationError(f"relationship '{name}' must target a {wanted}; "
-                                  f"'{target}' is a {target_model}", code="InvalidRelationship")
+        if models is not self._checked_models:
+            self._checked, self._checked_models = {}, models
+        key = (source_model, name, target_model or "")
+        rel = self._checked.get(key)
+        if rel is None:  # checked once per source model, name and target model
+            rel = self._definition(source_model, name)
+            if target_model is None:
+                raise NotFound(f"target twin '{target}' does not exist", code="TargetTwinNotFound")
+            wanted = rel.props.get("target")
+            if isinstance(wanted, str) and not models.is_of_model(target_model, wanted):
+                raise ValidationError(f"relationship '{name}' must target a {wanted}; "
+                                      f"'{target}' is a {target_model}", code="InvalidRelationship")
+            self._checked[key] = rel
         # most relationships carry no properties ($relationshipName and $targetId only)
         props = {k: v for k, v in body.items() if not k.startswith("$")} if len(body) > 2 else {}
         if props:
@@ -95,7 +102,7 @@ class Relationships:
                     problems.extend(check_value(allowed[key], value, key, models.deref))
             if problems:
                 raise ValidationError("relationship does not conform to its model: " + "; ".join(problems[:3]))
-        doc: Json = {"$relationshipId": rel_id, "$etag": etag, "$sourceId": source.id,
+        doc: Json = {"$relationshipId": rel_id, "$etag": etag, "$sourceId": source_id,
                      "$relationshipName": name, "$targetId": target, **props}
         return rel, doc
 
@@ -115,7 +122,8 @@ class Relationships:
             source = twin_record(self.store, source_id)
             target_id = body.get("$targetId") if isinstance(body, dict) else None
             target = self.store.get_twin(target_id) if isinstance(target_id, str) else None
-            rel, doc = self._build(source, rel_id, body, target.model if target else None, new_etag())
+            rel, doc = self._build(source_id, source.model, rel_id, body, target.model if target else None,
+                                   new_etag())
             existing = self.store.get_relationship(source_id, rel_id)
             if existing is not None and if_none_match:
                 raise PreconditionFailed(f"relationship '{rel_id}' already exists (If-None-Match: *)")
@@ -139,36 +147,31 @@ class Relationships:
         self.catalog.refresh()
         now = self.clock()
         count = 0
-        twins: dict[str, TwinRecord | None] = {}
+        models: dict[str, str | None] = {}  # each twin's model (None: no such twin)
         counts: dict[tuple[str, str], int] = {}
         added: set[tuple[str, str]] = set()
 
-        def twin(twin_id: str) -> TwinRecord | None:
-            if twin_id not in twins:
-                twins[twin_id] = self.store.get_twin(twin_id)
-            return twins[twin_id]
-
-        with self.store.transaction():
+        with collector_paused(), self.store.transaction():
             for batch in chunks(items, chunk):
                 batch = list(batch)
-                # what the batch needs from the store, in a few reads rather than three per item
-                wanted = {s for s, _, _ in batch if isinstance(s, str) and s not in twins}
+                # the models the batch needs, in a few reads rather than two per item
+                wanted = {s for s, _, _ in batch if isinstance(s, str) and s not in models}
                 wanted |= {b["$targetId"] for _, _, b in batch
-                           if isinstance(b, dict) and isinstance(b.get("$targetId"), str) and b["$targetId"] not in twins}
-                found = self.store.get_twins(sorted(wanted)) if wanted else {}
-                twins.update({t: found.get(t) for t in wanted})
+                           if isinstance(b, dict) and isinstance(b.get("$targetId"), str) and b["$targetId"] not in models}
+                found = self.store.get_twin_models(sorted(wanted)) if wanted else {}
+                models.update({t: found.get(t) for t in wanted})
                 stored = self.store.existing_relationships(
                     [(s, r) for s, r, _ in batch if isinstance(s, str) and isinstance(r, str)])
                 records: list[RelationshipRecord] = []
                 events: list[EventRecord] = []
                 for source_id, rel_id, body in batch:
                     check_id(rel_id, "relationship")
-                    source = twin(source_id)
-                    if source is None:
+                    source_model = models.get(source_id) if isinstance(source_id, str) else None
+                    if source_model is None:
                         raise NotFound(f"there is no digital twin '{source_id}'", code="DigitalTwinNotFound")
                     target_id = body.get("$targetId") if isinstance(body, dict) else None
-                    target = twin(target_id) if isinstance(target_id, str) else None
-                    rel, doc = self._build(source, rel_id, body, target.model if target else None, new_etag())
+                    target_model = models.get(target_id) if isinstance(target_id, str) else None
+                    rel, doc = self._build(source_id, source_model, rel_id, body, target_model, new_etag())
                     # Checked in order, as one create after another would be.
                     if (source_id, rel_id) in added or (source_id, rel_id) in stored:
                         raise Conflict(f"relationship '{rel_id}' of twin '{source_id}' already exists",
@@ -184,7 +187,7 @@ class Relationships:
                     text = dumps(doc)
                     records.append(RelationshipRecord(source_id, rel_id, name, doc["$targetId"], doc["$etag"], text))
                     events.append(EventRecord(now, "Relationship.Create", source_id, text, rel_id,
-                                              model=source.model))
+                                              model=source_model))
                 self.store.insert_relationships(records)
                 self.store.append_events(events)
                 count += len(records)
@@ -218,7 +221,8 @@ class Relationships:
                                       code="JsonPatchInvalid")
             source = twin_record(self.store, source_id)
             target = self.store.get_twin(record.target)
-            _, doc = self._build(source, rel_id, new, target.model if target else None, new_etag())
+            _, doc = self._build(source_id, source.model, rel_id, new, target.model if target else None,
+                                 new_etag())
             text = dumps(doc)
             self.store.replace_relationship(RelationshipRecord(source_id, rel_id, record.name,
                                                                record.target, doc["$etag"], text))

@@ -27,6 +27,7 @@ from twinforge.graph.rules import (
     check_etag,
     check_id,
     chunks,
+    collector_paused,
     refuse,
     stamp_touched,
     touched_paths,
@@ -162,7 +163,7 @@ class Twins:
         now = self.clock()
         ts = parse_time(now)
         count = 0
-        with self.store.transaction():
+        with collector_paused(), self.store.transaction():
             for batch in chunks(items, chunk):
                 records: list[TwinRecord] = []
                 events: list[EventRecord] = []
@@ -315,6 +316,11 @@ class Twins:
         a store hold the write lock only to write; inside it, the twins' models are checked
         again and the batch planned anew if one changed meanwhile.
         """
+        with collector_paused():
+            return self._apply_updates(updates, dead_letters, on_refusals)
+
+    def _apply_updates(self, updates: Sequence[Update], dead_letters: Sequence[DeadLetter],
+                       on_refusals: Callable[[list[Refusal]], list[DeadLetter]] | None) -> UpdateOutcome:
         self.catalog.refresh()
         store = self.store
         ids = list({u.twin for u in updates})
