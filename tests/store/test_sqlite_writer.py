@@ -51,3 +51,23 @@ def test_a_write_that_waits_too_long_fails_and_leaves_the_store_intact(tmp_path:
     store.put_setting("k", "after")  # the writer is usable again once the lock is free
     assert store.get_setting("k") == "after"
     store.close()
+
+
+def test_the_wal_file_is_cut_back_once_sqlite_starts_it_over(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from twinforge.store.sqlite.connections import SQLiteConnections
+
+    monkeypatch.setattr(SQLiteConnections, "wal_keep", 64 * 1024)
+    path = tmp_path / "s.db"
+    store = open_store(f"sqlite:///{path}")
+    wal = Path(f"{path}-wal")
+    store.put_setting("big", "x" * 3_000_000)  # a WAL of some 3 MB
+    grown = wal.stat().st_size
+    assert grown > 2_000_000
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and wal.stat().st_size >= grown:
+        time.sleep(0.2)  # the background checkpoint copies it into the database
+        store.put_setting("small", str(time.monotonic()))  # a write after it starts the WAL over
+    assert wal.stat().st_size <= 64 * 1024
+    assert len(store.get_setting("big") or "") == 3_000_000
+    store.close()
