@@ -111,7 +111,14 @@ def test_nothing_acknowledged_is_lost_across_a_broker_restart(live: TwinGraph, b
             return {int(p.num or 0) for t in range(20)
                     for p in live.store.read_history(f"s{t}", "seq", limit=10_000)}
 
-        wait_for(lambda: stored() >= set(acknowledged), timeout=60)
+        deadline = time.monotonic() + 60
+        while not stored() >= set(acknowledged) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        missing = sorted(set(acknowledged) - stored())
+        # When this fails, say which messages and what the connector and the broker saw.
+        log = (broker.directory / "mosquitto.log").read_text(errors="replace").splitlines()
+        assert not missing, (f"{len(missing)} acknowledged messages were not stored (seq {missing[:20]}); "
+                             f"connector {connector.status()}; broker log tail: {log[-15:]}")
         assert connector.stats.connects >= 2
         assert live.store.read_dead_letters() == []
     finally:
