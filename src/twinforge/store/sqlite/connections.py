@@ -130,7 +130,7 @@ class SQLiteConnections:
                 self._conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # BUSY, or BUSY_RECOVERY after a crash
                     raise
                 now = time.monotonic()
                 if not deadline:
