@@ -182,3 +182,26 @@ def test_packets_are_cut_whole_or_not_at_all() -> None:
     assert _split(big, 0) == (0x30, 4, 4 + 16384)
     with pytest.raises(ValueError, match="malformed"):
         _split(b"\x30" + b"\xff" * 5 + b"\x00", 0)
+
+
+def test_subscribed_means_the_broker_routes_to_a_new_session(tmp_path: Path) -> None:
+    """Connected is not enough: until the SUBACK, a message published to a new session is
+    acknowledged to its publisher and dropped (about half of them, before `subscribed`)."""
+    with running_mosquitto(tmp_path) as broker:
+        sender = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="early-publisher", protocol=mqtt.MQTTv5)
+        sender.connect("127.0.0.1", broker.port)
+        sender.loop_start()
+        try:
+            for k in range(20):
+                inbox = Inbox()
+                wire = WireClient("127.0.0.1", broker.port, f"fresh-{k}", min_delay=0.2)
+                wire.on_messages = inbox
+                wire.on_connect = lambda wire=wire: wire.subscribe(["t/#"])
+                wire.start()
+                assert wire.subscribed.wait(10) and wire.connected.is_set()
+                sender.publish("t/x", b"early", qos=1).wait_for_publish(10)
+                wait_for(lambda inbox=inbox: bool(inbox.messages), timeout=10)
+                wire.stop()
+        finally:
+            sender.disconnect()
+            sender.loop_stop()

@@ -118,7 +118,9 @@ class MqttConnector:
                                  username=self.address.username, password=self.address.password,
                                  will=(SESSION_GONE.format(client_id=client_id), client_id.encode()) if will else None,
                                  reconnect=reconnect)
-        self.connected = self.client.connected
+        # Connected means subscribed: until the broker acknowledges the subscriptions, what is
+        # published to a new session is acknowledged to its publisher and dropped.
+        self.connected = self.client.subscribed
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail

@@ -120,6 +120,9 @@ class WireClient:
         self.on_disconnect: Callable[[str], None] = lambda reason: None
         self.on_connect_fail: Callable[[str], None] = lambda reason: None
         self.connected = threading.Event()
+        # Set once the broker has acknowledged the subscriptions on_connect made: before that,
+        # a message published to a new session is acknowledged to its publisher and dropped.
+        self.subscribed = threading.Event()
         self.generation = 0
         self.subscribe_failures: list[str] = []
         self._sock: socket.socket | None = None
@@ -224,6 +227,7 @@ class WireClient:
                 reason = str(exc) or type(exc).__name__
             finally:
                 self.connected.clear()
+                self.subscribed.clear()
                 self._sock = None
                 with contextlib.suppress(OSError):
                     sock.close()
@@ -268,8 +272,12 @@ class WireClient:
         self.generation += 1
         with self._out_lock:  # packets queued for the last connection are void, except our publishes
             self._out = [bytes([p[0] | 0x08]) + p[1:] for _, p in sorted(self._unacked.items())]
+        self.subscribed.clear()
+        self._subscriptions.clear()  # SUBACKs the last connection still owed will not come
         self.connected.set()
         self.on_connect()
+        if not self._subscriptions:
+            self.subscribed.set()
         buffer, last_out = rest, time.monotonic()
         ping_sent = 0.0
         if buffer:
@@ -348,6 +356,8 @@ class WireClient:
             elif kind == 9:  # SUBACK
                 mid = (data[start] << 8) | data[start + 1]
                 topics = self._subscriptions.pop(mid, [])
+                if not self._subscriptions:
+                    self.subscribed.set()
                 at = start + 2
                 if mqtt5:
                     props, at = _varint_at(data, at)
