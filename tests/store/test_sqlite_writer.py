@@ -13,11 +13,16 @@ import pytest
 from twinforge.store import open_store
 
 
-def hold_write_lock(path: Path, seconds: float, held: threading.Event) -> None:
+def hold_write_lock(path: Path, seconds: float, held: threading.Event,
+                    release: threading.Event | None = None) -> None:
+    """Hold the write lock from another connection for ``seconds``, or until ``release``."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
     held.set()
-    time.sleep(seconds)
+    if release is not None:
+        release.wait(seconds)
+    else:
+        time.sleep(seconds)
     conn.execute("COMMIT")
     conn.close()
 
@@ -40,13 +45,16 @@ def test_a_write_that_waits_too_long_fails_and_leaves_the_store_intact(tmp_path:
     store = open_store(f"sqlite:///{path}")
     store.put_setting("k", "before")
     store.lock_wait = 0.2  # type: ignore[attr-defined]
-    held = threading.Event()
-    other = threading.Thread(target=hold_write_lock, args=(path, 1.5, held))
+    held, release = threading.Event(), threading.Event()
+    other = threading.Thread(target=hold_write_lock, args=(path, 60, held, release))
     other.start()
     held.wait(5)
-    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-        store.put_setting("k", "after")
-    other.join()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            store.put_setting("k", "after")
+    finally:
+        release.set()
+        other.join()
     assert store.get_setting("k") == "before"
     store.put_setting("k", "after")  # the writer is usable again once the lock is free
     assert store.get_setting("k") == "after"
