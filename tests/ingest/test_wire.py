@@ -34,7 +34,7 @@ def client(broker: Mosquitto, client_id: str, inbox: Inbox, *, mqtt5: bool = Tru
     wire.on_messages = inbox
     wire.on_connect = lambda: wire.subscribe([topic])
     wire.start()
-    assert wire.connected.wait(10)
+    assert wire.subscribed.wait(10) and wire.connected.is_set()  # the broker routes to us from now on
     return wire
 
 
@@ -56,7 +56,6 @@ def test_messages_come_in_batches_and_unacknowledged_ones_come_again(tmp_path: P
     with running_mosquitto(tmp_path) as broker:
         inbox = Inbox()
         wire = client(broker, "wire-a", inbox, mqtt5=mqtt5)
-        time.sleep(0.2)  # the subscription is in place
         publish_many(broker.port, 500, mqtt5=mqtt5)
         wait_for(lambda: len(inbox.messages) >= 500)
         got = [int(m.payload.decode().split(": ")[1].rstrip("}")) for m in inbox.messages]
@@ -86,7 +85,6 @@ def test_an_acknowledgement_goes_only_to_the_connection_the_message_came_on(tmp_
     with running_mosquitto(tmp_path) as broker:
         inbox = Inbox()
         wire = client(broker, "wire-gen", inbox)
-        time.sleep(0.2)
         publish_many(broker.port, 10)
         wait_for(lambda: len(inbox.messages) == 10)
         broker.restart()  # the connection drops; the client reconnects to its session
@@ -147,8 +145,7 @@ def test_nothing_listening_then_the_broker_comes(tmp_path: Path) -> None:
     assert "refused" in reasons[0].lower()  # the OS's "connection refused": nobody listens yet
     broker.start()
     try:
-        assert wire.connected.wait(10)
-        time.sleep(0.2)
+        assert wire.subscribed.wait(10)
         publish_many(broker.port, 3)
         wait_for(lambda: len(inbox.messages) == 3)
     finally:
