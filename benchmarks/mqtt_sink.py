@@ -6,6 +6,7 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -37,6 +38,14 @@ class Tally:
         if self.count >= self.expect:
             self.done.set()
 
+    def follow(self, start: Callable[[], None], stop: Callable[[], None]) -> None:
+        """Start a sink's client, count until ``expect`` messages came (ten minutes at most),
+        stop it and print the report."""
+        start()
+        self.done.wait(600)
+        stop()
+        self.report()
+
     def report(self) -> None:
         """One JSON line: messages, seconds, rate."""
         elapsed = max(self.last - self.first, 1e-9)
@@ -61,10 +70,7 @@ def main() -> None:
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.connect("127.0.0.1", args.port)
-    client.loop_start()
-    tally.done.wait(600)
-    client.loop_stop()
-    tally.report()
+    tally.follow(client.loop_start, client.loop_stop)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@ built on it takes here, beside the plain paho subscriber (mqtt_sink.py). Same op
 
 from __future__ import annotations
 
-import time
-
 from mqtt_sink import Tally, arguments  # this script's folder is on sys.path
 from twinforge.ingest.wire import Message, WireClient
 
@@ -18,17 +16,15 @@ def main() -> None:
         client.ack(messages)  # as paho does on its own
         tally.add(len(messages))
 
-    def on_connect() -> None:
-        client.subscribe(["twinforge/twins/+/properties"])
-        time.sleep(0.2)  # the SUBACK is on its way
+    def start() -> None:
+        client.start()
+        if not client.subscribed.wait(30):  # the broker routes to us once it has sent the SUBACK
+            raise SystemExit("wire_sink: no SUBACK from the broker in 30 s")
         open(args.ready, "w").close()
 
     client.on_messages = on_messages
-    client.on_connect = on_connect
-    client.start()
-    tally.done.wait(600)
-    client.stop()
-    tally.report()
+    client.on_connect = lambda: client.subscribe(["twinforge/twins/+/properties"])
+    tally.follow(start, client.stop)
 
 
 if __name__ == "__main__":
