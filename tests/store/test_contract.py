@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,14 +18,6 @@ from twinforge.store import (
     TwinValues,
     open_store,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TwinStore]:
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 's.db'}"
-    s = open_store(url)
-    yield s
-    s.close()
 
 
 def twin(i: str, model: str = "dtmi:x:A;1", **values: object) -> TwinRecord:

@@ -15,7 +15,7 @@ from typing import Any, Self
 from twinforge.errors import InvalidArgument, MissingDependency, NotFound, Unavailable
 from twinforge.outages import Outage
 from twinforge.store.base import Lease
-from twinforge.store.postgres.schema import SCHEMA, SCHEMA_LOCK, WRITE_LOCK
+from twinforge.store.postgres.schema import SCHEMA, SCHEMA_LOCK, WRITE_LOCK, adopt_history
 
 log = logging.getLogger("twinforge.store.postgres")
 # Where reads may go when the store has a replica. None (the default: writes, background work,
@@ -133,6 +133,7 @@ class PostgresConnections:
                                "that write, such as 'twinforge models load')")
             self.created = not exists
             conn.execute(SCHEMA)
+            adopt_history(conn)
         self._partitions: set[str] = set()
         if self._read_url:
             replica = self._replica_here()
