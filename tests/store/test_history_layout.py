@@ -144,3 +144,83 @@ def test_postgresql_moves_a_history_of_rows_into_chunks(pg_url: str) -> None:
                                 (BASE + 2 * (DAY // 8),)).fetchone() == (0.0,)
     finally:
         store.close()
+
+
+def _chunks(url: str, twin: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM history_chunks WHERE twin = %s", (twin,)).fetchone()[0])
+
+
+def test_postgresql_merges_the_small_chunks_of_live_ingest(pg_url: str) -> None:
+    """One point per write makes one chunk per point; merging them leaves one chunk per series
+    and day, and every read the same as before."""
+    from twinforge.store import open_store
+    from twinforge.store.postgres import PostgresStore
+
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    try:
+        stamps = [BASE + i * (DAY // 100) for i in range(300)]  # three days
+        for k, ts in enumerate(stamps):
+            store.append_history([HistoryPoint("live", "", "x", ts, float(k), repr(float(k)))])
+            if k % 3 == 0:  # written again with another value: the later write wins
+                store.append_history([HistoryPoint("live", "", "x", ts, -float(k), repr(-float(k)))])
+        store.append_history([HistoryPoint("live", "", "x", stamps[5], math.inf, "1e999"),
+                              HistoryPoint("live", "", "x", stamps[6], None, '"text"')])
+
+        def reads() -> tuple[object, ...]:
+            return (store.read_history("live", "x", limit=1000),
+                    store.read_history("live", "x", start=stamps[150], end=stamps[160]),
+                    store.aggregate_history("live", "x", start=BASE, end=BASE + 3 * DAY, bucket=DAY, agg="avg"),
+                    store.aggregate_history("live", "x", start=BASE, end=BASE + 3 * DAY, bucket=DAY, agg="last"),
+                    store.last_history("live", "x"))
+
+        before = reads()
+        assert len(before[0]) == 300 and before[0][3].num == -3.0 and before[0][5].num == math.inf  # type: ignore[index]
+        assert _chunks(pg_url, "live") == 401
+        days = len({ts // DAY for ts in stamps})  # from mid-day: four
+        assert store.compact_history() == (401, days)
+        assert _chunks(pg_url, "live") == days
+        assert reads() == before
+    finally:
+        store.close()
+
+
+def test_postgresql_merging_never_lets_an_earlier_write_win(pg_url: str) -> None:
+    """A small chunk, then a big one over the same time, then another small one: merging the two
+    small ones would give the first a later place than the big one, so that day stays as it is."""
+    from twinforge.store import open_store
+    from twinforge.store.postgres import PostgresStore
+
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    try:
+        store.append_history([HistoryPoint("s", "", "x", BASE + 5, 1.0, "1.0")])
+        store.append_history(pts("s", [BASE + i for i in range(300)], scale=0.0))  # big: the point at 5 is 0.0
+        store.append_history([HistoryPoint("s", "", "x", BASE + 400, 2.0, "2.0")])
+        store.append_history([HistoryPoint("t", "", "x", BASE + 1, 1.0, "1.0")])
+        store.append_history([HistoryPoint("t", "", "x", BASE + 2, 2.0, "2.0")])
+        assert store.compact_history() == (2, 1)  # only t's day
+        assert [p.num for p in store.read_history("s", "x", start=BASE + 5, end=BASE + 6)] == [0.0]
+        assert [p.num for p in store.read_history("t", "x")] == [1.0, 2.0]
+    finally:
+        store.close()
+
+
+def test_postgresql_merges_small_chunks_as_it_writes(pg_url: str) -> None:
+    from twinforge.store import open_store
+    from twinforge.store.postgres import PostgresStore
+
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    store.compact_every = 50
+    try:
+        for k in range(120):  # ten sensors, one point each per write, as MQTT ingest writes
+            store.append_history([HistoryPoint(f"m{j}", "", "x", BASE + k * 1000, float(k), repr(float(k)))
+                                  for j in range(10)])
+        assert _chunks(pg_url, "m3") < 40  # merged twice over the run: 120 chunks each without it
+        assert [p.num for p in store.read_history("m3", "x", limit=500)] == [float(k) for k in range(120)]
+    finally:
+        store.close()

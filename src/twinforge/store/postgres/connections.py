@@ -135,6 +135,10 @@ class PostgresConnections:
             conn.execute(SCHEMA)
             adopt_history(conn)
         self._partitions: set[str] = set()
+        # series-days that got small history chunks from this process (`HistoryRows`)
+        self._small_days: set[tuple[str, str, str, int]] = set()
+        self._small_count = 0
+        self._small_lock = threading.Lock()
         if self._read_url:
             replica = self._replica_here()
             if not replica.execute("SELECT pg_is_in_recovery()").fetchone()[0]:

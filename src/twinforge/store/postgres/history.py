@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
+import logging
 import math
 import operator
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,20 +16,25 @@ import orjson
 
 from twinforge.store.base import HistoryPoint
 from twinforge.store.postgres.connections import PostgresConnections
-from twinforge.store.postgres.schema import DAY_US, HISTORY_POINTS, chunks_from_rows_sql
+from twinforge.store.postgres.schema import (
+    DAY_US,
+    HISTORY_POINTS,
+    chunks_from_rows_sql,
+    day_start_sql,
+)
+
+log = logging.getLogger(__name__)
 
 _US = 1_000_000
 _COPY_AT = 200  # writes of this many points and more go through COPY
+SMALL_CHUNK = 256  # chunks of fewer points are merged with their series-day's other small ones
+MERGED_CHUNK = 1024  # into chunks of at most this many points (a read parses whole chunks)
+_COLUMNS = "twin, component, name, first_ts, last_ts, n, points"
 _NO_END = 2**62
 _TS = operator.itemgetter(3)
 _NUM = operator.itemgetter(4)
 _TRIPLE = operator.itemgetter(3, 4, 5)
-
-# One series' points between two times, each at most once (the latest write), as rows.
-_SERIES_POINTS = HISTORY_POINTS.format(
-    where="WHERE h.twin = %s AND h.component = %s AND h.name = %s AND h.first_ts >= %s AND h.first_ts < %s "
-          "AND h.last_ts >= %s")
-
+_FIRST = operator.itemgetter(0)
 
 def _month(ts_us: int) -> tuple[int, int]:
     t = dt.datetime.fromtimestamp(ts_us / _US, dt.UTC)
@@ -49,8 +57,8 @@ def _number(num: Any) -> Any:
     return None if num != num else ("Infinity" if num > 0 else "-Infinity")
 
 
-def chunk_rows(points: Sequence[HistoryPoint]) -> Iterator[tuple[str, str, str, int, int, str]]:
-    """(twin, component, name, first_ts, last_ts, points JSON) per series and day, points in time
+def chunk_rows(points: Sequence[HistoryPoint]) -> Iterator[tuple[str, str, str, int, int, int, str]]:
+    """(twin, component, name, first_ts, last_ts, n, points JSON) per series and day, points in time
     order; of points at the same time in the batch, the last one wins. The points are grouped
     at once, and each chunk's JSON made as it is asked for (while a COPY sends the ones before)."""
     groups: dict[tuple[str, str, str, int], list[HistoryPoint]] = {}
@@ -67,28 +75,61 @@ def chunk_rows(points: Sequence[HistoryPoint]) -> Iterator[tuple[str, str, str, 
 
 
 def _encode(groups: dict[tuple[str, str, str, int], list[HistoryPoint]],
-            finite: bool) -> Iterator[tuple[str, str, str, int, int, str]]:
+            finite: bool) -> Iterator[tuple[str, str, str, int, int, int, str]]:
     for (twin, component, name, _), group in groups.items():
         if len(group) > 1:
             stamps = list(map(_TS, group))
             if not all(map(operator.lt, stamps, stamps[1:])):  # out of order, or a time twice
                 group = sorted({p[3]: p for p in group}.values(), key=_TS)
         triples = list(map(_TRIPLE, group)) if finite else [(p[3], _number(p[4]), p[5]) for p in group]
-        yield twin, component, name, group[0][3], group[-1][3], orjson.dumps(triples).decode()
+        yield twin, component, name, group[0][3], group[-1][3], len(group), orjson.dumps(triples).decode()
 
 
-def merge_chunks(chunks: Iterable[tuple[int, Any]], lo: int, hi: int) -> dict[int, tuple[float | None, str]]:
-    """ts -> (num, value) from (seq, points) chunks: the points in [lo, hi), the latest write of each."""
-    best: dict[int, tuple[float | None, str]] = {}
-    for _, points in sorted(chunks, key=lambda c: c[0]):
-        for ts, num, value in orjson.loads(points) if isinstance(points, str) else points:
+def _decoded(points: Any) -> list[list[Any]]:
+    return orjson.loads(points) if isinstance(points, str) else points  # type: ignore[no-any-return]
+
+
+def merge_chunks(chunks: list[tuple[int, Any]], lo: int, hi: int) -> Iterator[tuple[int, Any, str]]:
+    """(ts, num, value) in time order from (seq, points) chunks that overlap in time: the points
+    in [lo, hi), each once, from its latest write. One chunk alone is its points, in order."""
+    if len(chunks) == 1:
+        points = _decoded(chunks[0][1])
+        start = bisect.bisect_left(points, lo, key=_FIRST) if points[0][0] < lo else 0
+        for ts, num, value in itertools.islice(points, start, None):
+            if ts >= hi:
+                return
+            yield ts, num, value
+        return
+    best: dict[int, tuple[Any, str]] = {}
+    for _, points in sorted(chunks, key=_FIRST):
+        for ts, num, value in _decoded(points):
             if lo <= ts < hi:
-                best[ts] = (None if num is None else float(num), value)
-    return best
+                best[ts] = (num, value)
+    for ts in sorted(best):
+        yield ts, *best[ts]
+
+
+def _numbers(points: Iterator[tuple[int, Any, str]]) -> Iterator[tuple[int, float | None, str]]:
+    for ts, num, value in points:
+        yield ts, None if num is None else float(num), value
+
+
+def _bucket_value(agg: str, nums: list[float], count: int, last: str) -> Any:
+    if agg == "count":
+        return count
+    if agg == "last":
+        return last
+    if not nums:
+        return None
+    if agg == "avg":
+        return math.fsum(nums) / len(nums)
+    return float(min(nums) if agg == "min" else max(nums))
 
 
 class HistoryRows(PostgresConnections):
     """History points, stored as chunks of a series."""
+
+    compact_every = 4096  # small chunks this process writes before it merges their series-days
 
     def ensure_partitions(self, ts_values: list[int]) -> None:
         """Monthly partitions for these times (and the next month), made once."""
@@ -127,70 +168,152 @@ class HistoryRows(PostgresConnections):
         self.ensure_partitions([first, last] if last - first < 28 * DAY_US
                                else sorted({_day_start(p[3]) for p in points}))
         rows = chunk_rows(points)
-        if len(points) < _COPY_AT:
-            self._write_many("INSERT INTO history_chunks (twin, component, name, first_ts, last_ts, points) "
-                             "VALUES (%s, %s, %s, %s, %s, %s)", list(rows))
+        if len(points) >= _COPY_AT:
+            with self.transaction(), self._conn.cursor() as cursor, cursor.copy(
+                    f"COPY history_chunks ({_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
             return
-        with self.transaction(), self._conn.cursor() as cursor, cursor.copy(
-                "COPY history_chunks (twin, component, name, first_ts, last_ts, points) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        small = list(rows)
+        self._write_many(f"INSERT INTO history_chunks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", small)
+        self._after_small_writes(small)
 
-    def _chunks(self, twin: str, component: str, name: str, lo: int, hi: int,
-                limit: int | None = None) -> list[tuple[int, int, Any]]:
-        """(first_ts, seq, points) of the chunks that may hold points of a series in [lo, hi),
-        by first_ts: a chunk holds one day, so none before lo's day counts."""
-        sql = ("SELECT first_ts, seq, points FROM history_chunks WHERE twin = %s AND component = %s AND name = %s "
-               "AND first_ts >= %s AND first_ts < %s AND last_ts >= %s ORDER BY first_ts, seq")
-        args: tuple[Any, ...] = (twin, component, name, _day_start(lo), hi, lo)
-        if limit is not None:
-            sql += " LIMIT %s"
-            args += (limit,)
-        rows: list[tuple[int, int, Any]] = self._query(sql, args)
-        return rows
+    def _after_small_writes(self, rows: list[tuple[str, str, str, int, int, int, str]]) -> None:
+        """Note the series-days that got small chunks; every `compact_every` of them, merge them."""
+        with self._small_lock:
+            self._small_days.update((r[0], r[1], r[2], _day_start(r[3])) for r in rows)
+            self._small_count += len(rows)
+            if self._small_count < self.compact_every:
+                return
+            days, self._small_days, self._small_count = self._small_days, set(), 0
+        try:
+            self.compact_history(days)
+        except Exception:  # the points are stored; merging them waits for the next round
+            log.warning("merging small history chunks failed; they stay as they are", exc_info=True)
+
+    def compact_history(self, days: Iterable[tuple[str, str, str, int]] | None = None) -> tuple[int, int]:
+        """Merge the small chunks (under `SMALL_CHUNK` points) of each series-day, all of them or
+        those of ``days`` ((twin, component, name, day start) each), into chunks of up to
+        `MERGED_CHUNK` points: (chunks before, chunks after). Live ingest writes chunks of a point or a few; merged,
+        reads go through a few chunks instead of thousands.
+
+        The merged chunk takes the highest ``seq`` of those it replaces, so it still loses to a
+        later write. A series-day where a small chunk shares time with a later big chunk is left
+        as it is: merged, its points could outrank that chunk's.
+        """
+        with self.transaction():
+            conn = self._conn
+            if days is None:
+                conn.execute(
+                    "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT twin, component, name, "
+                    f"{day_start_sql('first_ts')} AS day, first_ts, last_ts, seq, points FROM history_chunks "
+                    "WHERE n < %s", (SMALL_CHUNK,))
+            else:
+                keys = list(days)
+                conn.execute(
+                    "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT p.twin, p.component, p.name, s.day, "
+                    "p.first_ts, p.last_ts, p.seq, p.points FROM unnest(%s::text[], %s::text[], %s::text[], "
+                    "%s::bigint[]) AS s(twin, component, name, day) JOIN history_chunks p ON p.twin = s.twin "
+                    "AND p.component = s.component AND p.name = s.name AND p.first_ts >= s.day "
+                    f"AND p.first_ts < s.day + {DAY_US} WHERE p.n < %s",
+                    ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
+                     SMALL_CHUNK))
+            conn.execute("ANALYZE compact_in")  # a temporary table has no statistics: without them, joins crawl
+            # the big chunks of those series-days are found once (one index range each), then
+            # each small chunk is checked against them
+            conn.execute(
+                "WITH keys AS (SELECT twin, component, name, day FROM compact_in GROUP BY 1, 2, 3, 4), "
+                "big AS MATERIALIZED (SELECT q.twin, q.component, q.name, k.day, q.first_ts, q.last_ts, q.seq "
+                "FROM keys k JOIN history_chunks q ON q.twin = k.twin AND q.component = k.component "
+                f"AND q.name = k.name AND q.first_ts >= k.day AND q.first_ts < k.day + {DAY_US} WHERE q.n >= %s) "
+                "DELETE FROM compact_in c USING (SELECT twin, component, name, day FROM compact_in "
+                "GROUP BY 1, 2, 3, 4 HAVING count(*) < 2 UNION SELECT c.twin, c.component, c.name, c.day "
+                "FROM compact_in c JOIN big b ON b.twin = c.twin AND b.component = c.component AND b.name = c.name "
+                "AND b.day = c.day AND b.seq > c.seq AND b.first_ts <= c.last_ts AND b.last_ts >= c.first_ts) "
+                "AS skip WHERE c.twin = skip.twin AND c.component = skip.component AND c.name = skip.name "
+                "AND c.day = skip.day", (SMALL_CHUNK,))
+            before = conn.execute(
+                "DELETE FROM history_chunks h USING compact_in c WHERE h.twin = c.twin AND h.component = c.component "
+                "AND h.name = c.name AND h.first_ts = c.first_ts AND h.seq = c.seq").rowcount
+            after = conn.execute(
+                f"INSERT INTO history_chunks ({_COLUMNS}, seq) SELECT p.twin, p.component, p.name, min(p.ts), "
+                "max(p.ts), count(*), json_agg(json_build_array(p.ts, p.num, p.value) ORDER BY p.ts)::text, "
+                "max(t.top) FROM (SELECT *, (row_number() OVER (PARTITION BY twin, component, name, day "
+                "ORDER BY ts) - 1) / %s AS part FROM (SELECT DISTINCT ON (c.twin, c.component, c.name, "
+                "(e->>0)::bigint) c.twin, c.component, c.name, c.day, (e->>0)::bigint AS ts, "
+                "(e->>1)::float8 AS num, e->>2 AS value "
+                "FROM compact_in c CROSS JOIN LATERAL json_array_elements(c.points::json) AS e "
+                "ORDER BY c.twin, c.component, c.name, (e->>0)::bigint, c.seq DESC) AS d) AS p JOIN (SELECT twin, "
+                "component, name, day, max(seq) AS top FROM compact_in GROUP BY 1, 2, 3, 4) AS t "
+                "ON t.twin = p.twin AND t.component = p.component AND t.name = p.name AND t.day = p.day "
+                "GROUP BY p.twin, p.component, p.name, p.day, p.part", (MERGED_CHUNK,)).rowcount
+            return int(before), int(after)
+
+    def series_points(self, twin: str, name: str, *, component: str = "", start: int = -_NO_END,
+                      end: int = _NO_END) -> Iterator[tuple[int, float | None, str]]:
+        """(ts, num, value) of a series in [start, end), in time order, each point once (its
+        latest write), read chunk by chunk as the caller goes on."""
+        page = 4
+        cursor: tuple[int, int] = (_day_start(start) - 1, 0)  # a chunk holds one day: none before start's
+        group: list[tuple[int, Any]] = []  # chunks whose times overlap, merged when the next one starts later
+        group_last = -_NO_END
+        while True:
+            rows = self._query(
+                "SELECT first_ts, last_ts, seq, points FROM history_chunks WHERE twin = %s AND component = %s "
+                "AND name = %s AND first_ts >= %s AND (first_ts, seq) > (%s, %s) AND first_ts < %s AND last_ts >= %s "
+                "ORDER BY first_ts, seq LIMIT %s", (twin, component, name, cursor[0], *cursor, end, start, page))
+            for first, last, seq, points in rows:
+                if group and first > group_last:
+                    yield from _numbers(merge_chunks(group, start, end))
+                    group = []
+                group.append((seq, points))
+                group_last = max(group_last, last) if len(group) > 1 else last
+            if len(rows) < page:
+                break
+            cursor = (rows[-1][0], rows[-1][2])
+            page = min(page * 2, 1024)
+        if group:
+            yield from _numbers(merge_chunks(group, start, end))
 
     def read_history(self, twin: str, name: str, *, component: str = "", start: int | None = None,
                      end: int | None = None, after: int | None = None, limit: int = 1000) -> list[HistoryPoint]:
         lo = max(start if start is not None else -_NO_END, (after + 1) if after is not None else -_NO_END)
         hi = end if end is not None else _NO_END
-        want = max(limit, 64)
-        while True:
-            # The first `want` chunks by first_ts hold every point before the next chunk's first_ts.
-            chunks = self._chunks(twin, component, name, lo, hi, want + 1)
-            more = len(chunks) > want
-            edge = chunks[want][0] if more else hi
-            best = merge_chunks(((seq, points) for _, seq, points in chunks[:want]), lo, edge)
-            if len(best) >= limit or not more:
-                return [HistoryPoint(twin, component, name, ts, *best[ts]) for ts in sorted(best)[:limit]]
-            want *= 4
+        points = self.series_points(twin, name, component=component, start=lo, end=hi)
+        return [HistoryPoint(twin, component, name, *p) for p in itertools.islice(points, limit)]
 
     def last_history(self, twin: str, name: str, *, component: str = "") -> HistoryPoint | None:
-        row = self._one("SELECT first_ts FROM history_chunks WHERE twin = %s AND component = %s AND name = %s "
-                        "ORDER BY first_ts DESC LIMIT 1", (twin, component, name))
+        # every chunk holding the latest point ends there; of those, the latest write counts
+        row = self._one("SELECT points FROM history_chunks WHERE twin = %s AND component = %s AND name = %s "
+                        "ORDER BY last_ts DESC, seq DESC LIMIT 1", (twin, component, name))
         if row is None:
             return None
-        # the latest point is in the latest chunk's day
-        chunks = self._chunks(twin, component, name, _day_start(int(row[0])), _NO_END)
-        best = merge_chunks(((seq, points) for _, seq, points in chunks), -_NO_END, _NO_END)
-        ts = max(best)
-        return HistoryPoint(twin, component, name, ts, *best[ts])
+        ts, num, value = orjson.loads(row[0])[-1]
+        return HistoryPoint(twin, component, name, ts, None if num is None else float(num), value)
 
     def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
                           bucket: int, agg: str, after: int | None = None,
                           limit: int = 1000) -> list[tuple[int, Any]]:
-        function = {"min": "min(num)", "max": "max(num)", "avg": "avg(num)", "count": "count(*)"}.get(agg)
         lo = start if after is None else max(start, after + bucket)
-        points = (f"SELECT ts, num, value FROM ({_SERIES_POINTS}) AS s WHERE ts >= %s AND ts < %s")
-        point_args = (twin, component, name, _day_start(lo), end, lo, lo, end)
-        if agg == "last":
-            sql = (f"SELECT DISTINCT ON (b) b, value FROM (SELECT (ts - %s) / %s AS b, ts, value FROM ({points}) AS p) "
-                   "AS q ORDER BY b, ts DESC LIMIT %s")
-        else:
-            sql = f"SELECT (ts - %s) / %s AS b, {function} FROM ({points}) AS p GROUP BY b ORDER BY b LIMIT %s"
         out: list[tuple[int, Any]] = []
-        for b, v in self._query(sql, (start, bucket, *point_args, limit)):
-            out.append((start + int(b) * bucket, float(v) if agg in ("min", "max", "avg") and v is not None
-                        else int(v) if agg == "count" else v))
+        current: int | None = None
+        nums: list[float] = []
+        count = 0
+        last = ""
+        for ts, num, value in self.series_points(twin, name, component=component, start=lo, end=end):
+            b = (ts - start) // bucket
+            if b != current:
+                if current is not None:
+                    out.append((start + current * bucket, _bucket_value(agg, nums, count, last)))
+                    if len(out) == limit:
+                        return out
+                current, nums, count = b, [], 0
+            if num is not None:
+                nums.append(num)
+            count += 1
+            last = value
+        if current is not None:
+            out.append((start + current * bucket, _bucket_value(agg, nums, count, last)))
         return out
 
     def _cut_before(self, ts: int) -> None:
@@ -198,8 +321,9 @@ class HistoryRows(PostgresConnections):
         conn = self._conn
         conn.execute("DELETE FROM history_chunks WHERE last_ts < %s", (ts,))
         conn.execute(
-            "UPDATE history_chunks SET points = k.points, first_ts = k.first_ts FROM (SELECT c.ctid AS id, "
-            "c.tableoid AS part, json_agg(e ORDER BY (e->>0)::bigint)::text AS points, min((e->>0)::bigint) AS first_ts "
+            "UPDATE history_chunks SET points = k.points, first_ts = k.first_ts, n = k.n FROM (SELECT c.ctid AS id, "
+            "c.tableoid AS part, json_agg(e ORDER BY (e->>0)::bigint)::text AS points, min((e->>0)::bigint) AS first_ts, "
+            "count(*) AS n "
             "FROM history_chunks c CROSS JOIN LATERAL json_array_elements(c.points::json) AS e WHERE c.first_ts < %s "
             "AND c.last_ts >= %s AND (e->>0)::bigint >= %s GROUP BY c.ctid, c.tableoid) AS k "
             "WHERE history_chunks.ctid = k.id AND history_chunks.tableoid = k.part", (ts, ts, ts))
@@ -234,4 +358,4 @@ class HistoryRows(PostgresConnections):
             return int(removed), int(added)
 
 
-__all__ = ["HistoryRows", "chunk_rows", "merge_chunks"]
+__all__ = ["MERGED_CHUNK", "SMALL_CHUNK", "HistoryRows", "chunk_rows", "merge_chunks"]

@@ -53,11 +53,13 @@ CREATE TABLE IF NOT EXISTS history_chunks (
     first_ts BIGINT NOT NULL,
     last_ts BIGINT NOT NULL,
     seq BIGINT NOT NULL DEFAULT nextval('history_seq'),
+    n INTEGER NOT NULL,  -- how many points
     points TEXT NOT NULL  -- JSON, written by us: not parsed on the way in
 ) PARTITION BY RANGE (first_ts);
 CREATE TABLE IF NOT EXISTS history_chunks_default PARTITION OF history_chunks DEFAULT;
 CREATE INDEX IF NOT EXISTS history_chunks_by_series ON history_chunks (twin, component, name, first_ts)
-    INCLUDE (last_ts);
+    INCLUDE (last_ts, n);
+CREATE INDEX IF NOT EXISTS history_chunks_by_last ON history_chunks (twin, component, name, last_ts, seq);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT COLLATE "C" PRIMARY KEY,
     value TEXT NOT NULL
@@ -121,16 +123,18 @@ HISTORY_POINTS = (
     "ORDER BY h.twin, h.component, h.name, (e->>0)::bigint, h.seq DESC")
 
 
-def _day_start_sql(column: str) -> str:
-    return f"({column} - (({column} % {DAY_US}) + {DAY_US}) % {DAY_US})"
+def day_start_sql(column: str) -> str:
+    """SQL for the start of the UTC day of a time in microseconds."""
+    return f"({column} - mod(mod({column}, {DAY_US}) + {DAY_US}, {DAY_US}))"
 
 
 def chunks_from_rows_sql(rows: str) -> str:
     """An INSERT of chunks (one per series and day) from a query of (twin, component, name, ts,
     num, value) rows with no repeated (series, ts)."""
-    return ("INSERT INTO history_chunks (twin, component, name, first_ts, last_ts, points) "
-            "SELECT twin, component, name, min(ts), max(ts), json_agg(json_build_array(ts, num, value) ORDER BY ts)::text "
-            f"FROM ({rows}) AS r GROUP BY twin, component, name, {_day_start_sql('ts')}")
+    return ("INSERT INTO history_chunks (twin, component, name, first_ts, last_ts, n, points) "
+            "SELECT twin, component, name, min(ts), max(ts), count(*), "
+            "json_agg(json_build_array(ts, num, value) ORDER BY ts)::text "
+            f"FROM ({rows}) AS r GROUP BY twin, component, name, {day_start_sql('ts')}")
 
 
 def adopt_history(conn: Any) -> None:
@@ -158,4 +162,4 @@ def pg_path(path: tuple[str, ...]) -> str:
     return "'" + ("{" + ",".join(parts) + "}").replace("'", "''") + "'"
 
 
-__all__ = ["DAY_US", "HISTORY_POINTS", "SCHEMA", "SCHEMA_LOCK", "WRITE_LOCK", "adopt_history", "chunks_from_rows_sql", "pg_path"]
+__all__ = ["DAY_US", "HISTORY_POINTS", "SCHEMA", "SCHEMA_LOCK", "WRITE_LOCK", "adopt_history", "chunks_from_rows_sql", "day_start_sql", "pg_path"]
