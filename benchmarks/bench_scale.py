@@ -12,7 +12,9 @@
   3-node cluster on loopback) on PostgreSQL, as a ratio to Mosquitto with the same servers.
 - PostgreSQL history writes (`append_history`: one chunk per series and day, by COPY into the
   partitioned table) against a plain binary COPY of the same rows into a bare table, and into a
-  table keyed per point, in three rounds that take turns.
+  table keyed per point, in three rounds that take turns; and history reads (1,000 points, a
+  window, averages, the latest point) for a series written in bulk and one written a point at
+  a time, on both stores.
 - Memory: the resident set (RSS) of the server processes, the most seen in each part, and a
   server over a SQLite store of 1,000,000 twins and 10,000,000 history rows while it serves
   reads and ingest (`--quick`: 20,000 and 200,000).
@@ -239,6 +241,47 @@ def history_rates(url: str, rows: int, rounds: int = 3) -> dict[str, Any]:
             "historyRounds": [{"ours": o, "plainCopy": b, "keyedCopy": c} for o, b, c in zip(ours, bare, keyed, strict=True)]}
 
 
+def history_reads(urls: dict[str, str], points: int = 3000, repeat: int = 20) -> dict[str, Any]:
+    """Milliseconds per history read on each store, for a series written in bulk (10,000-point
+    batches over 1,000 series) and one written a point at a time (live ingest): 1,000 points, a
+    window of 1/30 of the series, averages in 20 buckets, the latest point."""
+    from twinforge.store import HistoryPoint, open_store
+
+    base = 1_790_100_000_000_000
+    out: dict[str, Any] = {}
+    for kind, url in urls.items():
+        store = open_store(url)
+        try:
+            bulk = [HistoryPoint(f"b{i % 1000}", "", "v", base + i * 1000, float(i), str(float(i)))
+                    for i in range(1000 * points // 10)]
+            for j in range(0, len(bulk), 10_000):
+                store.append_history(bulk[j:j + 10_000])
+            for i in range(points):
+                store.append_history([HistoryPoint("live", "", "v", base + i * 1_000_000, float(i), str(float(i)))])
+            out[kind] = {"bulk": _read_times(store, "b7", base, points // 10 * 1_000_000, repeat),
+                         "live": _read_times(store, "live", base, points * 1_000_000, repeat)}
+        finally:
+            store.close()
+    return out
+
+
+def _read_times(store: Any, series: str, base: int, span: int, repeat: int) -> dict[str, float]:
+    def timed(read: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            read()
+        return (time.perf_counter() - start) / repeat * 1000
+
+    mid = base + span // 2
+    return {
+        "read1000Ms": timed(lambda: store.read_history(series, "v", limit=1000)),
+        "windowMs": timed(lambda: store.read_history(series, "v", start=mid, end=mid + span // 30)),
+        "avg20Ms": timed(lambda: store.aggregate_history(series, "v", start=base, end=base + span,
+                                                         bucket=span // 20, agg="avg")),
+        "lastMs": timed(lambda: store.last_history(series, "v")),
+    }
+
+
 def memory(tmp: Path, twins: int, rows: int, seconds: float, progress: Any) -> dict[str, Any]:
     """RSS of one server over a SQLite store of ``twins`` twins and ``rows`` history rows while it
     serves reads by id and MQTT-free bulk ingest (NDJSON) at once."""
@@ -356,6 +399,10 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
                     nats=nats.url)
             progress(f"PostgreSQL history: {rows:,} rows")
             results.update(history_rates(cluster.new_database(), rows, 1 if quick else 3))
+            progress("history reads on both stores")
+            results["historyReads"] = history_reads(
+                {"sqlite": f"sqlite:///{Path(tmp) / 'reads.db'}", "postgresql": cluster.new_database()},
+                300 if quick else 3000, 3 if quick else 20)
             results["memory"] = memory(Path(tmp), 5_000 if quick else 1_000_000, 50_000 if quick else 10_000_000,
                                        seconds, progress)
             results["rss"] = dict(RSS)
@@ -414,6 +461,14 @@ def report(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                  f"plain binary COPY into a bare table {r['plainCopyRowsPerS']:,.0f} rows/s "
                  f"({min(ratios):.2f}-{max(ratios):.2f}x per round); into a table keyed per point "
                  f"{r['keyedCopyRowsPerS']:,.0f} rows/s ({r['historyRowsPerS'] / r['keyedCopyRowsPerS']:.2f}x)"))
+    for shape, label in (("bulk", "written in 10,000-point batches"), ("live", "written a point at a time")):
+        pg, lite = r["historyReads"]["postgresql"][shape], r["historyReads"]["sqlite"][shape]
+        rows.append((f"PostgreSQL history reads, a series {label}",
+                     ", ".join(f"{name} {pg[key]:.2f} ms" for name, key in (
+                         ("1,000 points", "read1000Ms"), ("a window", "windowMs"), ("avg in 20 buckets", "avg20Ms"),
+                         ("latest", "lastMs"))),
+                     "SQLite: " + ", ".join(f"{lite[key]:.2f} ms" for key in ("read1000Ms", "windowMs", "avg20Ms",
+                                                                               "lastMs"))))
     m = r["memory"]
     rows.append((f"memory: one server, {m['twins']:,} twins and {m['historyRows']:,} history rows (SQLite)",
                  f"RSS {m['rssIdle'] / 2**20:,.0f} MiB idle, {m['rssPeak'] / 2**20:,.0f} MiB at most",

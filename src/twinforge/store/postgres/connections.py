@@ -138,6 +138,7 @@ class PostgresConnections:
         # series-days that got small history chunks from this process (`HistoryRows`)
         self._small_days: set[tuple[str, str, str, int]] = set()
         self._small_count = 0
+        self._compacted_at = time.monotonic()
         self._small_lock = threading.Lock()
         if self._read_url:
             replica = self._replica_here()

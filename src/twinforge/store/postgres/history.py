@@ -10,6 +10,7 @@ import itertools
 import logging
 import math
 import operator
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -98,29 +99,25 @@ def _decoded(points: Any) -> list[list[Any]]:
     return orjson.loads(points) if isinstance(points, str) else points  # type: ignore[no-any-return]
 
 
-def merge_chunks(chunks: list[tuple[int, Any]], lo: int, hi: int) -> Iterator[tuple[int, Any, str]]:
-    """(ts, num, value) in time order from (seq, points) chunks that overlap in time: the points
+def merge_chunks(chunks: list[tuple[int, Any]], lo: int, hi: int) -> list[list[Any]]:
+    """[ts, num, value] in time order from (seq, points) chunks that overlap in time: the points
     in [lo, hi), each once, from its latest write. One chunk alone is its points, in order."""
     if len(chunks) == 1:
         points = _decoded(chunks[0][1])
-        start = bisect.bisect_left(points, lo, key=_FIRST) if points[0][0] < lo else 0
-        for ts, num, value in itertools.islice(points, start, None):
-            if ts >= hi:
-                return
-            yield ts, num, value
-        return
-    best: dict[int, tuple[Any, str]] = {}
+        if points[0][0] >= lo and points[-1][0] < hi:
+            return points
+        return points[bisect.bisect_left(points, lo, key=_FIRST):bisect.bisect_left(points, hi, key=_FIRST)]
+    best: dict[int, list[Any]] = {}
     for _, points in sorted(chunks, key=_FIRST):
-        for ts, num, value in _decoded(points):
-            if lo <= ts < hi:
-                best[ts] = (num, value)
-    for ts in sorted(best):
-        yield ts, *best[ts]
+        for point in _decoded(points):
+            if lo <= point[0] < hi:
+                best[point[0]] = point
+    return [best[ts] for ts in sorted(best)]
 
 
-def _numbers(points: Iterator[tuple[int, Any, str]]) -> Iterator[tuple[int, float | None, str]]:
-    for ts, num, value in points:
-        yield ts, None if num is None else float(num), value
+def _as_float(num: Any) -> float | None:
+    """A stored number as a float (the JSON holds the infinities as text, and may hold integers)."""
+    return num if num is None or num.__class__ is float else float(num)
 
 
 def _bucket_value(agg: str, nums: list[float], count: int, last: str) -> Any:
@@ -138,7 +135,8 @@ def _bucket_value(agg: str, nums: list[float], count: int, last: str) -> Any:
 class HistoryRows(PostgresConnections):
     """History points, stored as chunks of a series."""
 
-    compact_every = 4096  # small chunks this process writes before it merges their series-days
+    compact_every = 1024  # small chunks this process writes before it merges their series-days
+    compact_after = 30.0  # or seconds since it last did, on its next small write
 
     def ensure_partitions(self, ts_values: list[int]) -> None:
         """Monthly partitions for these times (and the next month), made once."""
@@ -188,13 +186,16 @@ class HistoryRows(PostgresConnections):
         self._after_small_writes(small)
 
     def _after_small_writes(self, rows: list[tuple[str, str, str, int, int, int, str]]) -> None:
-        """Note the series-days that got small chunks; every `compact_every` of them, merge them."""
+        """Note the series-days that got small chunks; every `compact_every` of them (or on the
+        first write `compact_after` seconds after the last merge), merge them."""
         with self._small_lock:
             self._small_days.update((r[0], r[1], r[2], _day_start(r[3])) for r in rows)
             self._small_count += len(rows)
-            if self._small_count < self.compact_every:
+            now = time.monotonic()
+            if self._small_count < self.compact_every and now - self._compacted_at < self.compact_after:
                 return
             days, self._small_days, self._small_count = self._small_days, set(), 0
+            self._compacted_at = now
         try:
             self.compact_history(days)
         except Exception:  # the points are stored; merging them waits for the next round
@@ -259,10 +260,15 @@ class HistoryRows(PostgresConnections):
             return int(before), int(after)
 
     def series_points(self, twin: str, name: str, *, component: str = "", start: int = -_NO_END,
-                      end: int = _NO_END) -> Iterator[tuple[int, float | None, str]]:
-        """(ts, num, value) of a series in [start, end), in time order, each point once (its
-        latest write), read chunk by chunk as the caller goes on."""
-        page = 4
+                      end: int = _NO_END, page: int = 16) -> Iterator[list[Any]]:
+        """[ts, num, value] of a series in [start, end), in time order, each point once (its
+        latest write; ``num`` as stored: see `_as_float`), read ``page`` chunks at a time, then
+        four times as many, as the caller goes on."""
+        for points in self._point_pages(twin, component, name, start, end, page):
+            yield from points
+
+    def _point_pages(self, twin: str, component: str, name: str, start: int, end: int,
+                     page: int) -> Iterator[list[list[Any]]]:
         cursor: tuple[int, int] = (_day_start(start) - 1, 0)  # a chunk holds one day: none before start's
         group: list[tuple[int, Any]] = []  # chunks whose times overlap, merged when the next one starts later
         group_last = -_NO_END
@@ -271,25 +277,29 @@ class HistoryRows(PostgresConnections):
                 "SELECT first_ts, last_ts, seq, points FROM history_chunks WHERE twin = %s AND component = %s "
                 "AND name = %s AND first_ts >= %s AND (first_ts, seq) > (%s, %s) AND first_ts < %s AND last_ts >= %s "
                 "ORDER BY first_ts, seq LIMIT %s", (twin, component, name, cursor[0], *cursor, end, start, page))
+            ready: list[list[Any]] = []
             for first, last, seq, points in rows:
                 if group and first > group_last:
-                    yield from _numbers(merge_chunks(group, start, end))
+                    ready += merge_chunks(group, start, end)
                     group = []
                 group.append((seq, points))
                 group_last = max(group_last, last) if len(group) > 1 else last
+            if ready:
+                yield ready
             if len(rows) < page:
                 break
             cursor = (rows[-1][0], rows[-1][2])
-            page = min(page * 2, 1024)
+            page = min(page * 4, 4096)
         if group:
-            yield from _numbers(merge_chunks(group, start, end))
+            yield merge_chunks(group, start, end)
 
     def read_history(self, twin: str, name: str, *, component: str = "", start: int | None = None,
                      end: int | None = None, after: int | None = None, limit: int = 1000) -> list[HistoryPoint]:
         lo = max(start if start is not None else -_NO_END, (after + 1) if after is not None else -_NO_END)
         hi = end if end is not None else _NO_END
-        points = self.series_points(twin, name, component=component, start=lo, end=hi)
-        return [HistoryPoint(twin, component, name, *p) for p in itertools.islice(points, limit)]
+        points = self.series_points(twin, name, component=component, start=lo, end=hi, page=max(16, limit // 64))
+        return [HistoryPoint(twin, component, name, ts, _as_float(num), value)
+                for ts, num, value in itertools.islice(points, limit)]
 
     def last_history(self, twin: str, name: str, *, component: str = "") -> HistoryPoint | None:
         # every chunk holding the latest point ends there; of those, the latest write counts
@@ -298,7 +308,7 @@ class HistoryRows(PostgresConnections):
         if row is None:
             return None
         ts, num, value = orjson.loads(row[0])[-1]
-        return HistoryPoint(twin, component, name, ts, None if num is None else float(num), value)
+        return HistoryPoint(twin, component, name, ts, _as_float(num), value)
 
     def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
                           bucket: int, agg: str, after: int | None = None,
@@ -309,7 +319,7 @@ class HistoryRows(PostgresConnections):
         nums: list[float] = []
         count = 0
         last = ""
-        for ts, num, value in self.series_points(twin, name, component=component, start=lo, end=end):
+        for ts, num, value in self.series_points(twin, name, component=component, start=lo, end=end, page=1024):
             b = (ts - start) // bucket
             if b != current:
                 if current is not None:
@@ -318,7 +328,7 @@ class HistoryRows(PostgresConnections):
                         return out
                 current, nums, count = b, [], 0
             if num is not None:
-                nums.append(num)
+                nums.append(num if num.__class__ is float else float(num))
             count += 1
             last = value
         if current is not None:
