@@ -94,6 +94,16 @@ def test_infinities_text_and_no_number(store: TwinStore) -> None:
     assert store.aggregate_history("o", "x", start=BASE, end=BASE + 4, bucket=4, agg="max") == [(BASE, math.inf)]
 
 
+def test_odd_names_and_values_in_big_and_small_writes(store: TwinStore) -> None:
+    odd = "a\tb\\c\nd\re \\N"
+    batch = [HistoryPoint(odd, "c\\1", "x\ty", BASE + i, float(i), '"\\t\\n \\\\ \\u0000"') for i in range(300)]
+    store.append_history(batch)  # COPY on PostgreSQL
+    store.append_history([HistoryPoint(odd, "c\\1", "x\ty", BASE + 500, None, '"\\\\N"')])
+    read = store.read_history(odd, "x\ty", component="c\\1", limit=1000)
+    assert [(p.twin, p.component, p.name, p.ts, p.num, p.value) for p in read] == [tuple(p) for p in batch] + [
+        (odd, "c\\1", "x\ty", BASE + 500, None, '"\\\\N"')]
+
+
 def test_downsampling_keeps_text_points_and_later_points(store: TwinStore) -> None:
     minute = 60_000_000
     store.append_history(pts("d", [BASE + i * minute // 6 for i in range(120)]))  # 20 minutes at 10 s
