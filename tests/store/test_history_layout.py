@@ -234,3 +234,28 @@ def test_postgresql_merges_small_chunks_as_it_writes(pg_url: str) -> None:
         assert [p.num for p in store.read_history("m3", "x", limit=500)] == [float(k) for k in range(120)]
     finally:
         store.close()
+
+
+def test_postgresql_merges_after_the_writers_transaction_not_inside_it(pg_url: str) -> None:
+    """An ingest batch writes twins, events and history in one transaction: the merge waits for
+    it to commit, and runs in a transaction of its own."""
+    from twinforge.store import EventRecord, open_store
+    from twinforge.store.postgres import PostgresStore
+
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    store.compact_every = 5
+    try:
+        # the month's partition made first: made inside the transaction, it would lock the table
+        # against the count below until the commit
+        store.append_history([HistoryPoint("other", "", "x", BASE, 0.0, "0.0")])
+        with store.transaction():
+            for k in range(12):
+                store.append_history([HistoryPoint("w", "", "x", BASE + k, float(k), repr(float(k)))])
+            store.append_events([EventRecord("2026-12-04T00:00:00Z", "Twin.Update", "w", "{}")])
+            assert _chunks(pg_url, "w") == 0  # nothing committed yet, nothing merged
+        assert _chunks(pg_url, "w") == 1
+        assert [p.num for p in store.read_history("w", "x")] == [float(k) for k in range(12)]
+        assert len(store.read_events()) == 1
+    finally:
+        store.close()

@@ -264,6 +264,10 @@ class PostgresConnections:
                 self.written = str(conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0])
         finally:
             self._local.depth = 0
+        self._committed()
+
+    def _committed(self) -> None:
+        """After this thread's outermost transaction commits: work kept out of it (`HistoryRows`)."""
 
     @property
     def _conn(self) -> Any:

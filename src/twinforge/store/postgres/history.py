@@ -196,6 +196,17 @@ class HistoryRows(PostgresConnections):
                 return
             days, self._small_days, self._small_count = self._small_days, set(), 0
             self._compacted_at = now
+        # the merge runs in a transaction of its own once the caller's commits (an ingest batch
+        # writes its twins, events and history in one): it never lengthens or endangers that one
+        self._local.compact_days = days
+        if not getattr(self._local, "depth", 0):
+            self._committed()
+
+    def _committed(self) -> None:
+        days = getattr(self._local, "compact_days", None)
+        if not days:
+            return
+        self._local.compact_days = None
         try:
             self.compact_history(days)
         except Exception:  # the points are stored; merging them waits for the next round
