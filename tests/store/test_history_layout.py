@@ -134,6 +134,10 @@ def test_postgresql_moves_a_history_of_rows_into_chunks(pg_url: str) -> None:
                      'name TEXT COLLATE "C" NOT NULL, ts BIGINT NOT NULL, num DOUBLE PRECISION, value TEXT NOT NULL, '
                      "PRIMARY KEY (twin, component, name, ts)) PARTITION BY RANGE (ts)")
         conn.execute("CREATE TABLE history_default PARTITION OF history DEFAULT")
+        conn.execute("CREATE TABLE history_2026_09 (LIKE history INCLUDING DEFAULTS)")  # as that release made them
+        september, october = 1_788_220_800_000_000, 1_790_812_800_000_000
+        conn.execute(f"ALTER TABLE history ATTACH PARTITION history_2026_09 FOR VALUES FROM ({september}) "
+                     f"TO ({october})")
         with conn.cursor() as cursor:
             cursor.executemany("INSERT INTO history VALUES (%s, %s, %s, %s, %s, %s)",
                                [(f"t{i % 3}", "", "x", BASE + i * (DAY // 8), float(i), repr(float(i)))
