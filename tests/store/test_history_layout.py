@@ -210,6 +210,7 @@ def test_postgresql_merging_never_lets_an_earlier_write_win(pg_url: str) -> None
 
     store = open_store(pg_url)
     assert isinstance(store, PostgresStore)
+    store.compact_fanout = 2
     try:
         store.append_history([HistoryPoint("s", "", "x", BASE + 5, 1.0, "1.0")])
         store.append_history(pts("s", [BASE + i for i in range(300)], scale=0.0))  # big: the point at 5 is 0.0
@@ -249,6 +250,7 @@ def test_postgresql_merges_after_the_writers_transaction_not_inside_it(pg_url: s
     store = open_store(pg_url)
     assert isinstance(store, PostgresStore)
     store.compact_every = 5
+    store.compact_fanout = 2
     try:
         # the month's partition made first: made inside the transaction, it would lock the table
         # against the count below until the commit
@@ -261,5 +263,39 @@ def test_postgresql_merges_after_the_writers_transaction_not_inside_it(pg_url: s
         assert _chunks(pg_url, "w") == 1
         assert [p.num for p in store.read_history("w", "x")] == [float(k) for k in range(12)]
         assert len(store.read_events()) == 1
+    finally:
+        store.close()
+
+
+def test_postgresql_merges_by_tiers_so_a_slow_series_is_not_rewritten_per_point(pg_url: str) -> None:
+    """Many series, one new point each per merge: merging every small chunk each time would
+    rewrite each series' growing chunk for every point. By tiers, a chunk merges only with
+    chunks of its own size range, once 16 of them have piled up."""
+    import psycopg
+
+    from twinforge.store import open_store
+    from twinforge.store.postgres import PostgresStore
+    from twinforge.store.postgres.history import MERGE_TIERS
+
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    store.compact_every = 40  # a merge after every write below
+    merged: list[tuple[int, int]] = []
+    compact = store.compact_history
+    store.compact_history = lambda days=None: merged.append(compact(days)) or merged[-1]  # type: ignore[method-assign]
+    try:
+        for k in range(300):
+            store.append_history([HistoryPoint(f"s{j}", "", "x", BASE + k * 1000, float(k), repr(float(k)))
+                                  for j in range(40)])
+        assert len(merged) == 300
+        # chunks merged: 300 one-point chunks per series, and each merged chunk of 16+ points
+        # once more at most: far under the 300 x 150 a merge of every small chunk would take
+        assert sum(before for before, _ in merged) < 40 * (300 + 300 // 16)
+        with psycopg.connect(pg_url) as conn:
+            for low, high in MERGE_TIERS:
+                most = conn.execute("SELECT max(c) FROM (SELECT count(*) AS c FROM history_chunks WHERE n >= %s "
+                                    "AND n < %s GROUP BY twin) AS t", (low, high)).fetchone()[0]
+                assert most is None or most < 16
+        assert [p.num for p in store.read_history("s7", "x", limit=500)] == [float(k) for k in range(300)]
     finally:
         store.close()

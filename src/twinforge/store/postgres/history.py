@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 _US = 1_000_000
 _COPY_AT = 200  # writes of this many points and more go through COPY
-SMALL_CHUNK = 256  # chunks of fewer points are merged with their series-day's other small ones
-MERGED_CHUNK = 1024  # into chunks of at most this many points (a read parses whole chunks)
+MERGE_TIERS = ((0, 8), (8, 64))  # chunks with a point count in one range merge with each other
+SMALL_CHUNK = MERGE_TIERS[-1][1]  # chunks of fewer points are noted for merging
+MERGED_CHUNK = 1024  # at most this many points to a merged chunk (a read parses whole chunks)
 _COLUMNS = "twin, component, name, first_ts, last_ts, n, points"
 _NO_END = 2**62
 _TS = operator.itemgetter(3)
@@ -136,6 +137,7 @@ class HistoryRows(PostgresConnections):
     """History points, stored as chunks of a series."""
 
     compact_every = 1024  # small chunks this process writes before it merges their series-days
+    compact_fanout = 16  # chunks of one tier a series-day needs before they merge
     compact_after = 30.0  # or seconds since it last did, on its next small write
 
     def ensure_partitions(self, ts_values: list[int]) -> None:
@@ -176,21 +178,29 @@ class HistoryRows(PostgresConnections):
                                else sorted({_day_start(p[3]) for p in points}))
         rows = chunk_rows(points)
         if len(points) >= _COPY_AT:
+            small: list[tuple[str, str, str, int, int, int, str]] = []
             with self.transaction(), self._conn.cursor() as cursor, cursor.copy(
                     f"COPY history_chunks ({_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+                    if row[5] < SMALL_CHUNK:
+                        small.append(row)
+            # (a bulk write's small chunks are merged with the next merge, not counted towards one)
+            self._after_small_writes(small, count=False)
             return
-        small = list(rows)
-        self._write_many(f"INSERT INTO history_chunks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", small)
-        self._after_small_writes(small)
+        written = list(rows)
+        self._write_many(f"INSERT INTO history_chunks ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", written)
+        self._after_small_writes([r for r in written if r[5] < SMALL_CHUNK])
 
-    def _after_small_writes(self, rows: list[tuple[str, str, str, int, int, int, str]]) -> None:
+    def _after_small_writes(self, rows: list[tuple[str, str, str, int, int, int, str]], count: bool = True) -> None:
         """Note the series-days that got small chunks; every `compact_every` of them (or on the
         first write `compact_after` seconds after the last merge), merge them."""
+        if not rows:
+            return
         with self._small_lock:
             self._small_days.update((r[0], r[1], r[2], _day_start(r[3])) for r in rows)
-            self._small_count += len(rows)
+            if count:
+                self._small_count += len(rows)
             now = time.monotonic()
             if self._small_count < self.compact_every and now - self._compacted_at < self.compact_after:
                 return
@@ -213,62 +223,75 @@ class HistoryRows(PostgresConnections):
             log.warning("merging small history chunks failed; they stay as they are", exc_info=True)
 
     def compact_history(self, days: Iterable[tuple[str, str, str, int]] | None = None) -> tuple[int, int]:
-        """Merge the small chunks (under `SMALL_CHUNK` points) of each series-day, all of them or
-        those of ``days`` ((twin, component, name, day start) each), into chunks of up to
-        `MERGED_CHUNK` points: (chunks before, chunks after). Live ingest writes chunks of a point or a few; merged,
-        reads go through a few chunks instead of thousands.
+        """Merge small chunks, those of every series-day or of ``days`` ((twin, component, name,
+        day start) each): (chunks before, chunks after). Live ingest writes a chunk per point;
+        merged, reads go through a few chunks instead of thousands.
+
+        Merging goes by tiers (`MERGE_TIERS`): chunks of under 8 points merge once a series-day
+        has `compact_fanout` of them, and so do chunks of 8 to 63 points. So a point is written
+        again at most twice, however slowly its series grows (merging every small chunk each
+        time would rewrite a series' growing chunk for every new point).
 
         The merged chunk takes the highest ``seq`` of those it replaces, so it still loses to a
-        later write. A series-day where a small chunk shares time with a later big chunk is left
-        as it is: merged, its points could outrank that chunk's.
+        later write. A series-day where a chunk of the tier shares time with a later chunk outside
+        it is left as it is: merged, its points could outrank that chunk's.
         """
+        keys = list(days) if days is not None else None
+        before = after = 0
         with self.transaction():
-            conn = self._conn
-            if days is None:
-                conn.execute(
-                    "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT twin, component, name, "
-                    f"{day_start_sql('first_ts')} AS day, first_ts, last_ts, seq, points FROM history_chunks "
-                    "WHERE n < %s", (SMALL_CHUNK,))
-            else:
-                keys = list(days)
-                conn.execute(
-                    "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT p.twin, p.component, p.name, s.day, "
-                    "p.first_ts, p.last_ts, p.seq, p.points FROM unnest(%s::text[], %s::text[], %s::text[], "
-                    "%s::bigint[]) AS s(twin, component, name, day) JOIN history_chunks p ON p.twin = s.twin "
-                    "AND p.component = s.component AND p.name = s.name AND p.first_ts >= s.day "
-                    f"AND p.first_ts < s.day + {DAY_US} WHERE p.n < %s",
-                    ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
-                     SMALL_CHUNK))
-            conn.execute("ANALYZE compact_in")  # a temporary table has no statistics: without them, joins crawl
-            # the big chunks of those series-days are found once (one index range each), then
-            # each small chunk is checked against them
+            for low, high in MERGE_TIERS:
+                b, a = self._compact_tier(keys, low, high)
+                before, after = before + b, after + a
+        return before, after
+
+    def _compact_tier(self, keys: list[tuple[str, str, str, int]] | None, low: int, high: int) -> tuple[int, int]:
+        conn = self._conn
+        if keys is None:
             conn.execute(
-                "WITH keys AS (SELECT twin, component, name, day FROM compact_in GROUP BY 1, 2, 3, 4), "
-                "big AS MATERIALIZED (SELECT q.twin, q.component, q.name, k.day, q.first_ts, q.last_ts, q.seq "
-                "FROM keys k JOIN history_chunks q ON q.twin = k.twin AND q.component = k.component "
-                f"AND q.name = k.name AND q.first_ts >= k.day AND q.first_ts < k.day + {DAY_US} WHERE q.n >= %s) "
-                "DELETE FROM compact_in c USING (SELECT twin, component, name, day FROM compact_in "
-                "GROUP BY 1, 2, 3, 4 HAVING count(*) < 2 UNION SELECT c.twin, c.component, c.name, c.day "
-                "FROM compact_in c JOIN big b ON b.twin = c.twin AND b.component = c.component AND b.name = c.name "
-                "AND b.day = c.day AND b.seq > c.seq AND b.first_ts <= c.last_ts AND b.last_ts >= c.first_ts) "
-                "AS skip WHERE c.twin = skip.twin AND c.component = skip.component AND c.name = skip.name "
-                "AND c.day = skip.day", (SMALL_CHUNK,))
-            before = conn.execute(
-                "DELETE FROM history_chunks h USING compact_in c WHERE h.twin = c.twin AND h.component = c.component "
-                "AND h.name = c.name AND h.first_ts = c.first_ts AND h.seq = c.seq").rowcount
-            after = conn.execute(
-                f"INSERT INTO history_chunks ({_COLUMNS}, seq) SELECT p.twin, p.component, p.name, min(p.ts), "
-                "max(p.ts), count(*), json_agg(json_build_array(p.ts, p.num, p.value) ORDER BY p.ts)::text, "
-                "max(t.top) FROM (SELECT *, (row_number() OVER (PARTITION BY twin, component, name, day "
-                "ORDER BY ts) - 1) / %s AS part FROM (SELECT DISTINCT ON (c.twin, c.component, c.name, "
-                "(e->>0)::bigint) c.twin, c.component, c.name, c.day, (e->>0)::bigint AS ts, "
-                "(e->>1)::float8 AS num, e->>2 AS value "
-                "FROM compact_in c CROSS JOIN LATERAL json_array_elements(c.points::json) AS e "
-                "ORDER BY c.twin, c.component, c.name, (e->>0)::bigint, c.seq DESC) AS d) AS p JOIN (SELECT twin, "
-                "component, name, day, max(seq) AS top FROM compact_in GROUP BY 1, 2, 3, 4) AS t "
-                "ON t.twin = p.twin AND t.component = p.component AND t.name = p.name AND t.day = p.day "
-                "GROUP BY p.twin, p.component, p.name, p.day, p.part", (MERGED_CHUNK,)).rowcount
-            return int(before), int(after)
+                "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT twin, component, name, "
+                f"{day_start_sql('first_ts')} AS day, first_ts, last_ts, seq, points FROM history_chunks "
+                "WHERE n >= %s AND n < %s", (low, high))
+        else:
+            conn.execute(
+                "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT p.twin, p.component, p.name, s.day, "
+                "p.first_ts, p.last_ts, p.seq, p.points FROM unnest(%s::text[], %s::text[], %s::text[], "
+                "%s::bigint[]) AS s(twin, component, name, day) JOIN history_chunks p ON p.twin = s.twin "
+                "AND p.component = s.component AND p.name = s.name AND p.first_ts >= s.day "
+                f"AND p.first_ts < s.day + {DAY_US} WHERE p.n >= %s AND p.n < %s",
+                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
+                 low, high))
+        conn.execute("ANALYZE compact_in")  # a temporary table has no statistics: without them, joins crawl
+        # the other chunks of those series-days are found once (one index range each), then each
+        # chunk of the tier is checked against them
+        conn.execute(
+            "WITH keys AS (SELECT twin, component, name, day FROM compact_in GROUP BY 1, 2, 3, 4), "
+            "other AS MATERIALIZED (SELECT q.twin, q.component, q.name, k.day, q.first_ts, q.last_ts, q.seq "
+            "FROM keys k JOIN history_chunks q ON q.twin = k.twin AND q.component = k.component "
+            f"AND q.name = k.name AND q.first_ts >= k.day AND q.first_ts < k.day + {DAY_US} "
+            "WHERE q.n < %s OR q.n >= %s) "
+            "DELETE FROM compact_in c USING (SELECT twin, component, name, day FROM compact_in "
+            "GROUP BY 1, 2, 3, 4 HAVING count(*) < %s UNION SELECT c.twin, c.component, c.name, c.day "
+            "FROM compact_in c JOIN other b ON b.twin = c.twin AND b.component = c.component AND b.name = c.name "
+            "AND b.day = c.day AND b.seq > c.seq AND b.first_ts <= c.last_ts AND b.last_ts >= c.first_ts) "
+            "AS skip WHERE c.twin = skip.twin AND c.component = skip.component AND c.name = skip.name "
+            "AND c.day = skip.day", (low, high, max(2, self.compact_fanout)))
+        before = conn.execute(
+            "DELETE FROM history_chunks h USING compact_in c WHERE h.twin = c.twin AND h.component = c.component "
+            "AND h.name = c.name AND h.first_ts = c.first_ts AND h.seq = c.seq").rowcount
+        after = conn.execute(
+            f"INSERT INTO history_chunks ({_COLUMNS}, seq) SELECT p.twin, p.component, p.name, min(p.ts), "
+            "max(p.ts), count(*), json_agg(json_build_array(p.ts, p.num, p.value) ORDER BY p.ts)::text, "
+            "max(t.top) FROM (SELECT *, (row_number() OVER (PARTITION BY twin, component, name, day "
+            "ORDER BY ts) - 1) / %s AS part FROM (SELECT DISTINCT ON (c.twin, c.component, c.name, "
+            "(e->>0)::bigint) c.twin, c.component, c.name, c.day, (e->>0)::bigint AS ts, "
+            "(e->>1)::float8 AS num, e->>2 AS value "
+            "FROM compact_in c CROSS JOIN LATERAL json_array_elements(c.points::json) AS e "
+            "ORDER BY c.twin, c.component, c.name, (e->>0)::bigint, c.seq DESC) AS d) AS p JOIN (SELECT twin, "
+            "component, name, day, max(seq) AS top FROM compact_in GROUP BY 1, 2, 3, 4) AS t "
+            "ON t.twin = p.twin AND t.component = p.component AND t.name = p.name AND t.day = p.day "
+            "GROUP BY p.twin, p.component, p.name, p.day, p.part", (MERGED_CHUNK,)).rowcount
+        conn.execute("DROP TABLE compact_in")
+        return int(before), int(after)
 
     def series_points(self, twin: str, name: str, *, component: str = "", start: int = -_NO_END,
                       end: int = _NO_END, page: int = 16) -> Iterator[list[Any]]:
@@ -388,4 +411,4 @@ class HistoryRows(PostgresConnections):
             return int(removed), int(added)
 
 
-__all__ = ["MERGED_CHUNK", "SMALL_CHUNK", "HistoryRows", "chunk_rows", "merge_chunks"]
+__all__ = ["MERGED_CHUNK", "MERGE_TIERS", "SMALL_CHUNK", "HistoryRows", "chunk_rows", "merge_chunks"]
