@@ -22,7 +22,6 @@ from twinforge.store.postgres.schema import (
     DAY_US,
     HISTORY_POINTS,
     chunks_from_rows_sql,
-    day_start_sql,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,9 @@ _NUM = operator.itemgetter(4)
 _TRIPLE = operator.itemgetter(3, 4, 5)
 _FIRST = operator.itemgetter(0)
 _SERIES = operator.itemgetter(0, 1, 2)
+_SEQ = operator.itemgetter(5)
+# series-days given as four arrays, for a join
+_DAYS = "unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) AS s(twin, component, name, day)"
 
 def _month(ts_us: int) -> tuple[int, int]:
     t = dt.datetime.fromtimestamp(ts_us / _US, dt.UTC)
@@ -79,6 +81,10 @@ def chunk_rows(points: Sequence[HistoryPoint]) -> Iterator[tuple[str, str, str, 
     # the sum of the numbers is finite unless one of them is not (or they overflow)
     finite = math.isfinite(sum(filter(None, map(_NUM, points))))
     return _encode(groups, finite, rising)
+
+
+def _day_arrays(keys: list[tuple[str, str, str, int]]) -> tuple[list[Any], ...]:
+    return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys]
 
 
 def _series_day(p: HistoryPoint) -> tuple[str, str, str, int]:
@@ -183,9 +189,11 @@ class HistoryRows(PostgresConnections):
                     f"COPY history_chunks ({_COLUMNS}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-                    if row[5] < SMALL_CHUNK:
+                    if row[5] < MERGE_TIERS[0][1]:
                         small.append(row)
-            # (a bulk write's small chunks are merged with the next merge, not counted towards one)
+            # A bulk write's chunks of a point or a few (scores over many twins, say) are merged
+            # with the next merge, not counted towards one; its chunks of 8 points or more are
+            # left as they are: they read well enough, and merging would write them again.
             self._after_small_writes(small, count=False)
             return
         written = list(rows)
@@ -245,53 +253,58 @@ class HistoryRows(PostgresConnections):
         return before, after
 
     def _compact_tier(self, keys: list[tuple[str, str, str, int]] | None, low: int, high: int) -> tuple[int, int]:
+        """One tier of `compact_history`, inside its transaction. The points are merged here in
+        Python (orjson), several times faster than PostgreSQL's JSON functions."""
         conn = self._conn
+        columns = "p.twin, p.component, p.name, p.first_ts, p.last_ts, p.seq, p.points"
         if keys is None:
-            conn.execute(
-                "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT twin, component, name, "
-                f"{day_start_sql('first_ts')} AS day, first_ts, last_ts, seq, points FROM history_chunks "
-                "WHERE n >= %s AND n < %s", (low, high))
+            rows = conn.execute(f"SELECT {columns} FROM history_chunks p WHERE p.n >= %s AND p.n < %s",
+                                (low, high)).fetchall()
         else:
-            conn.execute(
-                "CREATE TEMP TABLE compact_in ON COMMIT DROP AS SELECT p.twin, p.component, p.name, s.day, "
-                "p.first_ts, p.last_ts, p.seq, p.points FROM unnest(%s::text[], %s::text[], %s::text[], "
-                "%s::bigint[]) AS s(twin, component, name, day) JOIN history_chunks p ON p.twin = s.twin "
-                "AND p.component = s.component AND p.name = s.name AND p.first_ts >= s.day "
-                f"AND p.first_ts < s.day + {DAY_US} WHERE p.n >= %s AND p.n < %s",
-                ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
-                 low, high))
-        conn.execute("ANALYZE compact_in")  # a temporary table has no statistics: without them, joins crawl
-        # the other chunks of those series-days are found once (one index range each), then each
-        # chunk of the tier is checked against them
+            rows = conn.execute(
+                f"SELECT {columns} FROM {_DAYS} JOIN history_chunks p ON p.twin = s.twin AND p.component = s.component "
+                f"AND p.name = s.name AND p.first_ts >= s.day AND p.first_ts < s.day + {DAY_US} "
+                "WHERE p.n >= %s AND p.n < %s", (*_day_arrays(keys), low, high)).fetchall()
+        groups: dict[tuple[str, str, str, int], list[tuple[Any, ...]]] = collections.defaultdict(list)
+        for row in rows:
+            groups[(row[0], row[1], row[2], _day_start(row[3]))].append(row)
+        groups = {key: group for key, group in groups.items() if len(group) >= max(2, self.compact_fanout)}
+        if not groups:
+            return 0, 0
+        # a chunk outside the tier, written later than one of the tier's and sharing time with it,
+        # keeps that series-day as it is
+        for twin, component, name, day, first, last, seq in conn.execute(
+                f"SELECT s.twin, s.component, s.name, s.day, p.first_ts, p.last_ts, p.seq FROM {_DAYS} "
+                "JOIN history_chunks p ON p.twin = s.twin AND p.component = s.component AND p.name = s.name "
+                f"AND p.first_ts >= s.day AND p.first_ts < s.day + {DAY_US} WHERE p.n < %s OR p.n >= %s",
+                (*_day_arrays(list(groups)), low, high)).fetchall():
+            group = groups.get((twin, component, name, day))
+            if group and any(seq > c[5] and first <= c[4] and last >= c[3] for c in group):
+                del groups[(twin, component, name, day)]
+        doomed = [c for group in groups.values() for c in group]
+        if not doomed:
+            return 0, 0
         conn.execute(
-            "WITH keys AS (SELECT twin, component, name, day FROM compact_in GROUP BY 1, 2, 3, 4), "
-            "other AS MATERIALIZED (SELECT q.twin, q.component, q.name, k.day, q.first_ts, q.last_ts, q.seq "
-            "FROM keys k JOIN history_chunks q ON q.twin = k.twin AND q.component = k.component "
-            f"AND q.name = k.name AND q.first_ts >= k.day AND q.first_ts < k.day + {DAY_US} "
-            "WHERE q.n < %s OR q.n >= %s) "
-            "DELETE FROM compact_in c USING (SELECT twin, component, name, day FROM compact_in "
-            "GROUP BY 1, 2, 3, 4 HAVING count(*) < %s UNION SELECT c.twin, c.component, c.name, c.day "
-            "FROM compact_in c JOIN other b ON b.twin = c.twin AND b.component = c.component AND b.name = c.name "
-            "AND b.day = c.day AND b.seq > c.seq AND b.first_ts <= c.last_ts AND b.last_ts >= c.first_ts) "
-            "AS skip WHERE c.twin = skip.twin AND c.component = skip.component AND c.name = skip.name "
-            "AND c.day = skip.day", (low, high, max(2, self.compact_fanout)))
-        before = conn.execute(
-            "DELETE FROM history_chunks h USING compact_in c WHERE h.twin = c.twin AND h.component = c.component "
-            "AND h.name = c.name AND h.first_ts = c.first_ts AND h.seq = c.seq").rowcount
-        after = conn.execute(
-            f"INSERT INTO history_chunks ({_COLUMNS}, seq) SELECT p.twin, p.component, p.name, min(p.ts), "
-            "max(p.ts), count(*), json_agg(json_build_array(p.ts, p.num, p.value) ORDER BY p.ts)::text, "
-            "max(t.top) FROM (SELECT *, (row_number() OVER (PARTITION BY twin, component, name, day "
-            "ORDER BY ts) - 1) / %s AS part FROM (SELECT DISTINCT ON (c.twin, c.component, c.name, "
-            "(e->>0)::bigint) c.twin, c.component, c.name, c.day, (e->>0)::bigint AS ts, "
-            "(e->>1)::float8 AS num, e->>2 AS value "
-            "FROM compact_in c CROSS JOIN LATERAL json_array_elements(c.points::json) AS e "
-            "ORDER BY c.twin, c.component, c.name, (e->>0)::bigint, c.seq DESC) AS d) AS p JOIN (SELECT twin, "
-            "component, name, day, max(seq) AS top FROM compact_in GROUP BY 1, 2, 3, 4) AS t "
-            "ON t.twin = p.twin AND t.component = p.component AND t.name = p.name AND t.day = p.day "
-            "GROUP BY p.twin, p.component, p.name, p.day, p.part", (MERGED_CHUNK,)).rowcount
-        conn.execute("DROP TABLE compact_in")
-        return int(before), int(after)
+            "DELETE FROM history_chunks h USING unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], "
+            "%s::bigint[]) AS d(twin, component, name, first_ts, seq) WHERE h.twin = d.twin "
+            "AND h.component = d.component AND h.name = d.name AND h.first_ts = d.first_ts AND h.seq = d.seq",
+            ([c[0] for c in doomed], [c[1] for c in doomed], [c[2] for c in doomed], [c[3] for c in doomed],
+             [c[5] for c in doomed]))
+        merged = 0
+        with conn.cursor() as cursor, cursor.copy(f"COPY history_chunks ({_COLUMNS}, seq) FROM STDIN") as copy:
+            for (twin, component, name, _), group in groups.items():
+                best: dict[int, list[Any]] = {}
+                for chunk in sorted(group, key=_SEQ):  # later writes win
+                    for point in _decoded(chunk[6]):
+                        best[point[0]] = point
+                points = [best[ts] for ts in sorted(best)]
+                top = max(chunk[5] for chunk in group)
+                for k in range(0, len(points), MERGED_CHUNK):
+                    part = points[k:k + MERGED_CHUNK]
+                    copy.write_row((twin, component, name, part[0][0], part[-1][0], len(part),
+                                    orjson.dumps(part).decode(), top))
+                    merged += 1
+        return len(doomed), merged
 
     def series_points(self, twin: str, name: str, *, component: str = "", start: int = -_NO_END,
                       end: int = _NO_END, page: int = 16) -> Iterator[list[Any]]:
