@@ -3,20 +3,26 @@
 
 from __future__ import annotations
 
-import bisect
 import collections
 import datetime as dt
 import itertools
 import logging
-import math
 import operator
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 
 from twinforge.store.base import HistoryPoint
+from twinforge.store.postgres.chunks import (
+    as_float,
+    bucket_value,
+    chunk_rows,
+    day_start,
+    decoded,
+    merge_chunks,
+)
 from twinforge.store.postgres.connections import PostgresConnections
 from twinforge.store.postgres.schema import (
     DAY_US,
@@ -34,10 +40,6 @@ MERGED_CHUNK = 1024  # at most this many points to a merged chunk (a read parses
 _COLUMNS = "twin, component, name, first_ts, last_ts, n, points"
 _NO_END = 2**62
 _TS = operator.itemgetter(3)
-_NUM = operator.itemgetter(4)
-_TRIPLE = operator.itemgetter(3, 4, 5)
-_FIRST = operator.itemgetter(0)
-_SERIES = operator.itemgetter(0, 1, 2)
 _SEQ = operator.itemgetter(5)
 # series-days given as four arrays, for a join
 _DAYS = "unnest(%s::text[], %s::text[], %s::text[], %s::bigint[]) AS s(twin, component, name, day)"
@@ -51,92 +53,8 @@ def _month_start(year: int, month: int) -> int:
     return int(dt.datetime(year, month, 1, tzinfo=dt.UTC).timestamp()) * _US
 
 
-def _day_start(ts: int) -> int:
-    return ts - ts % DAY_US
-
-
-def _number(num: Any) -> Any:
-    """A point's number as JSON can carry it: the infinities as PostgreSQL spells them, and NaN
-    as no number (SQLite stores NaN as NULL too)."""
-    if num is None or math.isfinite(num):
-        return num
-    return None if num != num else ("Infinity" if num > 0 else "-Infinity")
-
-
-def chunk_rows(points: Sequence[HistoryPoint]) -> Iterator[tuple[str, str, str, int, int, int, str]]:
-    """(twin, component, name, first_ts, last_ts, n, points JSON) per series and day, points in time
-    order; of points at the same time in the batch, the last one wins. The points are grouped
-    at once, and each chunk's JSON made as it is asked for (while a COPY sends the ones before)."""
-    stamps = list(map(_TS, points))
-    # the common batch: later points later, within one day; then grouping by series is enough,
-    # and no group needs sorting (each step below is one pass in C)
-    rising = all(map(operator.lt, stamps, stamps[1:]))
-    groups: dict[Any, list[HistoryPoint]] = collections.defaultdict(list)
-    if rising and stamps[0] // DAY_US == stamps[-1] // DAY_US:
-        for key, p in zip(map(_SERIES, points), points, strict=True):
-            groups[key].append(p)
-    else:
-        for key, p in zip(map(_series_day, points), points, strict=True):
-            groups[key].append(p)
-    # the sum of the numbers is finite unless one of them is not (or they overflow)
-    finite = math.isfinite(sum(filter(None, map(_NUM, points))))
-    return _encode(groups, finite, rising)
-
-
 def _day_arrays(keys: list[tuple[str, str, str, int]]) -> tuple[list[Any], ...]:
     return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys]
-
-
-def _series_day(p: HistoryPoint) -> tuple[str, str, str, int]:
-    return p[0], p[1], p[2], p[3] // DAY_US
-
-
-def _encode(groups: dict[Any, list[HistoryPoint]], finite: bool,
-            rising: bool) -> Iterator[tuple[str, str, str, int, int, int, str]]:
-    for key, group in groups.items():
-        if not rising and len(group) > 1:
-            stamps = list(map(_TS, group))
-            if not all(map(operator.lt, stamps, stamps[1:])):  # out of order, or a time twice
-                group = sorted({p[3]: p for p in group}.values(), key=_TS)
-        triples = list(map(_TRIPLE, group)) if finite else [(p[3], _number(p[4]), p[5]) for p in group]
-        yield key[0], key[1], key[2], group[0][3], group[-1][3], len(group), orjson.dumps(triples).decode()
-
-
-def _decoded(points: Any) -> list[list[Any]]:
-    return orjson.loads(points) if isinstance(points, str) else points  # type: ignore[no-any-return]
-
-
-def merge_chunks(chunks: list[tuple[int, Any]], lo: int, hi: int) -> list[list[Any]]:
-    """[ts, num, value] in time order from (seq, points) chunks that overlap in time: the points
-    in [lo, hi), each once, from its latest write. One chunk alone is its points, in order."""
-    if len(chunks) == 1:
-        points = _decoded(chunks[0][1])
-        if points[0][0] >= lo and points[-1][0] < hi:
-            return points
-        return points[bisect.bisect_left(points, lo, key=_FIRST):bisect.bisect_left(points, hi, key=_FIRST)]
-    best: dict[int, list[Any]] = {}
-    for _, points in sorted(chunks, key=_FIRST):
-        for point in _decoded(points):
-            if lo <= point[0] < hi:
-                best[point[0]] = point
-    return [best[ts] for ts in sorted(best)]
-
-
-def _as_float(num: Any) -> float | None:
-    """A stored number as a float (the JSON holds the infinities as text, and may hold integers)."""
-    return num if num is None or num.__class__ is float else float(num)
-
-
-def _bucket_value(agg: str, nums: list[float], count: int, last: str) -> Any:
-    if agg == "count":
-        return count
-    if agg == "last":
-        return last
-    if not nums:
-        return None
-    if agg == "avg":
-        return math.fsum(nums) / len(nums)
-    return float(min(nums) if agg == "min" else max(nums))
 
 
 class HistoryRows(PostgresConnections):
@@ -181,7 +99,7 @@ class HistoryRows(PostgresConnections):
         first, last = min(map(_TS, points)), max(map(_TS, points))
         # the partitions of the months the points fall in (a batch rarely spans more than two)
         self.ensure_partitions([first, last] if last - first < 28 * DAY_US
-                               else sorted({_day_start(p[3]) for p in points}))
+                               else sorted({day_start(p[3]) for p in points}))
         rows = chunk_rows(points)
         if len(points) >= _COPY_AT:
             small: list[tuple[str, str, str, int, int, int, str]] = []
@@ -206,7 +124,7 @@ class HistoryRows(PostgresConnections):
         if not rows:
             return
         with self._small_lock:
-            self._small_days.update((r[0], r[1], r[2], _day_start(r[3])) for r in rows)
+            self._small_days.update((r[0], r[1], r[2], day_start(r[3])) for r in rows)
             if count:
                 self._small_count += len(rows)
             now = time.monotonic()
@@ -267,7 +185,7 @@ class HistoryRows(PostgresConnections):
                 "WHERE p.n >= %s AND p.n < %s", (*_day_arrays(keys), low, high)).fetchall()
         groups: dict[tuple[str, str, str, int], list[tuple[Any, ...]]] = collections.defaultdict(list)
         for row in rows:
-            groups[(row[0], row[1], row[2], _day_start(row[3]))].append(row)
+            groups[(row[0], row[1], row[2], day_start(row[3]))].append(row)
         groups = {key: group for key, group in groups.items() if len(group) >= max(2, self.compact_fanout)}
         if not groups:
             return 0, 0
@@ -295,7 +213,7 @@ class HistoryRows(PostgresConnections):
             for (twin, component, name, _), group in groups.items():
                 best: dict[int, list[Any]] = {}
                 for chunk in sorted(group, key=_SEQ):  # later writes win
-                    for point in _decoded(chunk[6]):
+                    for point in decoded(chunk[6]):
                         best[point[0]] = point
                 points = [best[ts] for ts in sorted(best)]
                 top = max(chunk[5] for chunk in group)
@@ -316,7 +234,7 @@ class HistoryRows(PostgresConnections):
 
     def _point_pages(self, twin: str, component: str, name: str, start: int, end: int,
                      page: int) -> Iterator[list[list[Any]]]:
-        cursor: tuple[int, int] = (_day_start(start) - 1, 0)  # a chunk holds one day: none before start's
+        cursor: tuple[int, int] = (day_start(start) - 1, 0)  # a chunk holds one day: none before start's
         group: list[tuple[int, Any]] = []  # chunks whose times overlap, merged when the next one starts later
         group_last = -_NO_END
         while True:
@@ -345,7 +263,7 @@ class HistoryRows(PostgresConnections):
         lo = max(start if start is not None else -_NO_END, (after + 1) if after is not None else -_NO_END)
         hi = end if end is not None else _NO_END
         points = self.series_points(twin, name, component=component, start=lo, end=hi, page=max(16, limit // 64))
-        return [HistoryPoint(twin, component, name, ts, _as_float(num), value)
+        return [HistoryPoint(twin, component, name, ts, as_float(num), value)
                 for ts, num, value in itertools.islice(points, limit)]
 
     def last_history(self, twin: str, name: str, *, component: str = "") -> HistoryPoint | None:
@@ -355,7 +273,7 @@ class HistoryRows(PostgresConnections):
         if row is None:
             return None
         ts, num, value = orjson.loads(row[0])[-1]
-        return HistoryPoint(twin, component, name, ts, _as_float(num), value)
+        return HistoryPoint(twin, component, name, ts, as_float(num), value)
 
     def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
                           bucket: int, agg: str, after: int | None = None,
@@ -370,7 +288,7 @@ class HistoryRows(PostgresConnections):
             b = (ts - start) // bucket
             if b != current:
                 if current is not None:
-                    out.append((start + current * bucket, _bucket_value(agg, nums, count, last)))
+                    out.append((start + current * bucket, bucket_value(agg, nums, count, last)))
                     if len(out) == limit:
                         return out
                 current, nums, count = b, [], 0
@@ -379,7 +297,7 @@ class HistoryRows(PostgresConnections):
             count += 1
             last = value
         if current is not None:
-            out.append((start + current * bucket, _bucket_value(agg, nums, count, last)))
+            out.append((start + current * bucket, bucket_value(agg, nums, count, last)))
         return out
 
     def _cut_before(self, ts: int) -> None:
@@ -424,4 +342,4 @@ class HistoryRows(PostgresConnections):
             return int(removed), int(added)
 
 
-__all__ = ["MERGED_CHUNK", "MERGE_TIERS", "SMALL_CHUNK", "HistoryRows", "chunk_rows", "merge_chunks"]
+__all__ = ["MERGED_CHUNK", "MERGE_TIERS", "SMALL_CHUNK", "HistoryRows"]
