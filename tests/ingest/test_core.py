@@ -138,3 +138,39 @@ def test_twin_models_stay_cached_across_other_processes_writes(live: TwinGraph,
     assert "no digital twin 's2'" in result.errors[0]
     assert reads and live.get_twin("s1")["temperature"] == 3.0
     other.close()
+
+
+@pytest.mark.parametrize("batch_fails", [False, True])
+def test_each_message_gets_its_own_outcome(live: TwinGraph, monkeypatch: pytest.MonkeyPatch,
+                                           batch_fails: bool) -> None:
+    """A connector sharing a batch with others learns what became of each of its messages:
+    accepted updates, and rejected ones (refused by the graph or dead-lettered while
+    decoding), also when the batch fails and its messages are applied one by one."""
+    from twinforge.ingest import apply_resilient
+    from twinforge.store.base import DeadLetter
+
+    if batch_fails:
+        real = live.store.append_history
+
+        def only_alone(points: list) -> None:  # type: ignore[type-arg]
+            if len(points) > 2:  # a fault that only the whole batch meets
+                raise OSError("the batch is too big today")
+            real(points)
+
+        monkeypatch.setattr(live.store, "append_history", only_alone)
+    ingestor = Ingestor(live)
+    messages = [("s1", 1.0), ("bad", 0.0), ("ghost", 2.0), ("s2", 3.0), ("s3", "warm")]
+
+    def decode(message: tuple[str, object], letters: list[DeadLetter]) -> list[Update]:
+        twin, value = message
+        if twin == "bad":
+            ingestor.dead_letter(letters, "test", "not_json", "not JSON", "{")
+            return []
+        return [Update(twin, {"temperature": value}), *([Update(twin, {"online": True})] if twin == "s2" else [])]
+
+    outcomes: list[tuple[int, int]] = []
+    result = apply_resilient(ingestor, messages, decode, lambda m: ("test", str(m)), outcomes=outcomes)
+    assert outcomes == [(1, 0), (0, 1), (0, 1), (2, 0), (0, 1)]
+    assert (result.accepted, result.rejected) == (3, 3)
+    assert live.get_twin("s2")["temperature"] == 3.0 and live.get_twin("s1")["temperature"] == 1.0
+    assert sorted(d.kind for d in live.store.read_dead_letters()) == ["invalid_value", "not_json", "unknown_twin"]

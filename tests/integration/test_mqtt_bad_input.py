@@ -173,7 +173,7 @@ def test_a_dead_connector_fails_health(graph: TwinGraph, tmp_path: Path) -> None
             def crash() -> None:  # a bug in the worker, injected: the thread ends
                 raise RuntimeError("worker crashed")
 
-            connector._work = crash
+            connector.worker._work = crash
 
         with running_api(graph, configure=configure) as api, httpx.Client(base_url=api) as client:
             wait_for(lambda: client.get("/ingest/status").json()["mqtt"]["state"] == "failed")

@@ -121,42 +121,68 @@ def connector_state(*, stopped: bool, dead: bool, connected: bool) -> str:
 
 def apply_resilient(ingestor: Ingestor, messages: Sequence[M],
                     decode: Callable[[M, list[DeadLetter]], list[Update]],
-                    describe: Callable[[M], tuple[str, Any]]) -> IngestResult:
+                    describe: Callable[[M], tuple[str, Any]], *,
+                    outcomes: list[tuple[int, int]] | None = None) -> IngestResult:
     """Decode and apply a batch of connector messages so that no input can stop a connector.
 
     A message whose decoding raises becomes a ``bad_message`` dead letter. When applying
     the batch raises, each message is applied alone to find the one at fault, which
     becomes an ``internal_error`` dead letter. Only a failing store (a dead letter cannot
     be written either) raises, and the connector then retries the batch later.
+    ``outcomes``, when given, gets each message's (accepted, rejected) updates, in order.
     """
     letters: list[DeadLetter] = []
     updates: list[Update] = []
-    for message in messages:
-        updates.extend(_decode_safely(ingestor, message, decode, describe, letters))
+    owner: list[int] = []  # the message each update came from
+    made: list[int] = []  # dead letters each message made while decoding
+    for k, message in enumerate(messages):
+        before = len(letters)
+        found = _decode_safely(ingestor, message, decode, describe, letters)
+        updates.extend(found)
+        owner.extend([k] * len(found))
+        made.append(len(letters) - before)
     try:
-        return ingestor.apply(updates, letters)
+        result = ingestor.apply(updates, letters)
     except Exception as batch_error:
         log.warning("a batch of %d message(s) failed (%s); applying them one by one", len(messages), batch_error)
         total = IngestResult()
+        if outcomes is not None:
+            outcomes.clear()
         for message in messages:
-            own: list[DeadLetter] = []
-            found = _decode_safely(ingestor, message, decode, describe, own)
-            try:
-                result = ingestor.apply(found, own)
-            except Exception as exc:
-                source, payload = describe(message)
-                culprit: list[DeadLetter] = []
-                ingestor.dead_letter(culprit, source, "internal_error",
-                                     f"applying this message failed: {type(exc).__name__}: {exc}", payload)
-                try:
-                    ingestor.keep_dead_letters(culprit)
-                except Exception:
-                    raise batch_error from exc  # the store itself is failing: retry later
-                result = IngestResult(rejected=1, errors=[culprit[0].reason])
-            total.accepted += result.accepted
-            total.rejected += result.rejected
-            total.errors = (total.errors + result.errors)[:20]
+            part = _apply_alone(ingestor, message, decode, describe, batch_error)
+            total.accepted += part.accepted
+            total.rejected += part.rejected
+            total.errors = (total.errors + part.errors)[:20]
+            if outcomes is not None:
+                outcomes.append((part.accepted, part.rejected))
         return total
+    if outcomes is not None:
+        counts = [[0, n] for n in made]
+        for k in owner:
+            counts[k][0] += 1
+        for refusal in result.refused:
+            counts[owner[refusal.index]][0] -= 1
+            counts[owner[refusal.index]][1] += 1
+        outcomes[:] = [(a, r) for a, r in counts]
+    return result
+
+
+def _apply_alone(ingestor: Ingestor, message: M, decode: Callable[[M, list[DeadLetter]], list[Update]],
+                 describe: Callable[[M], tuple[str, Any]], batch_error: Exception) -> IngestResult:
+    own: list[DeadLetter] = []
+    found = _decode_safely(ingestor, message, decode, describe, own)
+    try:
+        return ingestor.apply(found, own)
+    except Exception as exc:
+        source, payload = describe(message)
+        culprit: list[DeadLetter] = []
+        ingestor.dead_letter(culprit, source, "internal_error",
+                             f"applying this message failed: {type(exc).__name__}: {exc}", payload)
+        try:
+            ingestor.keep_dead_letters(culprit)
+        except Exception:
+            raise batch_error from exc  # the store itself is failing: retry later
+        return IngestResult(rejected=1, errors=[culprit[0].reason])
 
 
 def _decode_safely(ingestor: Ingestor, message: M, decode: Callable[[M, list[DeadLetter]], list[Update]],

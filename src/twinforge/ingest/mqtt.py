@@ -3,8 +3,9 @@
 Messages are acknowledged only after the batch that holds them is committed, so a
 message the broker considers delivered is in the store. The connection's thread
 (ingest/wire.py, a lean MQTT client) only cuts packets out of what the socket holds and
-queues them; a worker thread parses, maps and applies them in batches, and acknowledges
-each batch with one write.
+queues them; a worker thread (ingest/batches.py), which a server's connections share,
+parses, maps and applies them in batches, and acknowledges each connection's messages of a
+batch with one write.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import re
 import ssl
 import threading
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,16 +22,15 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from twinforge.errors import InvalidArgument, MissingDependency, TwinforgeError
+from twinforge.ingest.batches import IngestWorker
 from twinforge.ingest.core import (
     Ingestor,
     Update,
-    apply_resilient,
     connector_state,
     update_from_json,
 )
 from twinforge.ingest.mapping import BATCH_TOPIC, CONVENTION, Mapping, TopicRule
 from twinforge.ingest.wire import Message, WireClient
-from twinforge.outages import Outage
 from twinforge.store.base import DeadLetter
 
 log = logging.getLogger("twinforge.mqtt")
@@ -76,33 +75,22 @@ class MqttConnector:
                  client_id: str = "twinforge-ingest", mqtt5: bool = True, batch_size: int = 5000,
                  flush_interval: float = 0.005, insecure_tls: bool = False,
                  ca_file: str | None = None, max_updates: int = 50_000, share_group: str | None = None,
-                 will: bool = False, reconnect: bool = True) -> None:
+                 will: bool = False, reconnect: bool = True, worker: IngestWorker | None = None) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
-        self._outage = Outage(f"MQTT ingest ({client_id}): storing a batch", log)
         self.rules: list[TopicRule] = [*CONVENTION, *(mapping.topics if mapping else [])]
         self.client_id = client_id
         self.mqtt5 = mqtt5
         if share_group is not None and (not mqtt5 or not re.fullmatch(r"[A-Za-z0-9_.-]+", share_group)):
             raise InvalidArgument("shared subscriptions need MQTT 5 and a group name of letters, digits, '.', '_', '-'")
         self.share_group = share_group
-        self.batch_size = batch_size
-        # Apply as soon as this many are waiting: a broker sends at most its in-flight limit
-        # (Mosquitto's default max_inflight_messages is 20) before we acknowledge, and we
-        # acknowledge only once stored, so waiting for more would only leave the line idle.
-        # While the worker applies a batch the next one gathers: batches grow with the load.
-        self.wake_at = min(batch_size, 20)
-        self.max_updates = max_updates
-        self.flush_interval = flush_interval
+        # Applies and acknowledges what this connection receives (shared by a server's connections).
+        self.worker = worker or IngestWorker(ingestor, batch_size=batch_size, flush_interval=flush_interval,
+                                             max_updates=max_updates)
         self.insecure_tls = insecure_tls
         self.stats = ConnectorStats()
-        self._per_message = 1.0  # updates per message in the last batch, to size the next
-        self._inbox: deque[Message] = deque()
-        self._ready = threading.Event()
         self._stop = threading.Event()
-        self._wakeup = threading.Event()
         self.connected = threading.Event()
-        self._worker: threading.Thread | None = None
         context = None
         if self.address.tls:
             context = ssl.create_default_context(cafile=ca_file)
@@ -130,8 +118,7 @@ class MqttConnector:
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect (retrying in the background until the broker answers) and start consuming."""
-        self._worker = threading.Thread(target=self._run_worker, name="twinforge-mqtt-ingest", daemon=True)
-        self._worker.start()
+        self.worker.join(self)
         self.client.start()
         if not self.connected.wait(timeout):
             log.warning("MQTT broker %s:%d not reachable yet; retrying in the background",
@@ -142,9 +129,7 @@ class MqttConnector:
         stay unacknowledged: the broker gives them to the session's next holder); with ``announce``, tell the other servers first so that one
         takes the session over while this server is away."""
         self._stop.set()
-        self._wakeup.set()
-        if self._worker is not None:
-            self._worker.join(10)
+        self.worker.leave(self)  # after the batch being applied; what still waits stays unacknowledged
         if announce and self.connected.is_set():
             with contextlib.suppress(ConnectionError):  # gone meanwhile: the broker publishes the will instead
                 self.client.publish(SESSION_GONE.format(client_id=self.client_id), self.client_id.encode()).wait(2)
@@ -171,7 +156,7 @@ class MqttConnector:
         if not self.reconnect and not self._stop.is_set():
             self.stats.last_error = f"dropped ({reason}): not reconnecting"
             self._stop.set()
-            self._wakeup.set()
+            self.worker.leave(self)
             return
         if not self._stop.is_set():
             self.stats.last_error = f"disconnected: {reason}"
@@ -184,56 +169,12 @@ class MqttConnector:
                     self.control(message.topic, message.payload)
                 self.client.ack([message])
             else:
-                self._inbox.append(message)
-        if len(self._inbox) >= self.wake_at:
-            self._wakeup.set()
-
-    # -- the worker -------------------------------------------------------
-
-    def _run_worker(self) -> None:
-        try:
-            self._work()
-        except Exception as exc:  # a bug: say so loudly; /health reports the connector as failed
-            self.stats.last_error = f"ingest worker stopped: {type(exc).__name__}: {exc}"
-            log.exception("MQTT ingest worker stopped")
-
-    def _work(self) -> None:
-        # Nothing a message holds may end this loop: decoding and applying are isolated per
-        # message by apply_resilient; only a failing store makes a batch wait and retry.
-        while not self._stop.is_set():
-            self._wakeup.wait(self.flush_interval)
-            self._wakeup.clear()
-            while self._inbox and not self._stop.is_set():
-                # A batch ends at batch_size messages or max_updates updates, whichever comes
-                # first: one transaction stays short even when every message carries many.
-                batch: list[Message] = []
-                limit = min(self.batch_size, max(1, int(self.max_updates / self._per_message)))
-                while self._inbox and len(batch) < limit:
-                    batch.append(self._inbox.popleft())
-                try:
-                    self._apply(batch)
-                    self._outage.ok()
-                except Exception as exc:  # the store is unavailable: retry without acknowledging
-                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                    self._outage.failed(exc)
-                    self._inbox.extendleft(reversed(batch))
-                    self._stop.wait(1.0)
-                    break
-
-    def _apply(self, batch: list[Message]) -> None:
-        result = apply_resilient(self.ingestor, batch, lambda m, letters: self.decode(m[0], m[1], letters),
-                                 lambda m: (f"mqtt:{m[0]}", m[1].decode("utf-8", "replace")))
-        self._per_message = max(1.0, (result.accepted + result.rejected) / len(batch))
-        self.stats.messages += len(batch)
-        self.stats.updates += result.accepted
-        self.stats.rejected += result.rejected
-        self.stats.batches += 1
-        self.client.ack(batch)
+                self.worker.add(self, message)
 
     def status(self) -> dict[str, Any]:
         """State (running, connecting, failed, stopped), counters and the last error."""
         state = connector_state(stopped=self._stop.is_set(), connected=self.connected.is_set(),
-                                dead=self._worker is not None and not self._worker.is_alive())
+                                dead=self.worker.dead)
         return {"type": "mqtt", "name": f"mqtt {self.address.host}:{self.address.port}", "clientId": self.client_id,
                 "state": state,
                 "connected": self.connected.is_set(), "broker": f"{self.address.host}:{self.address.port}",

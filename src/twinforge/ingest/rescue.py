@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from twinforge.ingest.batches import IngestWorker
 from twinforge.ingest.mqtt import SESSION_PREFIX, MqttConnector
 from twinforge.outages import Outage
 from twinforge.records import Collection, Kind
@@ -182,9 +183,12 @@ def mqtt_connections(ingestor: Any, store: Any, url: str, *, mapping: Any, clien
     of it (``client_id``, ``client_id-c1``, ...) and a keeper of dead servers' sessions; without
     one, a single connection."""
 
+    shared = IngestWorker(ingestor)  # the server's own connections share their batches
+
     def make(cid: str, *, keeper: bool = False) -> MqttConnector:
         return MqttConnector(ingestor, url, mapping=mapping, client_id=cid, mqtt5=mqtt5, ca_file=ca_file,
-                             share_group=group, will=group is not None, reconnect=not keeper)
+                             share_group=group, will=group is not None, reconnect=not keeper,
+                             worker=None if keeper else shared)
 
     count = max(1, connections) if group is not None else 1
     own = [make(client_id if k == 0 else f"{client_id}-c{k}") for k in range(count)]
