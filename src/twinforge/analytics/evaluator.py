@@ -189,8 +189,9 @@ class Evaluator:
                 self._wake.wait(self.interval if self.leading else self.standby)
                 self._wake.clear()
 
-        self._thread = threading.Thread(target=loop, name="twinforge-evaluator", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=loop, name="twinforge-evaluator", daemon=True)
+        thread.start()  # started before it is shown: close() from another thread never joins an unstarted one
+        self._thread = thread
 
     def close(self) -> None:
         self._stop.set()

@@ -147,8 +147,8 @@ def main(url: str) -> None:
         graph.close()
         os._exit(0)
 
+    evaluator.start()  # before the watcher: input closed at once must find it started
     threading.Thread(target=watch, name="twinforge-evaluator-stdin", daemon=True).start()
-    evaluator.start()
     last_status = 0.0
     while True:
         time.sleep(0.05)

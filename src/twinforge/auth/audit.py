@@ -72,8 +72,9 @@ class AuditRetention:
                 if self._stop.wait(self.every):
                     return
 
-        self._thread = threading.Thread(target=loop, name="twinforge-audit-retention", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=loop, name="twinforge-audit-retention", daemon=True)
+        thread.start()  # shown once started: a close() from elsewhere never joins an unstarted thread
+        self._thread = thread
 
     def close(self) -> None:
         self._stop.set()

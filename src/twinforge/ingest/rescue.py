@@ -148,8 +148,9 @@ class SessionKeeper:
                             break
                         time.sleep(0.05)
 
-        self._thread = threading.Thread(target=loop, name="twinforge-mqtt-keeper", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=loop, name="twinforge-mqtt-keeper", daemon=True)
+        thread.start()  # shown once started: a close() from elsewhere never joins an unstarted thread
+        self._thread = thread
 
     def stop(self) -> None:
         self._stop.set()

@@ -141,8 +141,9 @@ class WireClient:
     # -- the caller's side --------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"twinforge-mqtt-{self.client_id}", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, name=f"twinforge-mqtt-{self.client_id}", daemon=True)
+        thread.start()  # shown once started: a close() from elsewhere never joins an unstarted thread
+        self._thread = thread
 
     def stop(self, timeout: float = 5.0) -> None:
         """Disconnect cleanly (the broker keeps the session, and drops the will)."""

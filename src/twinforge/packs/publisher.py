@@ -20,8 +20,9 @@ class DevicePublisher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.client_id, daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, name=self.client_id, daemon=True)
+        thread.start()  # shown once started: a close() from elsewhere never joins an unstarted thread
+        self._thread = thread
 
     def stop(self) -> None:
         self._stop.set()

@@ -555,8 +555,9 @@ class TrafficFeed:
             self.error = str(exc)
 
     def start(self) -> TrafficFeed:
-        self._thread = threading.Thread(target=self._main, name=f"traffic-{self.network}", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._main, name=f"traffic-{self.network}", daemon=True)
+        thread.start()  # shown once started: a close() from elsewhere never joins an unstarted thread
+        self._thread = thread
         return self
 
     def stop(self) -> None:
