@@ -102,6 +102,7 @@ class EventFilter:
         return cls(frozenset(twins), frozenset(expanded), frozenset(short_type(t) for t in types))
 
 
+PAGE = 1000  # events read from the store at a time
 BACKLOG = 50_000  # events a subscriber may have waiting before it is cut off
 
 
@@ -235,7 +236,7 @@ class EventBus:
             if event.seq <= last:
                 continue  # already delivered (from the store, or a repeat)
             while event.seq > last + 1:
-                missing = await asyncio.to_thread(store.read_events, last, min(1000, event.seq - last - 1))
+                missing = await asyncio.to_thread(store.read_events, last, min(PAGE, event.seq - last - 1))
                 missing = [e for e in missing if e.seq < event.seq]
                 if not missing:
                     break
@@ -276,11 +277,15 @@ class EventBus:
             return 0
         delivered = 0
         while True:
-            batch = await asyncio.to_thread(store.read_events, self.last_seq, 1000)
-            if not batch:
+            batch = await asyncio.to_thread(store.read_events, self.last_seq, PAGE)
+            if batch:
+                self._fan_out(batch)
+                delivered += len(batch)
+            if len(batch) < PAGE:
+                # A short page is the log's end: no second read to find that out (each is a hop
+                # to a thread and back, hundreds of times a second under ingest). A commit after
+                # this read set the wake-up again, so the next round reads it.
                 return delivered
-            self._fan_out(batch)
-            delivered += len(batch)
 
     def announce(self, event: EventRecord) -> None:
         """Hand a transient event (not stored, ``seq`` 0) to the live subscribers whose
@@ -341,7 +346,7 @@ class EventBus:
             sent = after if after is not None else self.last_seq
             if after is not None:
                 while True:
-                    batch = await asyncio.to_thread(self.graph.store.read_events, sent, 1000)
+                    batch = await asyncio.to_thread(self.graph.store.read_events, sent, PAGE)
                     if not batch:
                         break
                     for event in batch:
