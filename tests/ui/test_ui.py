@@ -154,13 +154,13 @@ def test_the_forecast_stays_drawn_while_live_values_arrive(tab: Page, site: tupl
     page = tab.open("/ui/twins/zone-1?range=PT6H")
     page.wait_for_selector(".chart .uplot", timeout=10000)
     page.click("text=Forecast")
-    page.wait_for_function("twinforgeCharts().some((c) => c.series.some((s) => s.name.startsWith('forecast (')))",
+    page.wait_for_function("typeof twinforgeCharts === 'function' && twinforgeCharts().some((c) => c.series.some((s) => s.name.startsWith('forecast (')))",
                            timeout=30000)
     page.wait_for_selector("text=live", timeout=10000)
     for value in (30.5, 31.5):
         r = site[1].patch("/digitaltwins/zone-1", json=[{"op": "replace", "path": "/temperature", "value": value}])
         assert r.status_code == 204, r.text
-        page.wait_for_function(f"twinforgeCharts().find((c) => c.name === 'temperature').plot.data[1].includes({value})",
+        page.wait_for_function(f"typeof twinforgeCharts === 'function' && twinforgeCharts().find((c) => c.name === 'temperature')?.plot.data[1].includes({value})",
                                timeout=5000)
     data = page.evaluate("""() => { const c = twinforgeCharts().find((c) => c.name === 'temperature');
         return { xs: Array.from(c.plot.data[0]), cols: c.plot.data.length, max: c.plot.scales.x.max }; }""")
@@ -256,7 +256,7 @@ def test_history_chart_draws_points(tab: Page) -> None:
     assert drawn >= 1
     raw = page.evaluate("twinforgeCharts()[0].plot.data[0].length")
     page.select_option("select[aria-label=Bucket]", "1m")
-    page.wait_for_function(f"twinforgeCharts().length && twinforgeCharts()[0].plot.data[0].length < {raw}")
+    page.wait_for_function(f"typeof twinforgeCharts === 'function' && twinforgeCharts().length && twinforgeCharts()[0].plot.data[0].length < {raw}")
     assert tab.errors == []
 
 
