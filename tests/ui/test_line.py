@@ -73,10 +73,10 @@ def test_the_line_page_shows_the_line_and_its_machines_in_flow_order(line_tab: P
     line_tab.shot("line")
     # live: the monitor's next write reaches the page without a reload
     httpx.patch(f"{url}/digitaltwins/L-Filler-kpi", json=[{"op": "replace", "path": "/state", "value": "Held"}])
-    page.wait_for_function("document.querySelector(\"tr[data-machine='L-Filler']\").innerText.includes('Held')",
+    page.wait_for_function("document.querySelector(\"tr[data-machine='L-Filler']\")?.innerText.includes('Held')",
                            timeout=10000)
     httpx.patch(f"{url}/digitaltwins/L", json=[{"op": "replace", "path": "/oee", "value": 0.5}])
-    page.wait_for_function("document.querySelector(\"#line-kpis [data-kpi='oee'] .big\").innerText === '50.0 %'",
+    page.wait_for_function("document.querySelector(\"#line-kpis [data-kpi='oee'] .big\")?.innerText === '50.0 %'",
                            timeout=10000)
     assert line_tab.errors == []
 
