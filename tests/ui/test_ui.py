@@ -178,6 +178,19 @@ def test_a_single_point_spans_the_range_asked_for(tab: Page, site: tuple[str, ht
     assert page.evaluate("document.querySelectorAll('header nav a[aria-current]').length") == 0  # not 'Graph'
 
 
+def test_the_chart_hook_exists_as_soon_as_the_first_chart_shows(tab: Page) -> None:
+    # A test that waits for `.chart .uplot` and then reads twinforgeCharts() must find it: the page once
+    # set the hook only after all its charts, the RUL panel and the stream were ready (a CI flake).
+    tab.page.add_init_script("""new MutationObserver((_, obs) => {
+        if (!document.querySelector('.chart .uplot')) return;
+        window.hookWhenDrawn = typeof window.twinforgeCharts === 'function' ? window.twinforgeCharts().length : -1;
+        obs.disconnect();
+    }).observe(document, { childList: true, subtree: true });""")
+    page = tab.open("/ui/twins/temp-101?range=P1D")
+    page.wait_for_function("window.hookWhenDrawn !== undefined", timeout=10000)
+    assert page.evaluate("window.hookWhenDrawn") >= 1  # -1: no hook yet when the chart showed
+
+
 def test_the_models_page_folds_767_models_and_the_filter_opens_them(tab: Page) -> None:
     page = tab.open("/ui/models")
     page.wait_for_selector("text=/^[0-9]+ models$/", timeout=15000)

@@ -107,6 +107,7 @@ export async function render(main, { rest, params }) {
   for (const [k, v] of Object.entries(twin)) if (!k.startsWith("$") && typeof v === "number" && !numeric.includes(k)) numeric.push(k);
   const detectors = await api("/analytics/detectors").then((d) => d.value).catch(() => []);
   let charts = [];
+  window.twinforgeCharts = () => charts;  // set before the first chart is drawn: tests and tools read it once one shows
   async function historyOf(name, from) {
     const q = new URLSearchParams({ name });
     if (from) q.set("from", new Date(from * 1000).toISOString());
@@ -178,7 +179,6 @@ export async function render(main, { rest, params }) {
     }
     clearTimeout(timer); timer = setTimeout(refresh, 50);
   }, (s) => { liveEl.textContent = s === "live" ? "live" : s; }, since);
-  window.twinforgeCharts = () => charts;
   window.twinforgeTwinReady = performance.now();
   return () => { stop(); clearTimeout(timer); for (const c of charts) c.destroy(); };
 }
