@@ -372,6 +372,8 @@ def test_scene_renders_meshes_and_a_click_opens_the_twin(tab: Page, site: tuple[
         page.wait_for_timeout(250)
         colours, drawn = _canvas_pixels(page)
     assert colours > 20 and drawn > 2000, f"the scene looks blank ({colours} colours, {drawn} pixels drawn)"
+    # the page sets its hook once the first colours are in (after the mesh count shows): wait for it
+    page.wait_for_function("typeof window.twinforgeScene === 'object'", timeout=10000)
     # live colour: the room's temperature sensor gets hot, the room turns red
     before = page.evaluate("twinforgeScene.color('room-101')")
     site[1].patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": 27.0}])
