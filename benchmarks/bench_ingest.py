@@ -63,10 +63,11 @@ def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("mosquitto did not start")
 
 
-def publish(port: int, updates: int, *, batch: int = 1, rate: float = 0.0, paho: bool = False) -> dict[str, Any]:
+def publish(port: int, updates: int, *, batch: int = 1, rate: float = 0.0, paho: bool = False,
+            twins: int = TWINS) -> dict[str, Any]:
     script = "mqtt_publisher.py" if paho else "fast_publisher.py"
     out = subprocess.run([sys.executable, str(HERE / script), "--port", str(port),
-                          "--twins", str(TWINS), "--updates", str(updates), "--batch", str(batch),
+                          "--twins", str(twins), "--updates", str(updates), "--batch", str(batch),
                           "--rate", str(rate)], check=True, capture_output=True, text=True, timeout=900)
     result: dict[str, Any] = json.loads(out.stdout)
     result.setdefault("rate", result["updates"] / result["seconds"])
@@ -151,7 +152,7 @@ def settle(client: httpx.Client, timeout: float = 120.0) -> float:
     return time.monotonic() - started
 
 
-def applied_rate(client: httpx.Client, port: int, updates: int, batch: int) -> dict[str, Any]:
+def applied_rate(client: httpx.Client, port: int, updates: int, batch: int, twins: int = TWINS) -> dict[str, Any]:
     """Updates per second as the server applies them (from its first to its last)."""
     base = client.get("/ingest/status").json()["mqtt"]["updates"]
     samples: list[tuple[float, int]] = []
@@ -167,7 +168,7 @@ def applied_rate(client: httpx.Client, port: int, updates: int, batch: int) -> d
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    publisher = publish(port, updates, batch=batch)
+    publisher = publish(port, updates, batch=batch, twins=twins)
     poller.join(600)
     stop.set()
     started = next((t for t, d in samples if d > 0), samples[0][0])
@@ -178,11 +179,11 @@ def applied_rate(client: httpx.Client, port: int, updates: int, batch: int) -> d
 
 
 def ndjson_rate(client: httpx.Client, updates: int, lines_per_request: int = 10_000,
-                concurrency: int = 1) -> dict[str, Any]:
+                concurrency: int = 1, twins: int = TWINS) -> dict[str, Any]:
     bodies = []
     for start in range(0, updates, lines_per_request):
         now = time.time()
-        bodies.append("\n".join(json.dumps({"twin": f"t{i % TWINS}", "properties": {"lastValue": now}})
+        bodies.append("\n".join(json.dumps({"twin": f"t{i % twins}", "properties": {"lastValue": now}})
                                 for i in range(start, min(updates, start + lines_per_request))).encode())
     accepted = [0] * concurrency
 
@@ -201,7 +202,7 @@ def ndjson_rate(client: httpx.Client, updates: int, lines_per_request: int = 10_
             "lines_per_request": lines_per_request, "concurrency": concurrency}
 
 
-def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, Any]:
+def latency(base_url: str, port: int, rate: float, seconds: float, twins: int = TWINS) -> dict[str, Any]:
     from websockets.sync.client import connect
 
     latencies: list[float] = []
@@ -226,7 +227,7 @@ def latency(base_url: str, port: int, rate: float, seconds: float) -> dict[str, 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     connected.wait(10)
-    published = publish(port, int(rate * seconds), rate=rate)
+    published = publish(port, int(rate * seconds), rate=rate, twins=twins)
     time.sleep(1.0)
     stop.set()
     listener.join(5)
@@ -246,6 +247,7 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
     single = 5_000 if quick else 100_000
     batched = 20_000 if quick else 500_000
     seconds = 0.5 if quick else 10.0
+    twins = 2_000 if quick else TWINS  # quick: fewer twins to create and warm up
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -259,12 +261,12 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
             results["raw"] = raw_rate(mqtt_port, single, tmp_path)
             results["raw_paho_publisher"] = raw_rate(mqtt_port, single // 2, tmp_path, paho=True)
             results["raw_wire"] = raw_rate(mqtt_port, single, tmp_path, sink_script="wire_sink.py")
-            progress(f"creating {TWINS:,} sensor twins")
+            progress(f"creating {twins:,} sensor twins")
             db = tmp_path / "ingest.db"
             graph = TwinGraph.open(f"sqlite:///{db}")
             graph.add_models(realestatecore())
             graph.create_twins((f"t{i}", {"$metadata": {"$model": REC + "device:TemperatureSensor;1"},
-                                          "name": f"sensor {i}"}) for i in range(TWINS))
+                                          "name": f"sensor {i}"}) for i in range(twins))
             graph.close()
             http_port = free_port()
             server = subprocess.Popen([sys.executable, "-m", "twinforge.cli", "serve", "--db", f"sqlite:///{db}",
@@ -286,25 +288,25 @@ def main(quick: bool, progress: Any) -> dict[str, Any]:
             add_detectors(client)
             ceiling = results["raw"]["rate"]
             progress("warming up: one update per twin, until the evaluator has caught up")
-            publish(mqtt_port, TWINS, rate=0.25 * ceiling)
+            publish(mqtt_port, twins, rate=0.25 * ceiling, twins=twins)
             results["warm_up_seconds"] = settle(client)
             for share in (0.25, 0.5, 0.75):
                 progress(f"latency publish -> WebSocket at {share:.0%} of the ceiling ({share * ceiling:,.0f}/s)")
-                results[f"latency_{int(share * 100)}"] = latency(base_url, mqtt_port, share * ceiling, seconds)
+                results[f"latency_{int(share * 100)}"] = latency(base_url, mqtt_port, share * ceiling, seconds, twins)
             progress(f"MQTT, one update per message: {single:,} updates (a WebSocket subscriber, two detectors)")
             subscriber = Subscriber(base_url)
-            results["mqtt_single"] = applied_rate(client, mqtt_port, single, 1)
+            results["mqtt_single"] = applied_rate(client, mqtt_port, single, 1, twins)
             subscriber.close()
             results["mqtt_single"]["subscriber_received"] = subscriber.received
             remove_detectors(client)
             progress(f"MQTT, 100 updates per message: {batched:,} updates")
-            results["mqtt_batched"] = applied_rate(client, mqtt_port, batched, 100)
+            results["mqtt_batched"] = applied_rate(client, mqtt_port, batched, 100, twins)
             progress(f"HTTP NDJSON bulk, 10,000 lines per request: {batched:,} updates")
-            results["ndjson"] = ndjson_rate(client, batched)
+            results["ndjson"] = ndjson_rate(client, batched, twins=twins)
             progress(f"HTTP NDJSON bulk, 10,000 lines per request, 4 clients: {batched:,} updates")
-            results["ndjson_4_clients"] = ndjson_rate(client, batched, 10_000, concurrency=4)
+            results["ndjson_4_clients"] = ndjson_rate(client, batched, 10_000, concurrency=4, twins=twins)
             progress(f"HTTP NDJSON bulk, 50,000 lines per request: {batched:,} updates")
-            results["ndjson_50k"] = ndjson_rate(client, batched, 50_000)
+            results["ndjson_50k"] = ndjson_rate(client, batched, 50_000, twins=twins)
             status = client.get("/ingest/status").json()
             results["refused"] = status["refused"]
             results["event_bus"] = status["background"].get("eventBus", {})
