@@ -27,7 +27,7 @@ def engines() -> np.ndarray:
     if not DATA.exists():
         missing(f"C-MAPSS FD001 is not at {DATA}")
     data = rul.read_cmapss(DATA)
-    return data[data[:, 0] <= 25]
+    return data[data[:, 0] <= 12]  # small: the burners below slow every other test running meanwhile
 
 
 def test_openmp_waits_passively_once_analytics_is_imported() -> None:
