@@ -273,6 +273,23 @@ def test_history_chart_draws_points(tab: Page) -> None:
     assert tab.errors == []
 
 
+def test_quick_changes_of_the_bucket_leave_only_the_last_drawing(tab: Page) -> None:
+    # Each change redraws every chart, one history read at a time: a draw that a newer one
+    # overtook must stop, not add its charts to the newer one's.
+    page = tab.open("/ui/twins/zone-1?range=P1D")
+    page.wait_for_selector(".chart .uplot", timeout=10000)
+    for bucket in ("1m", "5m", "10s", "1h"):
+        page.select_option("select[aria-label=Bucket]", bucket)
+    page.wait_for_function("twinforgeCharts().length > 0 && twinforgeCharts().every((c) => c.plot.data[0].length <= 3)",
+                           timeout=10000)  # two hours of history in 1 h buckets
+    page.wait_for_timeout(500)  # any overtaken draw would have added its charts by now
+    shown = page.evaluate("document.querySelectorAll('.chart .uplot').length")
+    charts = page.evaluate("twinforgeCharts().map((c) => [c.name, c.plot.data[0].length])")
+    assert len(charts) == shown and len({name for name, _ in charts}) == len(charts), charts
+    assert all(n <= 3 for _, n in charts), charts
+    assert tab.errors == []
+
+
 def test_query_console_shows_the_right_rows(tab: Page) -> None:
     page = tab.open("/ui/query")
     page.fill("textarea[aria-label=Query]", "SELECT T.$dtId, T.levelNumber FROM DIGITALTWINS T WHERE T.levelNumber >= 2")

@@ -116,12 +116,15 @@ export async function render(main, { rest, params }) {
     while (next && points.length < 20000) { const page = await api(next); points.push(...page.value); next = page.nextLink; }
     return points;
   }
+  let drawing = 0;  // a newer draw (the range or bucket changed meanwhile) makes an older one stop
   async function drawCharts(withForecast = false) {
+    const mine = ++drawing;
     for (const c of charts) c.destroy(); charts = [];
     const span = RANGES[range.value]; const from = span ? Date.now() / 1000 - span : null;
     const boxes = [];
     for (const name of numeric.slice(0, 12)) {
       const points = await historyOf(name, from);
+      if (mine !== drawing) return;
       const unit = unitOf(byName.get(name));
       const box = h("div.chart", h("h3", name, unit ? h("span.muted.small", ` (${unit})`) : "")); boxes.push(box);
       if (!points.length) { box.append(h("p.muted.small", "no history")); continue; }
@@ -147,9 +150,11 @@ export async function render(main, { rest, params }) {
           series.push({ name: `forecast (${f.model})`, points: f.value, dash: [6, 3], color: "#1f6feb" });
         } catch (e) { box.append(h("p.muted.small", `no forecast: ${e.message}`)); }
       }
+      if (mine !== drawing) return;
       chartsEl.replaceChildren(...boxes);
       charts.push(Object.assign(chart(box, series, { xmin: from ?? undefined, xmax: Date.now() / 1000, unit }), { name }));
     }
+    if (mine !== drawing) return;
     chartsEl.replaceChildren(...boxes);
     if (!numeric.length) chartsEl.replaceChildren(h("p.muted", "This twin has no numeric properties or telemetry."));
   }
