@@ -90,6 +90,9 @@ async def connect(endpoint: str, *, prefix: str = "", request_timeout: float = 3
     except ImportError:  # pragma: no cover - asyncua is in the [opcua] extra
         raise MissingDependency("OPC UA needs asyncua: pip install 'twinforge[opcua]'") from None
     client = Client(endpoint, timeout=request_timeout)
+    # A browse is one burst of requests: ten minutes of idle session is plenty. (asyncua asks for an
+    # hour, which servers commonly cap, and then warns on stderr that it got less.)
+    client.session_timeout = 600_000
     async with client:
         xml = await export_server(client)
         nodesets = NodeSets([parse_nodeset(xml, endpoint)])
