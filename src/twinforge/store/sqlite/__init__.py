@@ -8,12 +8,13 @@ from twinforge.store.base import TwinStore
 from twinforge.store.records import RecordRows, adopt_legacy_settings
 from twinforge.store.sqlite.connections import FileLease, SQLiteConnections
 from twinforge.store.sqlite.documents import DocumentRows
+from twinforge.store.sqlite.history import HistoryRows
 from twinforge.store.sqlite.logs import LogRows
 from twinforge.store.sqlite.queries import QueryRows
 from twinforge.store.sqlite.schema import SCHEMA, path_from_url
 
 
-class SQLiteStore(DocumentRows, QueryRows, LogRows, SQLiteConnections, RecordRows, TwinStore):
+class SQLiteStore(HistoryRows, DocumentRows, QueryRows, LogRows, SQLiteConnections, RecordRows, TwinStore):
     """A `TwinStore` on one SQLite file, safe to share between threads."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -21,4 +22,4 @@ class SQLiteStore(DocumentRows, QueryRows, LogRows, SQLiteConnections, RecordRow
         adopt_legacy_settings(self)
 
 
-__all__ = ["SCHEMA", "DocumentRows", "FileLease", "LogRows", "QueryRows", "RecordRows", "SQLiteConnections", "SQLiteStore", "TwinStore", "adopt_legacy_settings", "path_from_url"]
+__all__ = ["SCHEMA", "DocumentRows", "FileLease", "HistoryRows", "LogRows", "QueryRows", "RecordRows", "SQLiteConnections", "SQLiteStore", "TwinStore", "adopt_legacy_settings", "path_from_url"]

@@ -1,19 +1,13 @@
-"""Events, history, settings and dead letters in SQLite."""
+"""Events, settings, blobs and dead letters in SQLite (history is in `history`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from twinforge.store.base import (
-    DeadLetter,
-    EventRecord,
-    HistoryPoint,
-)
+from twinforge.store.base import DeadLetter, EventRecord
 from twinforge.store.sqlite.connections import SQLiteConnections
 
 
 class LogRows(SQLiteConnections):
-    """Rows of the append-mostly tables: events, history, settings, dead letters."""
+    """Rows of the append-mostly tables: events, settings, blobs, dead letters."""
 
     # -- events -----------------------------------------------------------
 
@@ -22,61 +16,6 @@ class LogRows(SQLiteConnections):
             "INSERT INTO events (time, type, twin, relationship, data, model) VALUES (?, ?, ?, ?, ?, ?)",
             [(e.time, e.type, e.twin, e.relationship, e.data, e.model) for e in events],
         )
-
-    # -- history ----------------------------------------------------------
-
-    def append_history(self, points: list[HistoryPoint]) -> None:
-        self._write_many(
-            "INSERT OR REPLACE INTO history (twin, component, name, ts, num, value) VALUES (?, ?, ?, ?, ?, ?)",
-            points,
-        )
-
-    def read_history(self, twin: str, name: str, *, component: str = "", start: int | None = None,
-                     end: int | None = None, after: int | None = None, limit: int = 1000) -> list[HistoryPoint]:
-        lo = max(start if start is not None else -(2**62), (after + 1) if after is not None else -(2**62))
-        hi = end if end is not None else 2**62
-        rows = self._query(
-            "SELECT twin, component, name, ts, num, value FROM history WHERE twin = ? AND component = ? "
-            "AND name = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?", (twin, component, name, lo, hi, limit))
-        return [HistoryPoint(*r) for r in rows]
-
-    def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
-                          bucket: int, agg: str, after: int | None = None,
-                          limit: int = 1000) -> list[tuple[int, Any]]:
-        function = {"min": "min(num)", "max": "max(num)", "avg": "avg(num)", "count": "count(*)",
-                    "last": "value"}[agg]
-        lo = start if after is None else max(start, after + bucket)
-        if agg == "last":
-            sql = ("SELECT b, value FROM (SELECT (ts - ?) / ? AS b, value, row_number() OVER "
-                   "(PARTITION BY (ts - ?) / ? ORDER BY ts DESC) AS rn FROM history WHERE twin = ? AND "
-                   "component = ? AND name = ? AND ts >= ? AND ts < ?) WHERE rn = 1 ORDER BY b LIMIT ?")
-            params: tuple[Any, ...] = (start, bucket, start, bucket, twin, component, name, lo, end, limit)
-        else:
-            sql = (f"SELECT (ts - ?) / ? AS b, {function} FROM history WHERE twin = ? AND component = ? "
-                   "AND name = ? AND ts >= ? AND ts < ? GROUP BY b ORDER BY b LIMIT ?")
-            params = (start, bucket, twin, component, name, lo, end, limit)
-        return [(start + int(b) * bucket, v) for b, v in self._query(sql, params)]
-
-    def delete_history_before(self, ts: int) -> int:
-        with self.transaction():
-            cursor = self._conn.execute("DELETE FROM history WHERE ts < ?", (ts,))
-            return int(cursor.rowcount)
-
-    def downsample_history(self, before: int, bucket: int) -> tuple[int, int]:
-        """Replace numeric points older than ``before`` by one average point per bucket."""
-        with self.transaction():
-            self._conn.execute("DROP TABLE IF EXISTS temp.downsampled")
-            self._conn.execute(
-                "CREATE TEMP TABLE downsampled AS SELECT twin, component, name, "
-                "(ts / ?) * ? AS bts, avg(num) AS num FROM history WHERE ts < ? AND num IS NOT NULL "
-                "GROUP BY twin, component, name, bts", (bucket, bucket, before))
-            removed = self._conn.execute("DELETE FROM history WHERE ts < ? AND num IS NOT NULL",
-                                         (before,)).rowcount
-            added = self._conn.execute(
-                "INSERT OR REPLACE INTO history (twin, component, name, ts, num, value) SELECT twin, "
-                "component, name, bts, num, CAST(num AS TEXT) FROM downsampled").rowcount
-            self._conn.execute("DROP TABLE temp.downsampled")
-            return int(removed), int(added)
 
     # -- settings (event routes, endpoints, cursors) ----------------------
 

@@ -53,6 +53,24 @@ CREATE TABLE IF NOT EXISTS history (
     value TEXT NOT NULL,
     PRIMARY KEY (twin, component, name, ts)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_recent (
+    twin TEXT NOT NULL,
+    component TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    num REAL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (twin, component, name, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_merge (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    twin TEXT NOT NULL,
+    component TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    pending INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO history_merge VALUES (0, '', '', '', -9223372036854775808, 0);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
