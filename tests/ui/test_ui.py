@@ -404,6 +404,36 @@ def test_scene_renders_meshes_and_a_click_opens_the_twin(tab: Page, site: tuple[
     assert tab.errors == []
 
 
+def test_the_scene_shows_a_change_made_between_its_read_and_its_subscription(
+        tab: Page, site: tuple[str, httpx.Client]) -> None:
+    """The scene reads the sensors' values, then opens its stream. A change committed in
+    between (here: just before the stream's request leaves the browser) must still recolour."""
+    from websockets.sync.client import connect
+
+    client = site[1]
+    client.patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": 17.0}])
+    changed: list[int] = []
+    # A subscriber of our own: once it has the change, the server's event bus has passed it,
+    # and a stream opened without a position would start after it.
+    watcher = connect(site[0].replace("http://", "ws://") + "/stream?twin=temp-101&type=Twin.Update")
+
+    def change_then_open(route: Any) -> None:
+        if not changed:
+            r = client.patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": 27.0}])
+            changed.append(r.status_code)
+            while "27.0" not in str(watcher.recv(timeout=10)):
+                pass
+        route.continue_()
+
+    tab.page.route("**/stream?*", change_then_open)
+    page = tab.open(SCENE)
+    page.wait_for_function("typeof window.twinforgeScene === 'object'", timeout=15000)
+    page.wait_for_function("twinforgeScene.color('room-101') === 'e0523a'", timeout=10000)
+    assert changed == [204]
+    assert tab.errors == []
+    watcher.close()
+
+
 def test_geometry_api(site: tuple[str, httpx.Client]) -> None:
     from twinforge.geometry import box_glb
 

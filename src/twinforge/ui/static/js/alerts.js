@@ -1,5 +1,5 @@
 // Alerts: /ui/alerts?state=&severity= — list, acknowledge, follow live.
-import { ApiError, ago, api, fmt, h, listAll, stream, twinLink } from "./lib.js";
+import { ApiError, ago, api, fmt, h, listAll, position, stream, twinLink } from "./lib.js";
 import { go } from "./app.js";
 
 // What the condition read when the alert was raised: "lastValue = 35.2", not raw JSON.
@@ -32,10 +32,11 @@ export async function render(main, { params }) {
     catch (e) { msg.replaceChildren(h("p.error", e instanceof ApiError ? `${e.code}: ${e.message}` : String(e))); }
     await draw();
   }
+  const resumeAt = await position(); // the stream replays what changed after it: nothing read is missed
   await draw();
   const r = await listAll("/alerts/rules").catch(() => []);
   rules.replaceChildren(r.length ? h("ul", r.map((x) => h("li", h("b", x.id), ` ${x.severity}: `, h("code", x.condition), x.model ? ` on ${x.model}` : "", x.twin ? ` on ${x.twin}` : ""))) : h("p.muted", "No alert rules (PUT /alerts/rules/{id}, or serve --rules FILE)."));
   let timer = 0;
-  const stop = stream({ type: ["Alert.Raised", "Alert.Acknowledged", "Alert.Resolved"] }, () => { clearTimeout(timer); timer = setTimeout(draw, 200); });
+  const stop = stream({ type: ["Alert.Raised", "Alert.Acknowledged", "Alert.Resolved"] }, () => { clearTimeout(timer); timer = setTimeout(draw, 200); }, () => {}, resumeAt);
   return () => { stop(); clearTimeout(timer); };
 }

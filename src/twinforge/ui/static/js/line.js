@@ -4,7 +4,7 @@
 // what twinforge.packs.factory.monitor writes to the line's and the machines' KPI twins; the
 // page follows them live.
 import { addPoint, chart } from "./charts.js";
-import { ApiError, api, h, listAll, queryAll, stream, twinLink } from "./lib.js";
+import { ApiError, api, h, listAll, position, queryAll, stream, twinLink } from "./lib.js";
 
 const LINE = "dtmi:twinforge:factory:ProductionLine;1";
 const PARTS = [["oee", "OEE"], ["availability", "availability"], ["performance", "performance"], ["quality", "quality"]];
@@ -40,6 +40,7 @@ async function overview(main) {
 async function linePage(main, id) {
   const enc = encodeURIComponent(id);
   let line;
+  const resumeAt = await position(); // the stream replays what changed after it: nothing read is missed
   try { line = await api(`/digitaltwins/${enc}`); } catch (e) {
     main.replaceChildren(h("h1", id), h("p.error", e instanceof ApiError ? `${e.code}: ${e.message}` : String(e))); return null;
   }
@@ -92,7 +93,7 @@ async function linePage(main, id) {
     } else {
       const m = twin.replace(/-kpi$/, ""); kpis[m] = Object.assign(kpis[m] || {}, patch); drawMachines();
     }
-  });
+  }, () => {}, resumeAt);
   const timer = setInterval(drawOrders, 10000);
   window.twinforgeLineReady = performance.now();
   return () => { stop(); clearInterval(timer); c.destroy(); };

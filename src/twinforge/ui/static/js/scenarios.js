@@ -1,7 +1,7 @@
 // Scenarios: /ui/scenarios (list, create) and /ui/scenarios/{id} (run with progress, KPIs,
 // baseline and variant charts).
 import { chart } from "./charts.js";
-import { ApiError, api, fmt, h, listAll, stream, table } from "./lib.js";
+import { ApiError, api, fmt, h, listAll, position, stream, table } from "./lib.js";
 import { go } from "./app.js";
 
 const EXAMPLE = {
@@ -69,7 +69,8 @@ async function detail(main, id) {
     }
     if (!boxes.length) charts.replaceChildren(h("p.muted", "The scenario has no KPIs to chart."));
   }
+  const resumeAt = await position(); // the stream replays what changed after it: nothing read is missed
   await refresh();
-  const stop = stream({ type: "Scenario.Progress" }, (ev) => { if ((ev.subject || "") === id || (ev.data && ev.data.id === id)) refresh(); });
+  const stop = stream({ type: "Scenario.Progress" }, (ev) => { if ((ev.subject || "") === id || (ev.data && ev.data.id === id)) refresh(); }, () => {}, resumeAt);
   return () => { clearTimeout(poller); stop(); drawn.forEach((c) => c.destroy()); };
 }

@@ -5,7 +5,7 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
-import { api, fmt, h, heat, stream } from "./lib.js";
+import { api, fmt, h, heat, position, stream } from "./lib.js";
 import { go } from "./app.js";
 
 const DOWN_IN = ["isPartOf", "isLocationOf"]; // child -> parent names (incoming to the parent)
@@ -108,6 +108,9 @@ export async function render(main, { rest, params }) {
       for (const m of meshes) { m.material.color.setRGB(r / 255, g / 255, b / 255, THREE.SRGBColorSpace); }
     }
   }
+  // the position before the read: the stream replays what changed after it, so a change made
+  // between the read and the subscription is not missed
+  const since = colorName ? await position() : null;
   await colourSources(); recolour();
 
   function resize() {
@@ -141,7 +144,7 @@ export async function render(main, { rest, params }) {
     const id = (ev.subject || "").split("/")[0]; const owner = source.get(id);
     const p = ev.data && ev.data.patch ? ev.data.patch.find((x) => x.path === `/${colorName}`) : null;
     if (owner && p && typeof p.value === "number") { values.set(owner, p.value); recolour(); }
-  }) : () => {};
+  }, () => {}, since) : () => {};
 
   // for tests and tools: where a twin's mesh is on screen
   window.twinforgeScene = {

@@ -3,7 +3,7 @@
 // carbohydrate, the forecast, the last day's KPIs, alerts). KPIs as twinforge.packs.health.whatif
 // computes them: each reading held until the next. Not a medical device.
 import { addPoint, chart } from "./charts.js";
-import { ApiError, ago, api, fmt, h, listAll, queryAll, stream, twinLink } from "./lib.js";
+import { ApiError, ago, api, fmt, h, listAll, position, queryAll, stream, twinLink } from "./lib.js";
 
 const PATIENT = "dtmi:twinforge:health:Patient;1";
 const DAY = 86400;
@@ -72,6 +72,7 @@ async function overview(main) {
 
 async function patientPage(main, id) {
   const enc = encodeURIComponent(id);
+  const resumeAt = await position(); // the stream replays what changed after it: nothing read is missed
   let twin;
   try { twin = await api(`/digitaltwins/${enc}`); } catch (e) {
     main.replaceChildren(h("h1", id), h("p.error", e instanceof ApiError ? `${e.code}: ${e.message}` : String(e))); return null;
@@ -119,7 +120,7 @@ async function patientPage(main, id) {
       : type.toLowerCase().endsWith("telemetry") && ev.data ? ev.data : {};
     if (typeof values.glucose === "number") addPoint(c.plot, Date.parse(ev.time) / 1000, 1, values.glucose);
     if (typeof values.predictedGlucose === "number") document.getElementById("predicted")?.replaceChildren(badge(values.predictedGlucose));
-  });
+  }, () => {}, resumeAt);
   window.twinforgeWardReady = performance.now();
   return () => { stop(); c.destroy(); };
 }
