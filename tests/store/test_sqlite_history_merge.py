@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -65,13 +66,13 @@ def test_reads_match_a_dictionary_through_every_move(tmp_path_factory: object, b
                 assert last is None
             page = store.read_history(twin, name, component=component, start=5, end=30, after=12, limit=3)
             assert [p.ts for p in page] == sorted(t for t in expected if 13 <= t < 30)[:3]
-            for agg, fold in (("count", len), ("max", max), ("min", min)):
+            for agg, fold in (("count", len), ("max", max), ("min", min), ("avg", lambda vs: sum(vs) / len(vs))):
                 buckets: dict[int, list[int]] = {}
                 for t, v in expected.items():
                     buckets.setdefault(t // BUCKET * BUCKET, []).append(v)
                 got_agg = store.aggregate_history(twin, name, component=component, start=0, end=50, bucket=BUCKET,
                                                   agg=agg)
-                assert got_agg == [(b, fold(vs)) for b, vs in sorted(buckets.items())], agg
+                assert got_agg == [(b, pytest.approx(fold(vs))) for b, vs in sorted(buckets.items())], agg
             lasts = store.aggregate_history(twin, name, component=component, start=0, end=50, bucket=BUCKET,
                                             agg="last")
             assert lasts == [(b, str(expected[max(t for t in expected if t // BUCKET * BUCKET == b)]))

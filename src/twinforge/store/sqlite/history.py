@@ -105,19 +105,43 @@ class HistoryRows(SQLiteConnections):
     def aggregate_history(self, twin: str, name: str, *, component: str = "", start: int, end: int,
                           bucket: int, agg: str, after: int | None = None,
                           limit: int = 1000) -> list[tuple[int, Any]]:
-        function = {"min": "min(num)", "max": "max(num)", "avg": "avg(num)", "count": "count(*)",
-                    "last": "value"}[agg]
+        """Buckets of one series. The points older than the series' oldest one in
+        ``history_recent`` are all in ``history`` and are folded there alone; the newer ones
+        through both tables. Buckets the two parts share are combined."""
+        if agg not in ("min", "max", "avg", "count", "last"):
+            raise KeyError(agg)
         lo = start if after is None else max(start, after + bucket)
-        points = series_args(twin, component, name, lo, end)
-        if agg == "last":
-            sql = ("SELECT b, value FROM (SELECT (ts - ?) / ? AS b, value, row_number() OVER "
-                   f"(PARTITION BY (ts - ?) / ? ORDER BY ts DESC) AS rn FROM ({SERIES})) WHERE rn = 1 "
-                   "ORDER BY b LIMIT ?")
-            params: tuple[Any, ...] = (start, bucket, start, bucket, *points, limit)
-        else:
-            sql = f"SELECT (ts - ?) / ? AS b, {function} FROM ({SERIES}) GROUP BY b ORDER BY b LIMIT ?"
-            params = (start, bucket, *points, limit)
-        return [(start + int(b) * bucket, v) for b, v in self._query(sql, params)]
+        row = self._one("SELECT min(ts) FROM history_recent WHERE twin = ? AND component = ? AND name = ?",
+                        (twin, component, name))
+        split = min(max(row[0] if row and row[0] is not None else end, lo), end)
+        folds = {"min": "min(num), 0", "max": "max(num), 0", "count": "count(*), 0", "avg": "sum(num), count(num)",
+                 "last": "value, max(ts)"}[agg]  # SQLite takes a bare column from the row of the one max()
+        merged: dict[int, list[Any]] = {}
+        parts = [("SELECT ts, num, value FROM history WHERE twin = ? AND component = ? AND name = ? "
+                  "AND ts >= ? AND ts < ?", (twin, component, name, lo, split)),
+                 (SERIES, series_args(twin, component, name, split, end))]
+        for part, args in parts:
+            if part is SERIES and split >= end:
+                continue
+            sql = f"SELECT (ts - ?) / ? AS b, {folds} FROM ({part}) GROUP BY b ORDER BY b LIMIT ?"
+            for b, first, second in self._query(sql, (start, bucket, *args, limit)):
+                have = merged.get(b)
+                if have is None:
+                    merged[b] = [first, second]
+                elif agg in ("count", "avg"):
+                    have[0] = first if have[0] is None else have[0] if first is None else have[0] + first
+                    have[1] += second
+                elif agg == "last":
+                    if second > have[1]:
+                        merged[b] = [first, second]
+                elif first is not None:
+                    have[0] = first if have[0] is None else (min if agg == "min" else max)(have[0], first)
+        out: list[tuple[int, Any]] = []
+        for b in sorted(merged)[:limit]:
+            first, second = merged[b]
+            value = (first / second if second else None) if agg == "avg" else first
+            out.append((start + int(b) * bucket, value))
+        return out
 
     def delete_history_before(self, ts: int) -> int:
         with self.transaction():
