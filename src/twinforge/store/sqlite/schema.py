@@ -6,6 +6,17 @@ from pathlib import Path
 
 from twinforge.errors import InvalidArgument
 
+# the columns and key (series, then time) of history and history_recent
+_HISTORY_BODY = """
+    twin TEXT NOT NULL,
+    component TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    num REAL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (twin, component, name, ts)
+) WITHOUT ROWID;"""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
@@ -44,24 +55,9 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL,
     model TEXT
 );
-CREATE TABLE IF NOT EXISTS history (
-    twin TEXT NOT NULL,
-    component TEXT NOT NULL,
-    name TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    num REAL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (twin, component, name, ts)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS history_recent (
-    twin TEXT NOT NULL,
-    component TEXT NOT NULL,
-    name TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    num REAL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (twin, component, name, ts)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history ({history_body}
+-- new points, moved to history in key-order slices (history.py)
+CREATE TABLE IF NOT EXISTS history_recent ({history_body}
 CREATE TABLE IF NOT EXISTS history_merge (
     id INTEGER PRIMARY KEY CHECK (id = 0),
     twin TEXT NOT NULL,
@@ -117,7 +113,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     payload TEXT NOT NULL
 );
-"""
+""".replace("{history_body}", _HISTORY_BODY)
 
 
 def sql_path(*keys: str) -> str:
