@@ -112,20 +112,35 @@ def test_moves_keep_the_recent_table_near_its_size_and_span_the_key_space(tmp_pa
     store.close()
 
 
-def test_a_store_reopened_in_another_process_goes_on_from_the_same_cursor(tmp_path: Path) -> None:
+def test_a_store_reopened_in_another_process_goes_on_with_the_same_cursor_and_count(tmp_path: Path) -> None:
     first = tiny(tmp_path / "s.db")
-    first.append_history([HistoryPoint(f"t{s}", "", "x", 0, 1.0, "1") for s in range(9)])
+    for part in range(3):  # batches smaller than the small table: staged, then moved
+        first.append_history([HistoryPoint(f"t{s}", "", "x", 0, 1.0, "1") for s in range(part * 3, part * 3 + 3)])
     with sqlite3.connect(tmp_path / "s.db") as conn:
         cursor = conn.execute("SELECT twin, pending FROM history_merge").fetchone()
     assert cursor[0] != ""  # a slice moved, the next one starts after it
+    assert cursor[1] == counts(tmp_path / "s.db")[0]  # no point was written twice: the count is exact
     first.close()
     # A second process writes on: it must take up the shared cursor and count.
     code = ("import sys; from twinforge.store import HistoryPoint; from twinforge.store.sqlite import SQLiteStore\n"
             "s = SQLiteStore(sys.argv[1]); s.recent_rows, s.slice_rows = 6, 2\n"
-            "s.append_history([HistoryPoint(f't{k}', '', 'x', 1, 2.0, '2') for k in range(9)]); s.close()")
+            "[s.append_history([HistoryPoint(f't{k}', '', 'x', 1, 2.0, '2') for k in range(p, p + 3)]) for p in (0, 3, 6)]\n"
+            "s.close()")
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "s.db")], check=True, timeout=60)
-    with sqlite3.connect(tmp_path / "s.db") as conn:
-        assert conn.execute("SELECT twin, pending FROM history_merge").fetchone() != cursor
+    with sqlite3.connect(tmp_path / "s.db") as conn:  # the count both processes kept is exact
+        assert conn.execute("SELECT pending FROM history_merge").fetchone()[0] == counts(tmp_path / "s.db")[0]
     third = SQLiteStore(tmp_path / "s.db")
     assert [len(third.read_history(f"t{s}", "x")) for s in range(9)] == [2] * 9
     third.close()
+
+
+def test_a_bulk_batch_goes_straight_to_history_and_still_replaces_recent_copies(tmp_path: Path) -> None:
+    store = tiny(tmp_path / "s.db")
+    store.append_history([HistoryPoint("a", "", "x", ts, 1.0, "old") for ts in range(3)])  # staged
+    assert counts(tmp_path / "s.db") == (3, 0)
+    bulk = [HistoryPoint("a", "", "x", ts, 2.0, "bulk") for ts in range(1, 9)]
+    bulk.append(HistoryPoint("a", "", "x", 8, 3.0, "bulk, later copy"))  # the same key twice: the last wins
+    store.append_history(bulk)
+    assert counts(tmp_path / "s.db") == (0, 9)
+    assert [p.value for p in store.read_history("a", "x")] == ["old"] + ["bulk"] * 7 + ["bulk, later copy"]
+    store.close()

@@ -14,10 +14,14 @@ slices sweep the key space from a cursor kept in ``history_merge``; when a sweep
 end it starts again from the first key. Each point is in exactly one of the two tables at
 any commit, except that a point written again while its older copy sits in ``history`` is in
 both: reads take the newer one from ``history_recent``, and the move replaces the older.
+
+A batch at least as large as the small table (a bulk load) goes straight to ``history``, in
+key order, after the small table is emptied into it: staging it would only move it again.
 """
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from twinforge.store.base import HistoryPoint
@@ -51,6 +55,14 @@ class HistoryRows(SQLiteConnections):
 
     def append_history(self, points: list[HistoryPoint]) -> None:
         with self.transaction():
+            if len(points) >= self.recent_rows:
+                # A bulk load: staging it would move all of it again. Empty the small table
+                # first (a point written again must not be shadowed by an older recent copy).
+                self._merge_all()
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO history ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    sorted(points, key=itemgetter(0, 1, 2, 3)))  # stable: the last copy of a key wins
+                return
             added = self._conn.executemany(
                 f"INSERT OR REPLACE INTO history_recent ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", points).rowcount
             row = self._conn.execute("UPDATE history_merge SET pending = pending + ? WHERE id = 0 "
