@@ -202,27 +202,28 @@ def update_from_json(obj: Any, source: str) -> tuple[Update | None, str, str]:
     ``{"twin": "pump-1", "telemetry": {"pressure": 1.2}, "component": "motor",
     "time": "2026-01-01T00:00:00Z"}``.
     """
-    if not isinstance(obj, dict):
+    if type(obj) is not dict and not isinstance(obj, dict):
         return None, "bad_shape", "each record must be a JSON object"
-    twin = obj.get("twin", obj.get("$dtId"))
-    if not isinstance(twin, str) or not twin:
+    twin = obj["twin"] if "twin" in obj else obj.get("$dtId")
+    if not twin or not isinstance(twin, str):
         return None, "bad_shape", "a record needs 'twin' (the twin id)"
     has_props, has_tel = "properties" in obj, "telemetry" in obj
     if has_props == has_tel:
         return None, "bad_shape", "a record needs exactly one of 'properties' or 'telemetry'"
     values = obj["properties"] if has_props else obj["telemetry"]
-    if not isinstance(values, dict):
+    if type(values) is not dict and not isinstance(values, dict):
         return None, "bad_shape", "'properties' or 'telemetry' must be a JSON object"
     component = obj.get("component") or ""
-    if not isinstance(component, str):
+    if type(component) is not str and not isinstance(component, str):
         return None, "bad_shape", "'component' must be a string"
     ts = None
-    if obj.get("time") is not None:
+    when = obj.get("time")
+    if when is not None:
         try:
-            ts = parse_time(str(obj["time"]))
+            ts = parse_time(str(when))
         except InvalidArgument:  # kept as a dead letter, not raised
-            return None, "bad_shape", f"'time' {obj['time']!r} is not ISO 8601"
-    return Update(twin, values, telemetry=has_tel, component=component, ts=ts, source=source), "", ""
+            return None, "bad_shape", f"'time' {when!r} is not ISO 8601"
+    return Update(twin, values, has_tel, component, ts, source), "", ""
 
 
 __all__ = ["IngestResult", "Ingestor", "RefusalKind", "Update", "apply_resilient", "connector_state",

@@ -58,9 +58,13 @@ class RelationshipRecord:
     document: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventRecord:
-    """One accepted change. ``seq`` is assigned by the store."""
+    """One accepted change. ``seq`` is assigned by the store.
+
+    Treat it as immutable: it is not frozen because ingest builds one per twin changed, and a
+    frozen dataclass takes three times as long to build (a fifth of planning a batch).
+    """
 
     time: str
     type: str
