@@ -24,6 +24,8 @@ class SQLiteConnections:
     """One SQLite file: a writer connection, per-thread readers, background checkpoints."""
 
     wal_keep = 64 * 1024 * 1024  # bytes of WAL file kept once SQLite starts the log over
+    checkpoint_every = 1.0  # seconds between checkpoints when this process commits nothing
+    checkpoint_gap = 0.05  # seconds at least between two checkpoints
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = str(path)
@@ -73,9 +75,9 @@ class SQLiteConnections:
                                                   daemon=True)
             self._checkpointer.start()
 
-    def _checkpoint_loop(self, interval: float = 1.0, gap: float = 0.05) -> None:
-        """Checkpoint soon after each of this process's commits (at most every ``gap`` seconds),
-        and every ``interval`` seconds for other processes' commits.
+    def _checkpoint_loop(self) -> None:
+        """Checkpoint soon after each of this process's commits (at most every ``checkpoint_gap``
+        seconds), and every ``checkpoint_every`` seconds for other processes' commits.
 
         Checkpointing once a second let the WAL grow by every page written in that second: 800
         MB after 500,000 NDJSON lines, and each commit appended to the file's end. Checkpointing
@@ -86,13 +88,13 @@ class SQLiteConnections:
         conn.execute("PRAGMA busy_timeout=1000")
         try:
             while not self._stop.is_set():
-                self._committed.wait(interval)
+                self._committed.wait(self.checkpoint_every)
                 if self._stop.is_set():
                     break
                 self._committed.clear()
                 with contextlib.suppress(sqlite3.Error):  # busy or locked: the next round catches up
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._stop.wait(gap)
+                self._stop.wait(self.checkpoint_gap)
         finally:
             conn.close()
 
