@@ -1,6 +1,6 @@
-"""A commit wakes the SQLite checkpointer, so the WAL is copied into the database soon after
-each write and SQLite starts it over, instead of growing by every page written between two
-timed checkpoints (800 MB after 500,000 NDJSON lines with a checkpoint a second)."""
+"""A commit of many rows wakes the SQLite checkpointer, so the WAL is copied into the database
+soon after a bulk write and SQLite starts it over, instead of growing by every page written
+between two timed checkpoints (800 MB after 500,000 NDJSON lines with a checkpoint a second)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ def wait_for(condition: object, seconds: float = 30.0) -> bool:
     return False
 
 
-def test_a_commit_wakes_the_checkpointer_and_the_wal_starts_over(tmp_path: Path,
+def test_a_bulk_commit_wakes_the_checkpointer_and_the_wal_starts_over(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SQLiteConnections, "checkpoint_every", 3600.0)  # only a commit can wake it
+    monkeypatch.setattr(SQLiteConnections, "checkpoint_rows", 1_500)  # each write below is one bulk write
     db = tmp_path / "s.db"
     store = open_store(f"sqlite:///{db}")
     try:

@@ -24,7 +24,8 @@ class SQLiteConnections:
     """One SQLite file: a writer connection, per-thread readers, background checkpoints."""
 
     wal_keep = 64 * 1024 * 1024  # bytes of WAL file kept once SQLite starts the log over
-    checkpoint_every = 1.0  # seconds between checkpoints when this process commits nothing
+    checkpoint_every = 1.0  # seconds between checkpoints
+    checkpoint_rows = 20_000  # rows changed by this process's commits that call for one sooner
     checkpoint_gap = 0.05  # seconds at least between two checkpoints
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
@@ -63,7 +64,9 @@ class SQLiteConnections:
         # Checkpoints (copying the WAL into the database file, with an fsync) run in a
         # background thread on their own connection instead of inside a writer's commit.
         self._stop = threading.Event()
-        self._committed = threading.Event()  # set after each commit: the checkpointer's cue
+        self._committed = threading.Event()  # the checkpointer's cue: many rows were committed
+        self._changed = 0  # rows changed by commits since the last checkpoint
+        self._changes_at_begin = 0
         self._checkpointer: threading.Thread | None = None
         if self.path != ":memory:":
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -76,13 +79,16 @@ class SQLiteConnections:
             self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        """Checkpoint soon after each of this process's commits (at most every ``checkpoint_gap``
-        seconds), and every ``checkpoint_every`` seconds for other processes' commits.
+        """Checkpoint every ``checkpoint_every`` seconds, and as soon as this process's commits
+        have changed ``checkpoint_rows`` rows since the last one (at most every ``checkpoint_gap``
+        seconds).
 
-        Checkpointing once a second let the WAL grow by every page written in that second: 800
-        MB after 500,000 NDJSON lines, and each commit appended to the file's end. Checkpointing
-        right after the commits keeps it at its size limit, rewritten in place: 10-12 % more
-        NDJSON lines per second from one client (docs/benchmarks.md).
+        Bulk writes (NDJSON, imports) wrote 17 MB of WAL per 10,000-line request: with only the
+        timed checkpoint the WAL grew by every page written in that second, to 800 MB after
+        500,000 lines, and each commit appended to the file's end. A checkpoint right after such
+        a commit lets SQLite start the WAL over and rewrite it in place: 10-12 % more NDJSON
+        lines per second from one client (docs/benchmarks.md). Small commits (MQTT batches) add
+        up to the same threshold, so they call for a checkpoint less often than every commit.
         """
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=1000")
@@ -92,6 +98,7 @@ class SQLiteConnections:
                 if self._stop.is_set():
                     break
                 self._committed.clear()
+                self._changed = 0
                 with contextlib.suppress(sqlite3.Error):  # busy or locked: the next round catches up
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 self._stop.wait(self.checkpoint_gap)
@@ -116,6 +123,7 @@ class SQLiteConnections:
             outer = self._depth == 0
             if outer:
                 self._begin()
+                self._changes_at_begin = self._conn.total_changes
                 self._writer_thread = threading.get_ident()
             self._depth += 1
             try:
@@ -130,7 +138,9 @@ class SQLiteConnections:
             if outer:
                 self._writer_thread = None
                 self._conn.execute("COMMIT")
-                self._committed.set()
+                self._changed += self._conn.total_changes - self._changes_at_begin
+                if self._changed >= self.checkpoint_rows:
+                    self._committed.set()
 
     def _begin(self) -> None:
         """Take the write lock, asking again every half millisecond for up to ``lock_wait`` seconds.
