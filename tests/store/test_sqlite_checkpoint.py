@@ -51,3 +51,26 @@ def test_a_bulk_commit_wakes_the_checkpointer_and_the_wal_starts_over(tmp_path: 
         assert store.get_setting("d:1999") == "x" * 900 and store.get_setting("a:0") == "x" * 900
     finally:
         store.close()
+
+
+def test_sustained_writes_keep_the_wal_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small transactions one after another: a passive checkpoint never catches up between two
+    of them, so without help SQLite never starts the WAL over (1.5 GB in ten seconds), and the
+    first commit after a pause spends hundreds of milliseconds cutting it back."""
+    monkeypatch.setattr(SQLiteConnections, "wal_restart", 1024 * 1024)
+    monkeypatch.setattr(SQLiteConnections, "wal_keep", 4 * 1024 * 1024)
+    monkeypatch.setattr(SQLiteConnections, "checkpoint_rows", 200)
+    db = tmp_path / "s.db"
+    store = open_store(f"sqlite:///{db}")
+    written = largest = 0
+    try:
+        for batch in range(400):  # about 40 MB of pages through the WAL
+            write_pages(store, f"b{batch % 8}", rows=100)
+            written += 100 * 900
+            largest = max(largest, os.stat(f"{db}-wal").st_size)
+            time.sleep(0.002)  # a broker's next batch: no pause long enough for a checkpoint to finish the WAL
+        assert written > 30_000_000
+        assert largest < 12 * 1024 * 1024, f"the WAL grew to {largest / 1e6:.0f} MB"
+        assert store.get_setting("b7:99") == "x" * 900
+    finally:
+        store.close()
