@@ -35,6 +35,7 @@ class SQLiteConnections:
     # started over below ``wal_keep`` and never needs cutting.
     wal_restart = 32 * 1024 * 1024
     restart_wait = 0.05  # seconds a RESTART checkpoint waits for a writer or reader, then gives up
+    restart_backoff = 5.0  # seconds without RESTART checkpoints after one that a reader held up
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = str(path)
@@ -101,6 +102,7 @@ class SQLiteConnections:
         """
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={int(self.restart_wait * 1000)}")
+        restart_after = 0.0
         try:
             while not self._stop.is_set():
                 self._committed.wait(self.checkpoint_every)
@@ -110,8 +112,11 @@ class SQLiteConnections:
                 self._changed = 0
                 with contextlib.suppress(sqlite3.Error):  # busy or locked: the next round catches up
                     frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
-                    if frames * self._page_size >= self.wal_restart:
-                        conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                    if (frames * self._page_size >= self.wal_restart and time.monotonic() >= restart_after
+                            and conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]):
+                        # A reader kept it from finishing (a long query, say), and writers
+                        # waited meanwhile: leave the WAL to grow for a while.
+                        restart_after = time.monotonic() + self.restart_backoff
                 self._stop.wait(self.checkpoint_gap)
         finally:
             conn.close()
