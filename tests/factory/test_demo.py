@@ -48,7 +48,10 @@ def test_demo_factory_runs_the_line_and_the_fleet_live(tmp_path: Path) -> None:
                 rul = httpx.get(f"{base}/digitaltwins/engine-03/rul").json()
             except httpx.HTTPError:
                 pass
-            if line.get("totalCount", 0) >= 20 and line.get("oee", 0) > 0 and "state" in kpi and "rul" in rul:
+            # The filler may be held through a whole window (a simulated fault at 30x speed),
+            # so its own count is waited for too, not only the line's.
+            if (line.get("totalCount", 0) >= 20 and line.get("oee", 0) > 0 and "state" in kpi
+                    and kpi.get("totalCount", 0) > 0 and "rul" in rul):
                 break
             time.sleep(1)
         assert 0 < line["oee"] <= 1 and line["window"] == "PT60S" and line["bottleneck"] == "Line1-Filler"
