@@ -391,7 +391,10 @@ def test_scene_renders_meshes_and_a_click_opens_the_twin(tab: Page, site: tuple[
     assert colours > 20 and drawn > 2000, f"the scene looks blank ({colours} colours, {drawn} pixels drawn)"
     # the page sets its hook once the first colours are in (after the mesh count shows): wait for it
     page.wait_for_function("typeof window.twinforgeScene === 'object'", timeout=10000)
-    # live colour: the room's temperature sensor gets hot, the room turns red
+    # live colour: the room's temperature sensor gets hot, the room turns red. Other tests on
+    # this worker's server may have left the sensor hot already: cool it first.
+    site[1].patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": 17.0}])
+    page.wait_for_function("twinforgeScene.color('room-101') !== 'e0523a'", timeout=10000)
     before = page.evaluate("twinforgeScene.color('room-101')")
     site[1].patch("/digitaltwins/temp-101", json=[{"op": "replace", "path": "/lastValue", "value": 27.0}])
     page.wait_for_function(f"twinforgeScene.color('room-101') !== '{before}'", timeout=3000)
